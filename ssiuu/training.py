@@ -101,8 +101,13 @@ def answer_nll(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 
 def nll_loss(model: nn.Module, batches: dict[str, Batch], step: int) -> torch.Tensor:
-    """The plain fine-tuning loss on every stream (pre-finetuning and attacks use it)."""
-    return sum(answer_nll(model, batch) for batch in batches.values())  # type: ignore[return-value]
+    """The plain fine-tuning loss on every stream (pre-finetuning and attacks use it).
+
+    Uses the methods' answer-only NLL, which sends only answer positions through the LM head.
+    """
+    from ssiuu.methods.base import answer_nll as answer_only_nll
+
+    return sum(answer_only_nll(model, batch) for batch in batches.values())  # type: ignore[return-value]
 
 
 @dataclass

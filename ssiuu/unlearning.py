@@ -68,6 +68,7 @@ def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: 
         split,
         utility_tasks=bcfg["utility_tasks"],
         utility_limit=bcfg["utility_limit"],
+        retain_limit=bcfg["eval_limit"],
         test_limit=bcfg["eval_limit"],
         work_dir=Path(config["work_dir"]) / "lm_eval",
         batch_size=config["unlearning"]["batch_size"] * 2,
