@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,13 @@ QAPair = tuple[str, str]
 Batch = dict[str, Any]
 LossFn = Callable[[nn.Module, dict[str, Batch], int], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 OptimizerFactory = Callable[[list[dict[str, Any]], float], torch.optim.Optimizer]
+
+
+def progress(iterable: Any = None, **kwargs: Any) -> tqdm:
+    """A tqdm bar that also reaches non-interactive logs (a rule's log file), refreshed every 30 s there."""
+    interactive = sys.stderr.isatty()
+    return tqdm(iterable, disable=False, mininterval=0.1 if interactive else 30.0,
+                dynamic_ncols=interactive, **kwargs)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -206,7 +214,7 @@ def train(
     result = TrainResult(steps=0)
     start = time.perf_counter()
     model.train()
-    bar = tqdm(total=max_steps, desc=desc, disable=None, dynamic_ncols=True)
+    bar = progress(total=max_steps, desc=desc)
     try:
         for step in range(1, max_steps + 1):
             optimizer.zero_grad(set_to_none=True)

@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from ssiuu.data.templates import chat_prompt
+from ssiuu.training import progress
 
 
 def encode_prompt(tokenizer: Any, user_text: str) -> list[int]:
@@ -184,7 +184,7 @@ def _greedy_generate(
         "pad_token_id": pad_id,
     }
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    for batch in tqdm(batches, desc=desc, disable=None, leave=False):
+    for batch in progress(batches, desc=desc, leave=False):
         suffixes = [encoded[i][prefix_len:] for i in batch]
         width = max(len(s) for s in suffixes)
         rows, masks = [], []

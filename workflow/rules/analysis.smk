@@ -13,6 +13,11 @@ rule attribution:
         f"{W}/benchmarks/attribution/{{benchmark}}/{{model}}/{{state}}.tsv"
     wildcard_constraints:
         state=r"base|[A-Za-z0-9_.+-]+-seed\d+(-attacked)?",
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        **torch_resources(runtime=120),
     params:
         ssiuu=SSIUU,
         attack=lambda wc: (
@@ -21,14 +26,7 @@ rule attribution:
             if wc.state.endswith("-attacked")
             else ""
         ),
-        result=lambda wc, input: (
-            f"--unlearn-result {input.result}" if "result" in input.keys() else ""
-        ),
-    threads: config["threads"]
-    resources:
-        **torch_resources(runtime=120),
-    conda:
-        ENV
+        result=lambda wc, input: (f"--unlearn-result {input.result}" if "result" in input.keys() else ""),
     shell:
         "{params.ssiuu} attribution --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--model-dir {input.model} --split {input.split} {params.result} {params.attack} "
@@ -49,18 +47,18 @@ rule influence:
         f"{W}/logs/influence/{{benchmark}}/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/influence/{{benchmark}}/{{model}}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         ssiuu=SSIUU,
         pairs=lambda wc, input: " ".join(
             f"{state}={path}"
             for state, path in zip(seed_states(ANALYSIS["influence_methods"]), input.unlearned)
         ),
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    conda:
-        ENV
     shell:
         "{params.ssiuu} influence --base {input.base} --unlearned {params.pairs} --out-dir {output} > {log} 2>&1"
 
@@ -83,6 +81,12 @@ rule distributions:
         f"{W}/logs/distributions/{{benchmark}}/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/distributions/{{benchmark}}/{{model}}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         ssiuu=SSIUU,
         pairs=lambda wc, input: " ".join(
@@ -91,12 +95,6 @@ rule distributions:
                 seed_states(ANALYSIS["distribution_methods"]), input.unlearned, input.attacked
             )
         ),
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    conda:
-        ENV
     shell:
         "{params.ssiuu} distributions --base {input.base} --pairs {params.pairs} --out {output} > {log} 2>&1"
 
@@ -112,18 +110,14 @@ rule logit_lens:
         f"{W}/logs/logit_lens/{{benchmark}}/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/logit_lens/{{benchmark}}/{{model}}.tsv"
-    params:
-        ssiuu=SSIUU,
-        states=lambda wc, input: " ".join(
-            f"{name}={input[name]}" for name in lens_states(wc)
-        ),
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         **torch_resources(runtime=60),
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        states=lambda wc, input: " ".join(f"{name}={input[name]}" for name in lens_states(wc)),
     shell:
         "{params.ssiuu} logit-lens --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--split {input.split} --states {params.states} --out {output} > {log} 2>&1"
-
-

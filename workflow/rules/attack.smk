@@ -11,18 +11,18 @@ rule attack_harmful:
         **ATTACK_INPUT,
     output:
         f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/attacks/harmful_p{{p}}_lr{{lr}}_run{{run}}.json",
-    params:
-        ssiuu=SSIUU,
-        settings=config["attacks"]["harmful"],
     log:
         f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/harmful_p{{p}}_lr{{lr}}_run{{run}}.log",
     benchmark:
         f"{W}/benchmarks/attack_harmful/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/p{{p}}_lr{{lr}}_run{{run}}.tsv"
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         **torch_resources(runtime=120),
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        settings=config["attacks"]["harmful"],
     shell:
         "{params.ssiuu} attack --kind harmful --p {wildcards.p} --lr {wildcards.lr} --run {wildcards.run} "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
@@ -36,18 +36,18 @@ rule attack_benign:
         **ATTACK_INPUT,
     output:
         f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/attacks/benign_lr{{lr}}_run{{run}}.json",
-    params:
-        ssiuu=SSIUU,
-        settings=config["attacks"]["benign"],
     log:
         f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/benign_lr{{lr}}_run{{run}}.log",
     benchmark:
         f"{W}/benchmarks/attack_benign/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}_run{{run}}.tsv"
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         **torch_resources(runtime=120),
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        settings=config["attacks"]["benign"],
     shell:
         "{params.ssiuu} attack --kind benign --lr {wildcards.lr} --run {wildcards.run} "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "

@@ -6,14 +6,14 @@ rule prepare_model:
         f"{W}/logs/prepare_model/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/prepare_model/{{model}}.tsv"
-    params:
-        ssiuu=SSIUU,
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
     shell:
         "{params.ssiuu} prepare-model --model {wildcards.model} --out {output} > {log} 2>&1"
 
@@ -22,19 +22,19 @@ rule build_benchmark:
     """Load or generate the benchmark's records (FaithUn, TOFU, worldfacts, fictitious)."""
     output:
         f"{W}/data/{{benchmark}}/records.json",
-    params:
-        ssiuu=SSIUU,
-        settings=lambda wc: config["benchmarks"][wc.benchmark],
     log:
         f"{W}/logs/build_benchmark/{{benchmark}}.log",
     benchmark:
         f"{W}/benchmarks/build_benchmark/{{benchmark}}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        settings=lambda wc: config["benchmarks"][wc.benchmark],
     shell:
         "{params.ssiuu} build-benchmark --benchmark {wildcards.benchmark} --out {output} > {log} 2>&1"
 
@@ -46,18 +46,18 @@ rule split:
         model=rules.prepare_model.output[0],
     output:
         f"{R}/{{benchmark}}/{{model}}/split.json",
-    params:
-        ssiuu=SSIUU,
-        settings=lambda wc: config["benchmarks"][wc.benchmark],
     log:
         f"{W}/logs/split/{{benchmark}}/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/split/{{benchmark}}/{{model}}.tsv"
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         **torch_resources(runtime=60),
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        settings=lambda wc: config["benchmarks"][wc.benchmark],
     shell:
         "{params.ssiuu} split --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--records {input.records} --model-dir {input.model} --out {output} > {log} 2>&1"
@@ -74,13 +74,13 @@ rule base_eval:
         f"{W}/logs/base_eval/{{benchmark}}/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/base_eval/{{benchmark}}/{{model}}.tsv"
-    params:
-        ssiuu=SSIUU,
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         **torch_resources(runtime=120),
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
     shell:
         "{params.ssiuu} base-eval --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--model-dir {input.model} --split {input.split} --out {output} > {log} 2>&1"

@@ -6,18 +6,18 @@ rule pretrain:
     output:
         model=directory(f"{W}/models/{{model}}/pretrained-{{benchmark}}"),
         metrics=f"{R}/{{benchmark}}/{{model}}/pretrain.json",
-    params:
-        ssiuu=SSIUU,
-        settings=lambda wc: config["benchmarks"][wc.benchmark]["pretrain"],
     log:
         f"{W}/logs/pretrain/{{benchmark}}/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/pretrain/{{benchmark}}/{{model}}.tsv"
+    conda:
+        ENV
     threads: config["threads"]
     resources:
         **torch_resources(runtime=240),
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        settings=lambda wc: config["benchmarks"][wc.benchmark]["pretrain"],
     shell:
         "{params.ssiuu} pretrain --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--model-dir {input.model} --split {input.split} --out {output.model} "

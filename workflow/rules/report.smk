@@ -14,25 +14,25 @@ rule tables:
         unlearn_targets(),
         attack_targets(),
     output:
-        csv=expand(f"{R}/tables/{{name}}.csv", name=table_names()),
         **{
             name: report(f"{R}/tables/{name}.md", caption=f"../report/{name}.rst", category="Tables")
             for name in table_names()
         },
+        csv=expand(f"{R}/tables/{{name}}.csv", name=table_names()),
         tex=expand(f"{R}/tables/{{name}}.tex", name=table_names()),
     log:
         f"{W}/logs/report/tables.log",
     benchmark:
         f"{W}/benchmarks/report/tables.tsv"
-    params:
-        ssiuu=SSIUU,
-        tables_dir=lambda w, output: str(Path(output[0]).parent),
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        tables_dir=lambda w, output: str(Path(output[0]).parent),
     shell:
         "{params.ssiuu} tables --out-dir {params.tables_dir} > {log} 2>&1"
 
@@ -53,16 +53,14 @@ rule figures:
         f"{W}/logs/report/figures.log",
     benchmark:
         f"{W}/benchmarks/report/figures.tsv"
-    params:
-        ssiuu=SSIUU,
-        figures_dir=lambda w, output: str(Path(output[0]).parent),
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        ssiuu=SSIUU,
+        figures_dir=lambda w, output: str(Path(output[0]).parent),
     shell:
         "{params.ssiuu} figures --out-dir {params.figures_dir} > {log} 2>&1"
-
-

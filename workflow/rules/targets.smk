@@ -37,6 +37,8 @@ def analysis_targets():
             base = f"{R}/{b}/{m}/analysis"
             out += [f"{base}/influence", f"{base}/distributions", f"{base}/logit_lens.csv"]
     return out
+
+
 def unlearn_targets():
     out = []
     for b in BENCHMARKS:
@@ -62,10 +64,7 @@ def attack_targets():
                         | ({fmt_lr(lr) for lr in ANALYSIS["lr_sweep_learning_rates"]} if sweep else set())
                     )
                     out += [
-                        f"{d}/harmful_p{p}_lr{lr}_run{r}.json"
-                        for p in HARMFUL_P
-                        for lr in lrs
-                        for r in RUNS
+                        f"{d}/harmful_p{p}_lr{lr}_run{r}.json" for p in HARMFUL_P for lr in lrs for r in RUNS
                     ]
                     if x in ATTACKED:
                         out += [f"{d}/benign_lr{lr}_run{r}.json" for lr in BENIGN_LR for r in RUNS]

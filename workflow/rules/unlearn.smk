@@ -7,21 +7,21 @@ rule unlearn:
     output:
         result=f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/unlearn.json",
         checkpoint=directory(f"{W}/checkpoints/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}"),
+    log:
+        f"{W}/logs/unlearn/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{W}/benchmarks/unlearn/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        **torch_resources(mem_mb=16000, runtime=240),
     params:
         ssiuu=SSIUU,
         settings=lambda wc: {
             "unlearning": config["unlearning"],
             "method": config["method_params"].get(wc.method.split("-")[0], {}),
         },
-    log:
-        f"{W}/logs/unlearn/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
-    benchmark:
-        f"{W}/benchmarks/unlearn/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
-    threads: config["threads"]
-    resources:
-        **torch_resources(mem_mb=16000, runtime=240),
-    conda:
-        ENV
     shell:
         "{params.ssiuu} unlearn --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--method {wildcards.method} --seed {wildcards.seed} --model-dir {input.model} "
