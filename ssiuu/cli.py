@@ -1,14 +1,18 @@
 """Command line: one sub-command per Snakemake rule, each a thin call into one package function.
 
-    python -m ssiuu --config work/configs/config-<hash>.yaml <command> [options]
+    python -m ssiuu --config config.yaml <command> [options]
 
 ``--config`` may be given several times (later files win); the result is validated against the schema.
+Without ``--config`` the file named by the environment variable ``SSIUU_CONFIG`` is read: the Snakefile
+sets it to the resolved config of the run (``work/configs/config-<hash>.yaml``), so a rule's command line
+stays the same when the config changes and only the rules whose config sections changed rerun.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +59,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "tables": ("Tables 1-2 (CSV, Markdown, LaTeX) from cached results.", lambda p: _common(p, "out_dir")),
     "figures": ("Figures 2-7 (PNG, PDF) from cached results.", lambda p: _common(p, "out_dir")),
 }
+
+
+#: Environment variable naming the config file when ``--config`` is not given (set by the Snakefile).
+CONFIG_ENV = "SSIUU_CONFIG"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     from ssiuu.config import ConfigError, load_config
 
     try:
-        config = load_config(*args.config)
+        paths = args.config or [p for p in [os.environ.get(CONFIG_ENV)] if p]
+        if not paths:
+            raise ConfigError(f"no config: pass --config FILE (e.g. --config config.yaml) or set {CONFIG_ENV}")
+        logging.getLogger(__name__).info("config: %s", ", ".join(map(str, paths)))
+        config = load_config(*paths)
         import torch
 
         torch.set_num_threads(int(config["threads"]))

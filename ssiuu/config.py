@@ -155,9 +155,17 @@ def method_params(config: dict[str, Any], method: str, benchmark: str) -> dict[s
     return params
 
 
-def learning_rates(config: dict[str, Any], method: str) -> list[float]:
+def unlearning_config(config: dict[str, Any], benchmark: str) -> dict[str, Any]:
+    """The ``unlearning`` section with ``benchmarks.<benchmark>.unlearning`` overrides applied."""
+    return {**config["unlearning"], **benchmark_config(config, benchmark).get("unlearning", {})}
+
+
+def learning_rates(config: dict[str, Any], method: str, benchmark: str | None = None) -> list[float]:
+    """Ascending learning rates to try: the method's own list, else the list for all methods, where a
+    benchmark's overrides (``benchmarks.<benchmark>.unlearning``) replace the top-level keys."""
     base, _ = method_variant(method)
-    rates = config["unlearning"]["method_learning_rates"].get(base, config["unlearning"]["learning_rates"])
+    ucfg = unlearning_config(config, benchmark) if benchmark is not None else config["unlearning"]
+    rates = ucfg["method_learning_rates"].get(base, ucfg["learning_rates"])
     return sorted(rates)
 
 

@@ -23,6 +23,7 @@ from ssiuu.config import (
     method_params,
     method_variant,
     model_config,
+    unlearning_config,
 )
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.io import read_json, write_json
@@ -71,7 +72,7 @@ def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: 
         retain_limit=bcfg["eval_limit"],
         test_limit=bcfg["eval_limit"],
         work_dir=Path(config["work_dir"]) / "lm_eval",
-        batch_size=config["unlearning"]["batch_size"] * 2,
+        batch_size=unlearning_config(config, benchmark)["batch_size"] * 2,
     )
 
 
@@ -133,7 +134,7 @@ def run_unlearning(
     split_obj = BenchmarkSplit.load(split)
     base_result = read_json(base)
     threshold = float(base_result["threshold"])
-    ucfg = config["unlearning"]
+    ucfg = unlearning_config(config, benchmark)
     name, _ = method_variant(method)
     method_cls = get_method(name)
     params = method_params(config, method, benchmark)
@@ -146,7 +147,7 @@ def run_unlearning(
     tries: list[dict[str, Any]] = []
     start = time.perf_counter()
     chosen = None
-    for lr in learning_rates(config, method):
+    for lr in learning_rates(config, method, benchmark):
         model_obj, tokenizer = load_for(config, model, model_dir, attn_implementation=attn)
         torch.manual_seed(seed)
         method_obj = method_cls(model_obj, tokenizer, forget=forget_pairs, retain=retain_pairs, seed=seed, **params)

@@ -5,7 +5,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ssiuu.config import ConfigError, load_config, method_params, method_variant, validate_config
+from ssiuu.config import (
+    ConfigError,
+    learning_rates,
+    load_config,
+    method_params,
+    method_variant,
+    unlearning_config,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +70,21 @@ def test_cli_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "ssiuu", "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("prepare-model", "split", "unlearn", "attack", "attribution", "logit-lens", "tables"):
         assert command in out
+
+
+def test_benchmark_unlearning_overrides_only_its_own_keys():
+    config = validate_config({
+        "benchmarks": {
+            "wf": {"kind": "worldfacts"},
+            "fi": {"kind": "fictitious", "unlearning": {"learning_rates": [5e-4, 2e-4], "max_steps": 7}},
+        },
+        "unlearning": {"learning_rates": [1e-5, 3e-5], "max_steps": 30, "method_learning_rates": {"RMU": [1e-3]}},
+    })
+    assert unlearning_config(config, "fi")["max_steps"] == 7
+    assert unlearning_config(config, "fi")["batch_size"] == config["unlearning"]["batch_size"]
+    assert unlearning_config(config, "wf")["max_steps"] == 30
+    assert learning_rates(config, "GD", "fi") == [2e-4, 5e-4]  # ascending, whatever the order given
+    assert learning_rates(config, "GD", "wf") == [1e-5, 3e-5]
+    assert learning_rates(config, "RMU", "fi") == [1e-3]  # a method's own list still wins
+    with pytest.raises(ConfigError, match="max_stepz"):
+        validate_config({"benchmarks": {"fi": {"kind": "fictitious", "unlearning": {"max_stepz": 3}}}})

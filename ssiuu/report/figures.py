@@ -913,6 +913,22 @@ def _lambda_rows(
 
 
 @_with_style
+
+def _percent_errorbar(ax: Any, x: Any, mean: Any, std: Any, style: tuple[str, str, str, str]) -> None:
+    """One line of fractions drawn as percentages, ± std as error bars (no bar where std is undefined)."""
+    name, color, marker, ls = style
+    ax.errorbar(x, 100 * mean, yerr=100 * std.fillna(0), color=color, marker=marker, ls=ls,
+                capsize=2, lw=1.4, ms=5, label=name)
+
+
+def _log_x_percent_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
 def fig7_ablation(
     results_dir: str | Path,
     out_dir: str | Path,
@@ -973,25 +989,8 @@ def fig7_ablation(
             for key in ["retain", "test"] + [attack_key("harmful", p) for p in harmful_ps]:
                 if f"{key}_mean" not in lam.columns or lam[f"{key}_mean"].isna().all():
                     continue
-                name, color, marker, ls = styles[key]
-                ax.errorbar(
-                    lam["lambda"],
-                    100 * lam[f"{key}_mean"],
-                    yerr=100 * lam[f"{key}_std"].fillna(0),
-                    color=color,
-                    marker=marker,
-                    ls=ls,
-                    capsize=2,
-                    lw=1.4,
-                    ms=5,
-                    label=name,
-                )
-            ax.set_xscale("log")
-            ax.set_xlabel("Regularisation weight λ (log scale)")
-            ax.set_ylabel("Accuracy (%)")
-            ax.set_ylim(0, 105)
-            ax.set_title(title)
-            ax.grid(alpha=0.3)
+                _percent_errorbar(ax, lam["lambda"], lam[f"{key}_mean"], lam[f"{key}_std"], styles[key])
+            _log_x_percent_axes(ax, "Regularisation weight λ (log scale)", "Accuracy (%)", title)
             _collect_legend(legend, ax)
         for i, (ax, method) in enumerate(zip(row[1:], lr_sweep_methods, strict=True)):
             title = f"({chr(98 + i)}) Attack learning rate — {_label(labels, method)}\n{where}"
@@ -1007,25 +1006,10 @@ def fig7_ablation(
                     continue
                 # at each learning rate: mean ± std over seed × run of that run's max FS
                 g = k.groupby("lr")["max_fs"].agg(["mean", "std"]).reset_index().sort_values("lr")
-                name, color, marker, ls = styles[key]
-                ax.errorbar(
-                    g["lr"],
-                    100 * g["mean"],
-                    yerr=100 * g["std"].fillna(0),
-                    color=color,
-                    marker=marker,
-                    ls=ls,
-                    capsize=2,
-                    lw=1.4,
-                    ms=5,
-                    label=name,
-                )
-            ax.set_xscale("log")
-            ax.set_xlabel("Attack learning rate η (log scale)")
-            ax.set_ylabel("Max forget-set accuracy\nduring the attack (%)")
-            ax.set_ylim(0, 105)
-            ax.set_title(title)
-            ax.grid(alpha=0.3)
+                _percent_errorbar(ax, g["lr"], g["mean"], g["std"], styles[key])
+            _log_x_percent_axes(
+                ax, "Attack learning rate η (log scale)", "Max forget-set accuracy\nduring the attack (%)", title
+            )
             _collect_legend(legend, ax)
     if legend:
         fig.legend(

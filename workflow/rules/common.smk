@@ -20,8 +20,12 @@ def _resolved_config_path():
     return str(path)
 
 
+# Every job reads the run's resolved config through SSIUU_CONFIG, exported by the shell prefix (a SLURM
+# job's snakemake re-evaluates this file and sets it again). The command itself does not name the file, so an
+# edit of one config section reruns only the rules that take that section as a param.
 CFG = _resolved_config_path()
-SSIUU = f"python -m ssiuu --config {CFG}"
+shell.prefix(f"set -euo pipefail; export SSIUU_CONFIG={CFG}; ")
+SSIUU = "python -m ssiuu"
 
 MODELS = list(config["models"])
 BENCHMARKS = list(config["benchmarks"])
@@ -73,3 +77,16 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_.]+",
     benchmark=r"[A-Za-z0-9_.]+",
     method=r"[A-Za-z0-9_.+-]+",
+
+
+def unlearn_settings(wildcards):
+    """The config an unlearning job depends on (a change reruns it); a benchmark's own `unlearning`
+    overrides are listed only when set, so adding them to one benchmark leaves the others' jobs alone."""
+    settings = {
+        "unlearning": config["unlearning"],
+        "method": config["method_params"].get(wildcards.method.split("-")[0], {}),
+    }
+    override = config["benchmarks"][wildcards.benchmark].get("unlearning")
+    if override:
+        settings["benchmark_unlearning"] = override
+    return settings

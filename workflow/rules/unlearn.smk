@@ -18,10 +18,7 @@ rule unlearn:
         **torch_resources(mem_mb=16000, runtime=240),
     params:
         ssiuu=SSIUU,
-        settings=lambda wc: {
-            "unlearning": config["unlearning"],
-            "method": config["method_params"].get(wc.method.split("-")[0], {}),
-        },
+        settings=unlearn_settings,
     shell:
         "{params.ssiuu} unlearn --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--method {wildcards.method} --seed {wildcards.seed} --model-dir {input.model} "
