@@ -31,6 +31,11 @@ from ssiuu.training import QAPair, train
 
 log = logging.getLogger(__name__)
 
+#: Questions per generation batch in the final evaluation: greedy decoding on a CPU is bound by the
+#: per-step cost of the model call, so wider batches amortise it (batched greedy answers matched
+#: one-at-a-time decoding on 64 questions: benchmarks/eval_throughput.py).
+EVAL_BATCH_SIZE = 32
+
 
 def pairs_of(records: list[QARecord]) -> list[QAPair]:
     """Plain QA pairs for training (unlearning trains on QA, not on the MCQA template)."""
@@ -72,7 +77,7 @@ def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: 
         retain_limit=bcfg["eval_limit"],
         test_limit=bcfg["eval_limit"],
         work_dir=Path(config["work_dir"]) / "lm_eval",
-        batch_size=unlearning_config(config, benchmark)["batch_size"] * 2,
+        batch_size=EVAL_BATCH_SIZE,
     )
 
 

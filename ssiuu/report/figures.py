@@ -953,7 +953,7 @@ def fig7_ablation(
         pairs = [(b, m) for b, m in zip(base["benchmark"], base["model"], strict=True)]
     attacks = collect_attacks(results_dir)
     n_cols = 1 + len(lr_sweep_methods)
-    fig = _new_figure(4.6 * n_cols + 0.4, 3.6 * len(pairs) + 0.9)
+    fig = _new_figure(4.6 * n_cols + 0.4, 3.9 * len(pairs) + 0.9)
     axes = fig.subplots(len(pairs), n_cols, squeeze=False)
     harm_colors = ["#fd8d3c", "#d94701", "#7f2704"]
     # one style per quantity, shared by all panels: (label, colour, marker, line style)
@@ -971,7 +971,7 @@ def fig7_ablation(
         )
     legend: dict[str, Any] = {}
     for row, (bench, model) in zip(axes, pairs, strict=True):
-        where = f"{_label(labels, bench)} — {_label(labels, model)}"
+        where = f"{_label(labels, bench)}\n{_label(labels, model)}"
         ax = row[0]
         title = f"(a) λ ablation ({_label(labels, ablation_method)})\n{where}"
         lam = _lambda_rows(

@@ -766,7 +766,8 @@ def build_tables(
         benches = ", ".join(_label(config_labels, b) for b in dict.fromkeys(table["benchmark"]))
         has_dagger = bool((table["n_converged"].fillna(0) < table["n_seeds"].fillna(0)).any())
         notes = _notes(style, harmful_lrs, benign_lrs, has_dagger)
-        title = f"Table {name[-1]}: results on {benches} ({paper_name}-style)"
+        style_note = "" if f"{paper_name}-style" in benches else f" ({paper_name}-style)"
+        title = f"Table {name[-1]}: results on {benches}{style_note}"
         md = "\n".join(
             [
                 f"# {title}",
