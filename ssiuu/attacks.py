@@ -128,12 +128,18 @@ def run_attack(
             raise ValueError("the harmful attack needs --p (fraction of the forget set)")
         correct = {item["id"]: bool(item.get("correct")) for item in unlearned["per_item"]["forget"]}
         pool = attack_pool(forget, correct, split_obj.style)
-        attack_records, eval_records = draw_attack_data(forget, pool, p, rng_seed)
+        if not pool:
+            # nothing was forgotten (every forget item is answered right): there is no attack data, and
+            # the attack score is the unlearned model's own FS on the whole forget set
+            log.warning("%s: the attack pool is empty (every forget item answered right); no attack run", method)
+            attack_records, eval_records = [], forget
+        else:
+            attack_records, eval_records = draw_attack_data(forget, pool, p, rng_seed)
         attack_data: list[QAPair] = pairs_of(attack_records)
         attack_ids = [r.id for r in attack_records]
     else:
         attack_data, eval_records, attack_ids, pool = benign_pairs(config, rng_seed), forget, [], forget
-    steps_per_epoch = math.ceil(len(attack_data) / acfg["batch_size"])
+    steps_per_epoch = math.ceil(len(attack_data) / acfg["batch_size"])  # 0 when there is no attack data
     max_steps = steps_per_epoch * acfg["epochs"]
     eval_every = acfg["eval_every_steps"] or steps_per_epoch
 
@@ -149,9 +155,10 @@ def run_attack(
             log.info("%s attack lr=%g step %d/%d: FS=%.4f", kind, lr, step, max_steps, curve[-1][1])
         return False
 
-    train(model_obj, tokenizer, nll_loss, {"attack": attack_data}, lr=lr, max_steps=max_steps,
-          batch_size=acfg["batch_size"], seed=rng_seed, callback=callback,
-          max_length=config["unlearning"]["max_length"], desc=f"{kind} attack lr={lr:g}")
+    if attack_data:
+        train(model_obj, tokenizer, nll_loss, {"attack": attack_data}, lr=lr, max_steps=max_steps,
+              batch_size=acfg["batch_size"], seed=rng_seed, callback=callback,
+              max_length=config["unlearning"]["max_length"], desc=f"{kind} attack lr={lr:g}")
     result = {
         "benchmark": benchmark, "model": model, "method": method, "seed": seed, "kind": kind,
         "p": p, "lr": lr, "run": run, "attack_seed": rng_seed,
