@@ -643,7 +643,7 @@ def fig4_logit_lens(
             ax.set_ylabel("Logit-lens accuracy (%)\nP(gold) > P(distractor)")
             ax.set_title(title)
             ax.grid(alpha=0.3)
-            ax.legend(frameon=False, loc="lower left")
+            ax.legend(frameon=False, loc="best")
     fig.suptitle("Fig. 4 — Knowledge in intermediate layers (logit lens)", fontweight="bold")
     return save_figure(fig, out_dir, stem)
 
