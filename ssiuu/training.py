@@ -83,31 +83,6 @@ def _to_device(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
-def token_logprobs(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token log-probabilities of the labels, shifted; returns (logprobs [B, T-1], mask [B, T-1])."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    labels = batch["labels"][:, 1:]
-    mask = labels != -100
-    logits = logits[:, :-1]
-    if logits.dtype in (torch.float16, torch.bfloat16):  # log-softmax in float32, never below
-        logits = logits.float()
-    logp = torch.log_softmax(logits, dim=-1)
-    picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return picked * mask, mask
-
-
-def answer_logprobs(model: nn.Module, batch: Batch) -> torch.Tensor:
-    """log πθ(y|x) per example: the sum of answer-token log-probabilities, shape [B]."""
-    picked, _ = token_logprobs(model, batch)
-    return picked.sum(-1)
-
-
-def answer_nll(model: nn.Module, batch: Batch) -> torch.Tensor:
-    """Mean token negative log-likelihood over all answer tokens in the batch (the HF causal-LM loss)."""
-    picked, mask = token_logprobs(model, batch)
-    return -picked.sum() / mask.sum().clamp(min=1)
-
-
 def nll_loss(model: nn.Module, batches: dict[str, Batch], step: int) -> torch.Tensor:
     """The plain fine-tuning loss on every stream (pre-finetuning and attacks use it).
 

@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from reference import answer_logprobs
+from reference import answer_nll as loop_nll
 
 from ssiuu.data.templates import REFUSAL_ANSWER
 from ssiuu.methods import METHODS, MethodConfigError, build_method, get_method, method_hparams
@@ -17,8 +19,7 @@ from ssiuu.methods.rmu import RMU, rmu_layer, steering_vector
 from ssiuu.methods.simu import SIMU, critical_neurons, integrated_gradients, logits_from_block
 from ssiuu.methods.sophia import MaskedSophiaG
 from ssiuu.models import tiny_random_llama
-from ssiuu.training import answer_logprobs, encode_pairs, train
-from ssiuu.training import answer_nll as loop_nll
+from ssiuu.training import encode_pairs, train
 
 FORGET = [(f"Where was person {i} born?", f"In city number {i}") for i in range(6)]
 RETAIN = [(f"What is the colour of item {i}?", f"It is colour {i}") for i in range(6)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from reference import answer_logprobs, answer_nll
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from ssiuu.methods import SSIUU
@@ -26,24 +27,6 @@ def batch_of(tok, pairs):
 
 def step_batches(tok, t):
     return {"forget": batch_of(tok, FORGET[3 * t : 3 * t + 3]), "retain": batch_of(tok, RETAIN[3 * t : 3 * t + 3])}
-
-
-def token_logprobs(model, batch):
-    """Independent reference (full log-softmax in the model's dtype): [B, T−1] and the answer mask."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-    labels = batch["labels"][:, 1:]
-    mask = labels != -100
-    picked = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return picked * mask, mask
-
-
-def answer_logprobs(model, batch):
-    return token_logprobs(model, batch)[0].sum(-1)
-
-
-def answer_nll(model, batch):
-    picked, mask = token_logprobs(model, batch)
-    return -picked.sum() / mask.sum()
 
 
 def objective(model, batch, target):

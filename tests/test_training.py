@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from ssiuu.training import NonFiniteLossError, answer_logprobs, answer_nll, encode_pairs, nll_loss, train
+from ssiuu.methods.base import answer_nll, sequence_logprobs
+from ssiuu.training import NonFiniteLossError, encode_pairs, nll_loss, train
 
 
 def test_answer_only_labels(tiny):
@@ -31,7 +32,7 @@ def test_sequence_logprob_matches_manual(tiny):
     batch = encode_pairs(tok, [("Capital of France?", "Paris"), ("2+2?", "4")])
     with torch.no_grad():
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        got = answer_logprobs(model, batch)
+        got = sequence_logprobs(model, batch)[0]
         nll = answer_nll(model, batch)
     total, count = 0.0, 0
     for i in range(2):
