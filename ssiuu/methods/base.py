@@ -143,7 +143,7 @@ def answer_logits(model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tenso
 
 def answer_token_logprobs(model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor]:
     """``(logp [N], sample index [N])`` for the N answer tokens of a batch, from one forward pass
-    (equal to :func:`ssiuu.training.token_logprobs` at the answer tokens)."""
+    (equal to a full log-softmax over every position, at the answer tokens: tests/reference.py)."""
     logits, target, rows = answer_logits(model, batch)
     return -F.cross_entropy(upcast(logits), target, reduction="none"), rows
 
@@ -163,7 +163,7 @@ def mean_nll(seq_logprobs: Tensor, counts: Tensor) -> Tensor:
 
 
 def answer_nll(model: nn.Module, batch: Batch) -> Tensor:
-    """Mean answer-token NLL of a batch (same value as :func:`ssiuu.training.answer_nll`)."""
+    """Mean answer-token NLL of a batch (the HF causal-LM loss; checked in tests/test_training.py)."""
     return mean_nll(*sequence_logprobs(model, batch))
 
 
