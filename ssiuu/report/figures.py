@@ -507,7 +507,7 @@ def fig3_influence(
     fig = _new_figure(14, 3.8 * len(pairs) + 0.4)
     axes = fig.subplots(len(pairs), 3, squeeze=False)
     for row, (bench, model) in zip(axes, pairs, strict=True):
-        where = f"{_label(labels, bench)} — {_label(labels, model)}" if bench else ""
+        where = f"{_label(labels, bench)}\n{_label(labels, model)}" if bench else ""
         titles = [
             f"Cumulative D̃⁺ (erasing)\n{where}",
             f"Cumulative D̃⁻ (spurious neurons)\n{where}",
@@ -600,7 +600,7 @@ def fig4_logit_lens(
     fig = _new_figure(4.6 * len(methods) + 0.4, 3.4 * len(pairs) + 0.4)
     axes = fig.subplots(len(pairs), len(methods), squeeze=False)
     for row, (bench, model) in zip(axes, pairs, strict=True):
-        where = f"{_label(labels, bench)} — {_label(labels, model)}" if bench else ""
+        where = f"{_label(labels, bench)}\n{_label(labels, model)}" if bench else ""
         lens = (
             read_logit_lens(Path(results_dir) / bench / model / "analysis" / "logit_lens.csv")
             if bench
@@ -665,7 +665,7 @@ def fig5_heatmaps(
     fig = _new_figure(5.2 * len(methods) + 1.0, 2.9 * 2 * len(pairs) + 0.4)
     axes = fig.subplots(2 * len(pairs), len(methods), squeeze=False)
     for p, (bench, model) in enumerate(pairs):
-        where = f"{_label(labels, bench)} — {_label(labels, model)}" if bench else ""
+        where = f"{_label(labels, bench)}\n{_label(labels, model)}" if bench else ""
         heat = (
             read_influence(Path(results_dir) / bench / model / "analysis" / "influence", "heatmap")
             if bench
@@ -758,7 +758,7 @@ def fig6_distributions(
     legend: dict[str, Any] = {}
     for row, pair in zip(axes, pairs, strict=True):
         hist, rho = loaded[pair]
-        where = f"{_label(labels, pair[0])} — {_label(labels, pair[1])}" if pair[0] else ""
+        where = f"{_label(labels, pair[0])}\n{_label(labels, pair[1])}" if pair[0] else ""
         rho_by: dict[str, tuple[float, float, int]] = {}
         if rho is not None:
             for method, g in rho.groupby("method"):
