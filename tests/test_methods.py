@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from reference import answer_logprobs
 from reference import answer_nll as loop_nll
 
-from ssiuu.data.templates import REFUSAL_ANSWER
+from ssiuu.data.templates import REFUSAL_ANSWER, chat_prompt, template_prefix_length
 from ssiuu.methods import METHODS, MethodConfigError, build_method, get_method, method_hparams
 from ssiuu.methods.base import answer_nll, decoder_layers, hidden_at, sequence_logprobs
 from ssiuu.methods.klue import KLUE, ffn_max_attribution, superficial_variants
@@ -145,8 +145,30 @@ def test_rmu_layer_and_steering_vector():
     assert not torch.equal(u, steering_vector(64, seed=4))
 
 
-def test_rmu_loss_by_hand_and_frozen_params():
+CHAT_TEMPLATE = (
+    "{% for m in messages %}system: be brief. user: {{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %} assistant:{% endif %}"
+)
+
+
+def test_template_prefix_length_counts_the_shared_system_part():
+    _, tok = tiny()
+    assert tok.chat_template  # the tiny tokenizer's own template opens every prompt with "<|im_start|>user\n"
+    assert template_prefix_length(tok) == len(tok("<|im_start|>user\n", add_special_tokens=False)["input_ids"])
+    tok.chat_template = None
+    assert template_prefix_length(tok) == 0  # no chat template: prompts are raw
+    tok.chat_template = CHAT_TEMPLATE
+    shared = tok("system: be brief. user: ", add_special_tokens=False)["input_ids"]
+    n = template_prefix_length(tok)
+    assert n > 0
+    for text in ("Where was person 3 born?", "What is the colour of item 1?"):
+        assert tok(chat_prompt(tok, text), add_special_tokens=False)["input_ids"][:n] == shared[:n]
+
+
+@pytest.mark.parametrize("chat_template", [None, CHAT_TEMPLATE])
+def test_rmu_loss_by_hand_and_frozen_params(chat_template):
     model, tok = tiny(num_layers=4)
+    tok.chat_template = chat_template  # None: raw prompts, so every position counts
     ref = copy.deepcopy(model)
     rmu = RMU(model, tok, forget=FORGET, retain=RETAIN, seed=5, alpha=50.0, steering_coeff=20.0)
     assert rmu.layer == 2 and rmu.update_layers == [0, 1, 2]
@@ -158,7 +180,11 @@ def test_rmu_loss_by_hand_and_frozen_params():
 
     torch.testing.assert_close(hidden_at(model, bs["forget"], 2), h(model, bs["forget"]))
     target = 20.0 * steering_vector(64, seed=5)
+    skip = template_prefix_length(tok)  # the chat template's shared system part is left out of both terms
+    assert (skip > 0) == (chat_template is not None)
     mf, mr = bs["forget"]["attention_mask"].bool(), bs["retain"]["attention_mask"].bool()
+    mf[:, :skip] = False
+    mr[:, :skip] = False
     forget_mse = ((h(model, bs["forget"])[mf] - target) ** 2).mean()
     retain_mse = ((h(model, bs["retain"])[mr] - h(ref, bs["retain"])[mr]) ** 2).mean()
     torch.testing.assert_close(value(rmu.loss(model, bs, 1)), forget_mse + 50.0 * retain_mse, rtol=1e-4, atol=1e-4)

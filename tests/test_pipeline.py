@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("smoke")
+    # SSIUU_SMOKE_DIR keeps the run for later use: .ci/run compares the real-SLURM run with it
+    kept = os.environ.get("SSIUU_SMOKE_DIR")
+    workdir = Path(kept) if kept else tmp_path_factory.mktemp("smoke")
+    workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),

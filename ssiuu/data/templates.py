@@ -39,3 +39,15 @@ def chat_prompt(tokenizer: Any, user_text: str) -> str:
             [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True
         )
     return user_text + " "
+
+
+def template_prefix_length(tokenizer: Any) -> int:
+    """Number of leading tokens the chat template puts before every user message (0 without a template).
+
+    Found as the common token prefix of two wrapped messages that differ in their first character, so
+    it holds the system prompt and the user-turn header, identical in every example.
+    """
+    first, second = (
+        tokenizer(chat_prompt(tokenizer, text), add_special_tokens=False)["input_ids"] for text in ("apple", "zebra")
+    )
+    return next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second)))

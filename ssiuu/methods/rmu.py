@@ -1,6 +1,6 @@
 """RMU (Li et al., 2024, the WMDP paper; App. C.2 (5)): steer forget activations to a random vector.
 
-At decoder block l (the residual stream after block l, all non-padding tokens of the QA text):
+At decoder block l (the residual stream after block l, over the tokens of the QA text):
 
     L = mean‖h_l(θ; x_f) − c·u‖² + α · mean‖h_l(θ; x_r) − h_l(θ₀; x_r)‖²
 
@@ -9,6 +9,15 @@ implementation), c the steering coefficient and θ₀ the frozen starting model.
 down-projections of blocks l−2..l are updated; every other parameter is frozen by the mask.
 The paper uses l = 7 of 28 blocks; other depths get l = round(7·L/28), at least 2 (clamped to the
 model). The blocks above l are never run (the forward stops at l).
+
+Positions: the reference implementation feeds raw forget documents (WMDP bio/cyber papers) and raw
+retain text (Wikitext), which share no tokens by construction. QA unlearning wraps every forget and
+retain question in the same chat template, whose system prompt carries the model's massive activations
+(on SmolLM2-135M one channel alone holds about half of ‖h‖² at layer 8). Steering those shared positions
+makes the forget and retain terms pull against each other on identical inputs, and RMU then does
+nothing (worldfacts FS stayed 1.0 for 30 steps at lr 1e-4 and 1e-3). Both terms are therefore taken over
+the non-padding positions after the template's shared prefix (:func:`template_prefix_length`): the
+question, the template's turn markers after it, and the answer.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ssiuu.data.templates import template_prefix_length
 from ssiuu.methods.base import (
     Batch,
     LossOutput,
@@ -78,6 +88,7 @@ class RMU(UnlearningMethod):
         self.steering_coeff = float(steering_coeff)
         hidden = model.get_input_embeddings().weight.shape[1]
         self.u = steering_vector(hidden, seed)
+        self.prefix_length = template_prefix_length(tokenizer)
         self.frozen = frozen_copy(model)
         # the frozen model is only ever run up to block l
         frozen_layers = decoder_layers(self.frozen)
@@ -89,15 +100,21 @@ class RMU(UnlearningMethod):
         trainable = {names[id(mlp_projections(layers[i])[2].weight)]: True for i in self.update_layers}
         return full_mask(self.model, trainable)
 
+    def positions(self, batch: Batch) -> Tensor:
+        """The positions both terms average over: non-padding, after the template's shared prefix."""
+        mask = batch["attention_mask"].clone()
+        mask[:, : self.prefix_length] = 0
+        return mask
+
     def loss(self, model: nn.Module, batches: dict[str, Batch], step: int) -> LossOutput:
         fb, rb = batches["forget"], batches["retain"]
         h_f = hidden_at(model, fb, self.layer)
         control = (self.steering_coeff * self.u).to(device=h_f.device, dtype=h_f.dtype)
-        forget_loss = masked_mse(h_f, control, fb["attention_mask"])
+        forget_loss = masked_mse(h_f, control, self.positions(fb))
         h_r = hidden_at(model, rb, self.layer)
         self.frozen.to(h_r.device)
         with torch.no_grad():
             h_r0 = hidden_at(self.frozen, rb, self.layer)
-        retain_loss = masked_mse(h_r, h_r0, rb["attention_mask"])
+        retain_loss = masked_mse(h_r, h_r0, self.positions(rb))
         loss = forget_loss + self.alpha * retain_loss
         return loss, {"forget_mse": forget_loss.item(), "retain_mse": retain_loss.item()}

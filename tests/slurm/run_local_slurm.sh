@@ -31,6 +31,8 @@
 #
 # Options:  --config FILE   config for both runs, relative to the repository (default workflow/configs/smoke.yaml)
 #           --no-local      skip run (b) and the comparison
+#           --local-dir DIR compare with this finished local run of the same config and code instead of
+#                           running (b) (.ci/run passes the smoke run that `make test` just made)
 #           --keep          keep the temporary directory (it is always kept after a failure)
 # Environment: VENV (default <repo>/.venv: snakemake 9 + the slurm plugin + ssiuu's dependencies),
 #              SLURM_TEST_PORT (default 16817; slurmd uses +1), TMPDIR.
@@ -39,12 +41,14 @@ set -Eeuo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CONFIG=workflow/configs/smoke.yaml
 RUN_LOCAL=1
+LOCAL_DIR=
 KEEP=0
 SMK_EXTRA=()
 while (($#)); do
     case "$1" in
         --config) CONFIG=$2; shift 2 ;;
         --no-local) RUN_LOCAL=0; shift ;;
+        --local-dir) LOCAL_DIR=$(cd "$2" && pwd) || { echo "--local-dir $2: no such directory" >&2; exit 2; }; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --) shift; SMK_EXTRA=("$@"); break ;;
         -h|--help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -289,7 +293,10 @@ t=$SECONDS
     { tail -60 "$WORK/slurm.log"; fail "the SLURM run failed (log: $WORK/slurm.log)"; }
 phase_done slurm_run "$t"
 
-if ((RUN_LOCAL)); then
+if [[ -n $LOCAL_DIR ]]; then
+    [[ -d $LOCAL_DIR/results ]] || fail "--local-dir $LOCAL_DIR has no results/: run the local smoke DAG there first"
+    log "run (b): the finished local run in $LOCAL_DIR"
+elif ((RUN_LOCAL)); then
     log "run (b): local: snakemake --workflow-profile workflow/profiles/default ${SMK_COMMON[*]}"
     t=$SECONDS
     (cd "$WORK/local" && snakemake --workflow-profile workflow/profiles/default "${SMK_COMMON[@]}" \
@@ -366,7 +373,7 @@ phase_done slurm_checks "$t"
 # ---------------------------------------------------------------- 5. same outputs as the local run
 if ((RUN_LOCAL)); then
     t=$SECONDS
-    "$VENV/bin/python" - "$WORK/slurm" "$WORK/local" <<'PY' || fail "SLURM and local outputs differ (see above)"
+    "$VENV/bin/python" - "$WORK/slurm" "${LOCAL_DIR:-$WORK/local}" <<'PY' || fail "SLURM and local outputs differ (see above)"
 import json, pathlib, re, sys
 
 a_root, b_root = map(pathlib.Path, sys.argv[1:3])

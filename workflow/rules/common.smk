@@ -80,13 +80,15 @@ wildcard_constraints:
 
 
 def unlearn_settings(wildcards):
-    """The config an unlearning job depends on (a change reruns it); a benchmark's own `unlearning`
-    overrides are listed only when set, so adding them to one benchmark leaves the others' jobs alone."""
-    settings = {
-        "unlearning": config["unlearning"],
-        "method": config["method_params"].get(wildcards.method.split("-")[0], {}),
+    """The config one unlearning job depends on (a change reruns it): the `unlearning` section with the
+    benchmark's overrides applied and the learning rates resolved for this method (as
+    ssiuu.config.learning_rates does), plus the method's params. Giving one method its own learning rates,
+    or one benchmark its own overrides, leaves every other job alone."""
+    base = wildcards.method.split("-")[0]
+    effective = {**config["unlearning"], **config["benchmarks"][wildcards.benchmark].get("unlearning", {})}
+    rates = effective.get("method_learning_rates", {}).get(base, effective["learning_rates"])
+    settings = {k: v for k, v in effective.items() if k not in ("learning_rates", "method_learning_rates")}
+    return {
+        "unlearning": {**settings, "learning_rates": sorted(rates)},
+        "method": config["method_params"].get(base, {}),
     }
-    override = config["benchmarks"][wildcards.benchmark].get("unlearning")
-    if override:
-        settings["benchmark_unlearning"] = override
-    return settings
