@@ -71,6 +71,14 @@ def test_influence_variation_refuses_different_examples():
         influence_variation(BASE, _summary([[0] * 4] * 2, [[0] * 4] * 2, sha="other"))
 
 
+def test_influence_variation_refuses_mixed_attribution_targets():
+    as_prob, as_logprob = _summary([[0] * 4] * 2, [[0] * 4] * 2), _summary([[0] * 4] * 2, [[0] * 4] * 2)
+    as_prob.meta["target"], as_logprob.meta["target"] = "prob", "logprob"
+    with pytest.raises(ValueError, match="attribution_target"):
+        influence_variation(as_prob, as_logprob)
+    influence_variation(as_logprob, as_logprob)  # same target: fine
+
+
 def test_cumulative_curve_and_heatmap():
     D = {"q": torch.tensor([[1.0, 0.0, 2.0, 0.0]]), "ffn": torch.tensor([[0.5, 4.0]])}
     curve = cumulative_curve(D, 4)

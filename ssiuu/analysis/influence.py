@@ -37,6 +37,12 @@ def _check_comparable(base: AttributionSummary, other: AttributionSummary) -> No
                 f"module {t!r}: shapes differ ({tuple(base.max[t].shape)} vs {tuple(other.max[t].shape)}); "
                 "attributions must come from the same architecture on the same examples"
             )
+    target_a, target_b = base.meta.get("target"), other.meta.get("target")
+    if target_a and target_b and target_a != target_b:
+        raise ValueError(
+            f"one summary differentiates {target_a!r} and the other {target_b!r} (config analysis.attribution_target): "
+            "recompute both with the same target"
+        )
     sha_a, sha_b = base.meta.get("pairs_sha"), other.meta.get("pairs_sha")
     if sha_a and sha_b and sha_a != sha_b:
         raise ValueError(

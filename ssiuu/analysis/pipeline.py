@@ -61,6 +61,7 @@ def attribution(
             model_obj, tokenizer, pairs_of(split_obj.forget_train),
             batch_size=config["analysis"]["attribution_batch_size"],
             max_length=config["unlearning"]["max_length"], label=state,
+            target=config["analysis"]["attribution_target"],
         )
         summary.save(tmp)
     return summary

@@ -27,6 +27,7 @@ rule attribution:
             else ""
         ),
         result=lambda wc, input: (f"--unlearn-result {input.result}" if "result" in input.keys() else ""),
+        target=ANALYSIS["attribution_target"],  # read from the config by the job; a change reruns it
     shell:
         "{params.ssiuu} attribution --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--model-dir {input.model} --split {input.split} {params.result} {params.attack} "
