@@ -199,3 +199,14 @@ def test_required_attention_and_config_errors():
         SSIUU(model, tok, forget=FORGET, retain=RETAIN, hvp="newton")
     with pytest.raises(ValueError, match="attribution_target"):
         SSIUU(model, tok, forget=FORGET, retain=RETAIN, attribution_target="loss")
+
+
+def test_exact_hvp_refuses_gradient_checkpointing_and_finite_difference_trains_under_it():
+    model, tok = tiny_random_llama(0)
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    with pytest.raises(ValueError, match="gradient checkpointing.*finite_difference"):
+        SSIUU(model, tok, forget=FORGET, retain=RETAIN, hvp="exact")
+    method = SSIUU(model, tok, forget=FORGET, retain=RETAIN, hvp="finite_difference", lambda_=1.0,
+                   attribution_target="logprob")
+    res = train(model, tok, method.loss, method.streams(), lr=1e-3, max_steps=2, batch_size=3)
+    assert res.steps == 2 and res.logs[1]["ssiuu_reg"] > 0

@@ -139,6 +139,13 @@ class SSIUU(UnlearningMethod):
             raise MethodConfigError(f"ssiuu: fd_scheme must be one of {FD_SCHEMES}, got {fd_scheme!r}")
         if lambda_ < 0 or (fd_eps is not None and fd_eps <= 0):
             raise MethodConfigError(f"ssiuu: lambda_ must be ≥ 0 and fd_eps > 0 (got {lambda_}, {fd_eps})")
+        if hvp == "exact" and lambda_ > 0 and getattr(model, "is_gradient_checkpointing", False):
+            # measured on an H100 (benchmarks/gpu_memory.py): the recomputation of a checkpointed block
+            # inside the double backward does not match the saved tensors and torch aborts the step
+            raise MethodConfigError(
+                "ssiuu: hvp: exact cannot run with gradient checkpointing (its double backward re-enters the "
+                "checkpointed blocks); set method_params.SSIUU.hvp: finite_difference or gradient_checkpointing: false"
+            )
         self.lam = float(lambda_)
         self.retain_weight = float(retain_weight)
         self.attribution_target = attribution_target
