@@ -56,6 +56,7 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "distribution_attack_p": float(analysis.get("distribution_attack", {}).get("p", 0.1)),
         "lr_sweep_methods": list(analysis.get("lr_sweep_methods", ["GA", "GD"])),
         "top_k": int(analysis.get("top_k", 100)),
+        "attribution_target": str(analysis.get("attribution_target", "prob")),
     }
 
 

@@ -491,11 +491,16 @@ def _seed_mean_curves(cum: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["method", "sign", "m", "mean"])
 
 
+#: axis wording for the quantity Eq. 1 differentiates (config ``analysis.attribution_target``)
+ATTRIBUTION_UNITS = {"prob": "probability units", "logprob": "log-probability units"}
+
+
 @_with_style
 def fig3_influence(
     results_dir: str | Path,
     out_dir: str | Path,
     *,
+    attribution_target: str = "prob",
     methods: Sequence[str] | None = None,
     top_k: int = 100,
     labels: Mapping[str, str] | None = None,
@@ -542,7 +547,7 @@ def fig3_influence(
                 )
             ax.set_title(t)
             ax.set_xlabel("Top-m neurons (sorted by score)")
-            ax.set_ylabel("Cumulative influence variation\n(Σ D̃, attribution = probability units)")
+            ax.set_ylabel(f"Cumulative influence variation\n(Σ D̃, attribution in {ATTRIBUTION_UNITS[attribution_target]})")
             ax.grid(alpha=0.3)
             ax.legend(loc="upper left", frameon=False)
         row[1].sharey(row[0])
@@ -576,7 +581,7 @@ def fig3_influence(
         ax.set_xticks(x, [_label(labels, b[0]) for b in bars], rotation=30 if len(bars) > 5 else 0)
         top = np.nanmax([v for b in bars for v in b[1:]] + [0.0])
         ax.set_ylim(0, 1.35 * top if top > 0 else 1.0)
-        ax.set_ylabel(f"Σ over top-{top_k} neurons\n(probability units)")
+        ax.set_ylabel(f"Σ over top-{top_k} neurons\n({ATTRIBUTION_UNITS[attribution_target]})")
         ax.set_title(titles[2])
         ax.grid(axis="y", alpha=0.3)
         ax.legend(frameon=False, loc="upper left")
@@ -654,6 +659,7 @@ def fig5_heatmaps(
     results_dir: str | Path,
     out_dir: str | Path,
     *,
+    attribution_target: str = "prob",
     methods: Sequence[str] = ("GD", "SSIUU"),
     top_k: int = 100,
     labels: Mapping[str, str] | None = None,
@@ -720,7 +726,7 @@ def fig5_heatmaps(
                 ax.set_title(title)
             if im is not None:
                 fig.colorbar(
-                    im, ax=list(row), shrink=0.9, label=f"mean of top-{top_k} {sym}\n(probability units)"
+                    im, ax=list(row), shrink=0.9, label=f"mean of top-{top_k} {sym}\n({ATTRIBUTION_UNITS[attribution_target]})"
                 )
     fig.suptitle("Fig. 5 — Influence variation per module and layer", fontweight="bold")
     return save_figure(fig, out_dir, stem)
@@ -732,6 +738,7 @@ def fig6_distributions(
     results_dir: str | Path,
     out_dir: str | Path,
     *,
+    attribution_target: str = "prob",
     methods: Sequence[str] | None = None,
     attack_p: float = 0.1,
     labels: Mapping[str, str] | None = None,
@@ -805,7 +812,7 @@ def fig6_distributions(
                     label=name,
                 )
             ax.set_yscale("log")
-            ax.set_xlabel("Neuron attribution (probability units)")
+            ax.set_xlabel(f"Neuron attribution ({ATTRIBUTION_UNITS[attribution_target]})")
             ax.set_ylabel("Density (log scale)")
             ax.set_title(title)
             ax.grid(alpha=0.3)
@@ -1052,6 +1059,7 @@ def build_figures(
     ablation_method: str = "SSIUU",
     lr_sweep_methods: Sequence[str] = ("GA", "GD"),
     top_k: int = 100,
+    attribution_target: str = "prob",
 ) -> dict[str, list[Path]]:
     """Write all figures (``fig2_vulnerability``, ``fig3_influence``, ``fig4_logit_lens``, ``fig5_heatmaps``,
     ``fig6_distributions``, ``fig7_ablation``; each ``.png`` + ``.pdf``) under ``out_dir``."""
@@ -1067,13 +1075,17 @@ def build_figures(
             **common,
         ),
         "fig3_influence": fig3_influence(
-            results_dir, out_dir, methods=influence_methods or methods, top_k=top_k, **common
+            results_dir, out_dir, methods=influence_methods or methods, top_k=top_k,
+            attribution_target=attribution_target, **common
         ),
         "fig4_logit_lens": fig4_logit_lens(results_dir, out_dir, methods=logit_lens_methods, **common),
-        "fig5_heatmaps": fig5_heatmaps(results_dir, out_dir, methods=heatmap_methods, top_k=top_k, **common),
+        "fig5_heatmaps": fig5_heatmaps(
+            results_dir, out_dir, methods=heatmap_methods, top_k=top_k, attribution_target=attribution_target, **common
+        ),
         "fig6_distributions": fig6_distributions(
             results_dir,
             out_dir,
+            attribution_target=attribution_target,
             methods=distribution_methods or methods,
             attack_p=distribution_attack_p,
             **common,
