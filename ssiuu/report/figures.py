@@ -805,7 +805,7 @@ def fig6_distributions(
                 centers = (df["bin_left"] + df["bin_right"]) / 2
                 ax.plot(
                     centers,
-                    df["density"].clip(lower=1e-12),
+                    df["density"].where(df["density"] > 0),  # empty bins: a gap, not a spike on the log axis
                     color=STATE_COLORS[state],
                     lw=1.3,
                     ls="--" if state == "base" else "-",
