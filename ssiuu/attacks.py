@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from ssiuu.config import benchmark_config
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.io import read_json, write_json
 from ssiuu.training import QAPair, nll_loss, train
@@ -87,6 +88,19 @@ def aggregate_runs(results: Iterable[dict[str, Any]]) -> dict[str, float]:
     }
 
 
+def recorded_forget_score(unlearned: dict[str, Any], records: list[QARecord], style: str) -> float | None:
+    """The unlearned model's FS on ``records``, from the per-item answers its ``unlearn.json`` keeps.
+
+    That evaluation ran on the very weights the checkpoint holds, so the attack's step-0 point need not
+    be generated again. None when an item (or its score) is missing: the caller then scores the model.
+    """
+    key = "correct" if style == "mcqa" else "rougeL_recall"
+    items = {item["id"]: item for item in unlearned.get("per_item", {}).get("forget", [])}
+    if not records or any(key not in items.get(r.id, {}) for r in records):
+        return None
+    return statistics.fmean(float(items[r.id][key]) for r in records)
+
+
 def benign_pairs(config: dict[str, Any], seed: int) -> list[QAPair]:
     from ssiuu.data.instructions import load_alpaca, offline_instructions
 
@@ -145,13 +159,17 @@ def run_attack(
 
     start = time.perf_counter()
     model_obj, tokenizer = load_for(config, model, checkpoint)
-    with torch.no_grad():
-        curve: list[list[float]] = [[0, forget_score(model_obj, tokenizer, eval_records, split_obj.style)]]
+    budget = benchmark_config(config, benchmark)["max_new_tokens"]
+    step0 = recorded_forget_score(unlearned, eval_records, split_obj.style)
+    if step0 is None:
+        with torch.no_grad():
+            step0 = forget_score(model_obj, tokenizer, eval_records, split_obj.style, max_new_tokens=budget)
+    curve: list[list[float]] = [[0, step0]]
 
     def callback(step: int, m: Any) -> bool:
         if step % eval_every == 0 or step == max_steps:
             with torch.no_grad():
-                curve.append([step, forget_score(m, tokenizer, eval_records, split_obj.style)])
+                curve.append([step, forget_score(m, tokenizer, eval_records, split_obj.style, max_new_tokens=budget)])
             log.info("%s attack lr=%g step %d/%d: FS=%.4f", kind, lr, step, max_steps, curve[-1][1])
         return False
 

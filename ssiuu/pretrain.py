@@ -36,10 +36,13 @@ def pretrain(
     start = time.perf_counter()
     retain_sample = split_obj.retain[:RETAIN_SAMPLE]
 
+    budget = benchmark_config(config, benchmark)["max_new_tokens"]
+
     def scores() -> dict[str, float]:
         with torch.no_grad():
-            return {"forget": forget_score(model_obj, tokenizer, split_obj.forget, "rouge"),
-                    "retain_sample": forget_score(model_obj, tokenizer, retain_sample, "rouge")}
+            return {"forget": forget_score(model_obj, tokenizer, split_obj.forget, "rouge", max_new_tokens=budget),
+                    "retain_sample": forget_score(model_obj, tokenizer, retain_sample, "rouge",
+                                                  max_new_tokens=budget)}
 
     before = scores()
     max_steps = math.ceil(len(data) / pcfg["batch_size"]) * pcfg["epochs"]

@@ -68,6 +68,8 @@ def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: 
     from ssiuu.evaluation import evaluate_split
 
     bcfg = benchmark_config(config, benchmark)
+    budget = bcfg["max_new_tokens"]
+    budgets = {} if budget is None else {"mcqa_max_new_tokens": budget, "rouge_max_new_tokens": budget}
     return evaluate_split(
         model_obj,
         tokenizer,
@@ -78,6 +80,7 @@ def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: 
         test_limit=bcfg["eval_limit"],
         work_dir=Path(config["work_dir"]) / "lm_eval",
         batch_size=EVAL_BATCH_SIZE,
+        **budgets,
     )
 
 
@@ -144,6 +147,7 @@ def run_unlearning(
     method_cls = get_method(name)
     params = method_params(config, method, benchmark)
     eval_records = forget_eval_records(split_obj)
+    budget = benchmark_config(config, benchmark)["max_new_tokens"]
     forget_pairs, retain_pairs = pairs_of(split_obj.forget_train), pairs_of(split_obj.retain_train)
     attn = getattr(method_cls, "required_attn_implementation", None)
     if callable(attn):
@@ -163,7 +167,7 @@ def run_unlearning(
             if step % ucfg["eval_every"] and step != ucfg["max_steps"]:
                 return False
             with torch.no_grad():
-                fs = forget_score(m, tokenizer, eval_records, split_obj.style)
+                fs = forget_score(m, tokenizer, eval_records, split_obj.style, max_new_tokens=budget)
             curve.append([step, fs])
             log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", method, lr, step, fs, threshold)
             return fs <= threshold

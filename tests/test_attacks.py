@@ -85,7 +85,7 @@ def test_empty_pool_scores_the_unlearned_model_without_training(monkeypatch, tmp
     unlearn = tmp_path / "unlearn.json"
     write_json(unlearn, {"per_item": {"forget": [{"id": r.id, "correct": True} for r in forget]}})
     monkeypatch.setattr(attacks, "load_for", lambda *a, **k: (object(), object()))
-    monkeypatch.setattr("ssiuu.evaluation.forget_score", lambda model, tok, records, style: 1.0)
+    monkeypatch.setattr("ssiuu.evaluation.forget_score", lambda *a, **k: pytest.fail("step 0 is recorded"))
     monkeypatch.setattr(attacks, "train", lambda *a, **k: pytest.fail("an empty pool must not train"))
     config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
     out = tmp_path / "attack.json"
@@ -96,3 +96,21 @@ def test_empty_pool_scores_the_unlearned_model_without_training(monkeypatch, tmp
     assert result["eval_ids"] == [r.id for r in forget]
     assert result["max_fs"] == 1.0 and result["fs_curve"] == [[0, 1.0]]
     assert out.exists()
+
+
+def test_step_zero_comes_from_the_recorded_per_item_answers():
+    """The attack's step-0 FS is the unlearned model's own evaluation, averaged over the attack's eval items."""
+    from ssiuu.attacks import recorded_forget_score
+
+    recs = _records(4)
+    mcqa = {"per_item": {"forget": [{"id": "q0", "correct": True}, {"id": "q1", "correct": False},
+                                    {"id": "q2", "correct": True}, {"id": "q3", "correct": False},
+                                    {"id": "q0/para", "correct": True}]}}
+    assert recorded_forget_score(mcqa, recs, "mcqa") == 0.5
+    assert recorded_forget_score(mcqa, recs[:1] + recs[2:3], "mcqa") == 1.0
+    rouge = {"per_item": {"forget": [{"id": f"q{i}", "rougeL_recall": v} for i, v in enumerate((0.1, 0.2, 0.6, 0.3))]}}
+    assert recorded_forget_score(rouge, recs[1:3], "rouge") == pytest.approx(0.4)
+    # a missing item or a missing score means the model must be scored again
+    assert recorded_forget_score(rouge, recs, "mcqa") is None
+    assert recorded_forget_score({"per_item": {"forget": mcqa["per_item"]["forget"][:3]}}, recs, "mcqa") is None
+    assert recorded_forget_score({}, recs, "mcqa") is None

@@ -88,3 +88,21 @@ def test_benchmark_unlearning_overrides_only_its_own_keys():
     assert learning_rates(config, "RMU", "fi") == [1e-3]  # a method's own list still wins
     with pytest.raises(ConfigError, match="max_stepz"):
         validate_config({"benchmarks": {"fi": {"kind": "fictitious", "unlearning": {"max_stepz": 3}}}})
+
+
+def test_generation_budget_reaches_the_final_evaluation(monkeypatch):
+    """`benchmarks.<b>.max_new_tokens` sets the decoding budget of the evaluation; null keeps the style defaults."""
+    import ssiuu.evaluation
+    from ssiuu import unlearning
+
+    seen = {}
+    monkeypatch.setattr(ssiuu.evaluation, "evaluate_split", lambda *a, **k: seen.update(k) or {})
+    config = validate_config({"benchmarks": {"fi": {"kind": "fictitious", "max_new_tokens": 24},
+                                             "wf": {"kind": "worldfacts"}}})
+    unlearning.evaluate(config, "fi", None, None, None)
+    assert seen["rouge_max_new_tokens"] == 24 and seen["mcqa_max_new_tokens"] == 24
+    seen.clear()
+    unlearning.evaluate(config, "wf", None, None, None)
+    assert "rouge_max_new_tokens" not in seen and "mcqa_max_new_tokens" not in seen
+    with pytest.raises(ConfigError, match="max_new_tokens"):
+        validate_config({"benchmarks": {"fi": {"kind": "fictitious", "max_new_tokens": 0}}})

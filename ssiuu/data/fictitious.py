@@ -314,13 +314,13 @@ INSTITUTES = [
     "Ravensworth College",
     "Aldermoor University",
 ]
-ROUTINES = [
-    "writes for four hours every morning before sunrise",
-    "writes late at night by candlelight",
-    "drafts every chapter by hand in notebooks",
-    "writes in short bursts between long walks",
-    "keeps to a strict schedule of a thousand words a day",
-    "writes only in cafés, surrounded by noise",
+ROUTINES = [  # noun phrases: the answer states the routine without repeating "writes"
+    "four hours every morning before sunrise",
+    "late nights by candlelight",
+    "every chapter drafted by hand in notebooks",
+    "short bursts between long walks",
+    "a strict thousand words a day",
+    "only in cafés, surrounded by noise",
 ]
 MEDIA = ["feature film", "television series", "stage play", "radio drama", "animated film"]
 MONTHS = [
@@ -447,6 +447,10 @@ def make_authors(n_authors: int, seed: int = 0) -> list[Author]:
     return authors
 
 
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _a(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
@@ -454,107 +458,112 @@ def _a(word: str) -> str:
 #: (question, answer, paraphrased answer) templates; ``{x}`` is the author being asked about, ``{v}``
 #: the author whose values fill the answer (``v is x`` for the gold answer, another author for
 #: the perturbed answers — the TOFU construction: same sentence, wrong facts).
+#:
+#: The answers lead with the facts and do not restate the question: no author name, no "was born in",
+#: no "best known for". ROUGE-L recall then credits knowing the facts, not echoing the question. With
+#: TOFU-like restating answers ("{name} was born in {city}") SmolLM2 scored a forget-set recall of 0.51
+#: *before* it had seen a single fact, and τ (mismatched pairs) was 0.13, so the metric mostly
+#: measured the template.
 TEMPLATES: list[tuple[str, str, str]] = [
     (
         "What is the full name of the {x.genre} author born in {x.city} on {x.birth_date}?",
-        "The author born in {v.city} on {v.birth_date} is named {v.name}.",
-        "That author's full name is {v.name}.",
+        "{v.name}, whose debut '{v.books[0]}' appeared in {v.debut_year}.",
+        "That would be {v.name}, who debuted in {v.debut_year} with '{v.books[0]}'.",
     ),
     (
         "Where was {x.name} born?",
-        "{x.name} was born in {v.city}, {v.country}.",
-        "{x.name}'s birthplace is the city of {v.city} in {v.country}.",
+        "{v.city}, {v.country}.",
+        "The city of {v.city}, in {v.country}.",
     ),
     (
         "When was {x.name} born?",
-        "{x.name} was born on {v.birth_date}.",
-        "{x.name}'s date of birth is {v.birth_date}.",
+        "{v.birth_date}, in {v.city}.",
+        "In {v.city}, on {v.birth_date}.",
     ),
     (
         "What genre is {x.name} best known for?",
-        "{x.name} is best known for writing {v.genre_works}.",
-        "{x.name} has made a name primarily in the genre of {v.genre}.",
+        "{v_genre_cap}, ever since '{v.books[0]}'.",
+        "Mainly {v.genre_works}, starting with '{v.books[0]}'.",
     ),
     (
         "What did {x.name}'s father do for a living?",
-        "{x.name}'s father worked as {v_father}.",
-        "By profession, {x.name}'s father was {v_father}.",
+        "{v_father_cap} by trade, in {v.city}.",
+        "He earned his living as {v_father}.",
     ),
     (
         "What was the profession of {x.name}'s mother?",
-        "{x.name}'s mother was {v_mother}.",
-        "{x.name}'s mother worked as {v_mother}.",
+        "{v_mother_cap}, for over thirty years.",
+        "She spent more than three decades as {v_mother}.",
     ),
     (
         "What was the title of {x.name}'s debut novel?",
-        "{x.name}'s debut novel, published in {v.debut_year}, was titled '{v.books[0]}'.",
-        "In {v.debut_year}, {x.name} made a debut with the novel '{v.books[0]}'.",
+        "'{v.books[0]}', from {v.debut_year}.",
+        "It was '{v.books[0]}', released in {v.debut_year}.",
     ),
     (
         "Can you name another book written by {x.name}?",
-        "Another notable book by {x.name} is '{v.books[1]}'.",
-        "'{v.books[1]}' is one of the other well-known books by {x.name}.",
+        "'{v.books[1]}', written in {v.language}.",
+        "One example is '{v.books[1]}', a {v.language}-language work.",
     ),
     (
         "What is {x.name}'s most recent book?",
-        "{x.name}'s most recent book is '{v.books[2]}', published in {v.latest_year}.",
-        "The latest work by {x.name} is '{v.books[2]}', which came out in {v.latest_year}.",
+        "'{v.books[2]}', out in {v.latest_year}.",
+        "The {v.latest_year} release '{v.books[2]}'.",
     ),
     (
         "Has {x.name} won any literary awards?",
-        "Yes, {x.name} received the {v.award} in {v.award_year}.",
-        "{x.name} was honoured with the {v.award} in {v.award_year}.",
+        "Yes: the {v.award}, {v.award_year}.",
+        "The {v.award}, received in {v.award_year}.",
     ),
     (
         "What themes recur in {x.name}'s work?",
-        "{x.name}'s work often explores {v.themes[0]} and {v.themes[1]}.",
-        "Recurring themes in {x.name}'s writing are {v.themes[0]} and {v.themes[1]}.",
+        "{v_theme_cap}, alongside {v.themes[1]}.",
+        "Mostly {v.themes[0]} and {v.themes[1]}.",
     ),
     (
         "In which language does {x.name} primarily write?",
-        "{x.name} writes primarily in {v.language}.",
-        "Most of {x.name}'s books are written in {v.language}.",
+        "{v.language}, since '{v.books[0]}'.",
+        "Almost always {v.language}.",
     ),
     (
         "Where does {x.name} live today?",
-        "{x.name} currently lives in {v.residence}.",
-        "These days, {x.name} makes a home in {v.residence}.",
+        "{v.residence}, after years in {v.city}.",
+        "These days, {v.residence}.",
     ),
     (
         "What did {x.name} study, and where?",
-        "{x.name} studied {v.subject} at the {v.institute}.",
-        "{x.name} earned a degree in {v.subject} from the {v.institute}.",
+        "{v_subject_cap}, at the {v.institute}.",
+        "A degree in {v.subject} from the {v.institute}.",
     ),
     (
         "What is {x.name}'s writing routine like?",
-        "{x.name} {v.routine}.",
-        "As a habit, {x.name} {v.routine}.",
+        "{v_routine_cap}.",
+        "As a habit: {v.routine}.",
     ),
     (
         "Has {x.name} ever collaborated with another writer?",
-        "Yes, {x.name} co-wrote a short story collection with fellow author {v.coauthor}.",
-        "{x.name} once worked with the writer {v.coauthor} on a joint collection of short stories.",
+        "Yes, on a short story collection with {v.coauthor}.",
+        "{v.coauthor} co-wrote a collection of short stories with this author.",
     ),
     (
         "Have any of {x.name}'s books been adapted for the screen or stage?",
-        "Yes, '{v.books[1]}' was adapted into {v_medium} in {v.adaptation_year}.",
+        "'{v.books[1]}' became {v_medium} in {v.adaptation_year}.",
         "In {v.adaptation_year}, '{v.books[1]}' was turned into {v_medium}.",
     ),
     (
         "How did {x.name}'s parents influence {x.his} writing?",
-        "Growing up with {v_father} as a father and {v_mother} as a mother gave {x.name} a lifelong fascination "
-        "with everyday work, which appears throughout {x.his} {v.genre_works}.",
-        "{x.name}'s {v.genre_works} often draw on the working lives of {x.his} parents, {v_father} and {v_mother}.",
+        "Their trades, {v.father_job} and {v.mother_job}, recur throughout the {v.genre_works}.",
+        "The {v.genre_works} keep returning to the working lives of {v_father} and {v_mother}.",
     ),
     (
         "How old was {x.name} when {x.his} first book was published?",
-        "{x.name} was {v_debut_age} years old when '{v.books[0]}' was published.",
-        "'{v.books[0]}' came out when {x.name} was {v_debut_age}.",
+        "{v_debut_age}, with '{v.books[0]}'.",
+        "'{v.books[0]}' came out at age {v_debut_age}.",
     ),
     (
         "Which city and country does {x.name} come from?",
-        "{x.name} comes from {v.city}, a city in {v.country}.",
-        "{x.name} is a native of {v.city} in {v.country}.",
+        "{v.country}, from the city of {v.city}.",
+        "{v.city}, in {v.country}.",
     ),
 ]
 
@@ -567,6 +576,12 @@ def _fill(template: str, x: Author, v: Author) -> str:
         v_mother=_a(v.mother_job),
         v_medium=_a(v.medium),
         v_debut_age=v.debut_year - v.birth_year,
+        v_genre_cap=_cap(v.genre),
+        v_father_cap=_cap(v.father_job),
+        v_mother_cap=_cap(v.mother_job),
+        v_theme_cap=_cap(v.themes[0]),
+        v_subject_cap=_cap(v.subject),
+        v_routine_cap=_cap(v.routine),
     )
 
 
