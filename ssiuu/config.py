@@ -155,9 +155,14 @@ def method_params(config: dict[str, Any], method: str, benchmark: str) -> dict[s
     return params
 
 
-def unlearning_config(config: dict[str, Any], benchmark: str) -> dict[str, Any]:
-    """The ``unlearning`` section with ``benchmarks.<benchmark>.unlearning`` overrides applied."""
-    return {**config["unlearning"], **benchmark_config(config, benchmark).get("unlearning", {})}
+def unlearning_config(config: dict[str, Any], benchmark: str, method: str | None = None) -> dict[str, Any]:
+    """The ``unlearning`` section with ``benchmarks.<benchmark>.unlearning`` overrides applied; with a
+    ``method``, its ``method_max_steps`` entry (if any) replaces ``max_steps``."""
+    ucfg = {**config["unlearning"], **benchmark_config(config, benchmark).get("unlearning", {})}
+    if method is not None:
+        base, _ = method_variant(method)
+        ucfg["max_steps"] = ucfg.get("method_max_steps", {}).get(base, ucfg["max_steps"])
+    return ucfg
 
 
 def learning_rates(config: dict[str, Any], method: str, benchmark: str | None = None) -> list[float]:

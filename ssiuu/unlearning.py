@@ -122,6 +122,13 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def better_try(final_fs: float, best_fs: float) -> bool:
+    """Whether a try that ended at ``final_fs`` replaces the best so far (strictly lower FS; on a tie the
+    lower learning rate, tried first, stays). A try that reaches the threshold always ends the search, so
+    this decides which model a search that never converges reports: the one that forgot the most."""
+    return final_fs < best_fs
+
+
 def run_unlearning(
     config: dict[str, Any],
     benchmark: str,
@@ -135,14 +142,17 @@ def run_unlearning(
     out: str,
     checkpoint: str,
 ) -> dict:
-    """Rule ``unlearn``: learning-rate search, early stopping, final evaluation, checkpoint + JSON."""
+    """Rule ``unlearn``: learning-rate search, early stopping, final evaluation, checkpoint + JSON.
+
+    When no learning rate reaches the threshold, the try with the lowest final FS is evaluated and saved
+    (marked ``converged: false``); every try stays in ``tries``."""
     from ssiuu.evaluation import forget_score
     from ssiuu.methods import get_method
 
     split_obj = BenchmarkSplit.load(split)
     base_result = read_json(base)
     threshold = float(base_result["threshold"])
-    ucfg = unlearning_config(config, benchmark)
+    ucfg = unlearning_config(config, benchmark, method)
     name, _ = method_variant(method)
     method_cls = get_method(name)
     params = method_params(config, method, benchmark)
@@ -191,10 +201,11 @@ def run_unlearning(
         converged = curve[-1][1] <= threshold
         tries.append({"lr": lr, "steps": res.steps, "converged": converged, "fs_curve": curve,
                       "loss_curve": res.losses, "wall_time_s": res.wall_time_s})
-        chosen = (lr, res, curve, model_obj, tokenizer, converged)
+        if chosen is None or better_try(curve[-1][1], chosen[2][-1][1]):
+            chosen = (lr, res, curve, model_obj, tokenizer, converged)
         if converged:
             break
-        del method_obj
+        del method_obj, model_obj
     assert chosen is not None
     lr, res, curve, model_obj, tokenizer, converged = chosen
     with torch.no_grad():

@@ -106,3 +106,18 @@ def test_generation_budget_reaches_the_final_evaluation(monkeypatch):
     assert "rouge_max_new_tokens" not in seen and "mcqa_max_new_tokens" not in seen
     with pytest.raises(ConfigError, match="max_new_tokens"):
         validate_config({"benchmarks": {"fi": {"kind": "fictitious", "max_new_tokens": 0}}})
+
+
+def test_method_max_steps_override_the_step_budget_per_method_and_benchmark():
+    config = validate_config({
+        "benchmarks": {"wf": {"kind": "worldfacts"},
+                       "fi": {"kind": "fictitious", "unlearning": {"max_steps": 12, "method_max_steps": {"RMU": 36}}}},
+        "unlearning": {"max_steps": 30, "method_max_steps": {"RMU": 90}},
+    })
+    assert unlearning_config(config, "wf", "RMU")["max_steps"] == 90
+    assert unlearning_config(config, "wf", "GD")["max_steps"] == 30
+    assert unlearning_config(config, "wf")["max_steps"] == 30
+    assert unlearning_config(config, "fi", "RMU")["max_steps"] == 36
+    assert unlearning_config(config, "fi", "SSIUU-lambda0.01")["max_steps"] == 12
+    with pytest.raises(ConfigError, match="method_max_steps"):
+        validate_config({"unlearning": {"method_max_steps": {"RMU": 0}}})

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ssiuu.methods.base import answer_nll, sequence_logprobs
+from ssiuu.methods.base import answer_logits, answer_nll, sequence_logprobs, shared_prefix_length
 from ssiuu.training import NonFiniteLossError, encode_pairs, nll_loss, train
 
 
@@ -47,6 +47,37 @@ def test_sequence_logprob_matches_manual(tiny):
     assert nll.item() == pytest.approx(-total / count, rel=1e-5)
     hf_loss = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "labels")}).loss
     assert nll.item() == pytest.approx(hf_loss.item(), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        # a long shared prefix, rows of different lengths (right padding)
+        [("Tell me please, where is Paris?", "France"), ("Tell me please, where is the city of Rome?", "In Italy"),
+         ("Tell me please, 2+2?", "4")],
+        # identical prompts (DPO's chosen/rejected): the prefix stops before the first answer prediction
+        [("Same question?", "yes indeed"), ("Same question?", "no")],
+    ],
+)
+def test_shared_prefix_forward_equals_the_full_forward(tiny, pairs):
+    """Logits and gradients with the prefix run once and its cache repeated match the plain batch forward."""
+    model, tok = tiny
+    batch = encode_pairs(tok, pairs)
+    first_col = int((batch["labels"][:, 1:] != -100).any(0).nonzero()[0])
+    prefix = shared_prefix_length(batch, first_col)
+    common = next(i for i in range(batch["input_ids"].shape[1]) if len(set(batch["input_ids"][:, i].tolist())) > 1)
+    assert 0 < prefix == min(common, first_col)
+    grads = {}
+    for share in (False, True):
+        model.zero_grad()
+        logits, target, rows = answer_logits(model, batch, share_prefix=share)
+        torch.nn.functional.cross_entropy(logits, target).backward()
+        grads[share] = ([logits.detach(), target, rows], [p.grad.clone() for p in model.parameters()])
+    for a, b in zip(grads[False][0], grads[True][0]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads[False][1], grads[True][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert shared_prefix_length({k: v[:1] for k, v in batch.items()}, first_col) == 0  # one row: nothing to share
 
 
 def test_loss_decreases_on_memorisation(tiny):

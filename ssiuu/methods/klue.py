@@ -73,7 +73,7 @@ def ffn_max_attribution(model: nn.Module, batch: Batch, target: str = "prob") ->
     handles = [mlp_projections(layer)[2].register_forward_pre_hook(pre_hook) for layer in layers]
     try:
         with torch.enable_grad():
-            seq, _ = sequence_logprobs(model, batch)
+            seq, _ = sequence_logprobs(model, batch, share_prefix=False)  # the hooks need every position
             objective = seq.exp().sum() if target == "prob" else seq.sum()
             grads = torch.autograd.grad(objective, acts, allow_unused=True, materialize_grads=True)
     finally:

@@ -48,6 +48,7 @@ from ssiuu.methods.base import (
     MethodConfigError,
     QAPair,
     UnlearningMethod,
+    activation_checkpointing,
     answer_nll,
     mean_nll,
     sequence_logprobs,
@@ -139,7 +140,7 @@ class SSIUU(UnlearningMethod):
             raise MethodConfigError(f"ssiuu: fd_scheme must be one of {FD_SCHEMES}, got {fd_scheme!r}")
         if lambda_ < 0 or (fd_eps is not None and fd_eps <= 0):
             raise MethodConfigError(f"ssiuu: lambda_ must be ≥ 0 and fd_eps > 0 (got {lambda_}, {fd_eps})")
-        if hvp == "exact" and lambda_ > 0 and getattr(model, "is_gradient_checkpointing", False):
+        if hvp == "exact" and lambda_ > 0 and activation_checkpointing(model):
             # measured on an H100 (benchmarks/gpu_memory.py): the recomputation of a checkpointed block
             # inside the double backward does not match the saved tensors and torch aborts the step
             raise MethodConfigError(
@@ -201,7 +202,8 @@ class SSIUU(UnlearningMethod):
             return functional_call(model, mapping, args=(), kwargs=kwargs)
 
         with torch.enable_grad():
-            seq, _ = sequence_logprobs(call, batch)  # type: ignore[arg-type]
+            # the closure hides the model's checkpointing flag, so it is passed on explicitly
+            seq, _ = sequence_logprobs(call, batch, share_prefix=not activation_checkpointing(model))  # type: ignore[arg-type]
             objective = attribution_objective(seq, self.attribution_target) * scale
             return list(torch.autograd.grad(objective, leaves, materialize_grads=True))
 

@@ -81,14 +81,17 @@ wildcard_constraints:
 
 def unlearn_settings(wildcards):
     """The config one unlearning job depends on (a change reruns it): the `unlearning` section with the
-    benchmark's overrides applied and the learning rates resolved for this method (as
-    ssiuu.config.learning_rates does), plus the method's params. Giving one method its own learning rates,
-    or one benchmark its own overrides, leaves every other job alone."""
+    benchmark's overrides applied and the learning rates and step budget resolved for this method (as
+    ssiuu.config.learning_rates and ssiuu.config.unlearning_config do), plus the method's params. Giving
+    one method its own learning rates or steps, or one benchmark its own overrides, leaves every other job
+    alone."""
     base = wildcards.method.split("-")[0]
     effective = {**config["unlearning"], **config["benchmarks"][wildcards.benchmark].get("unlearning", {})}
     rates = effective.get("method_learning_rates", {}).get(base, effective["learning_rates"])
-    settings = {k: v for k, v in effective.items() if k not in ("learning_rates", "method_learning_rates")}
+    steps = effective.get("method_max_steps", {}).get(base, effective["max_steps"])
+    per_method = ("learning_rates", "method_learning_rates", "max_steps", "method_max_steps")
+    settings = {k: v for k, v in effective.items() if k not in per_method}
     return {
-        "unlearning": {**settings, "learning_rates": sorted(rates)},
+        "unlearning": {**settings, "learning_rates": sorted(rates), "max_steps": steps},
         "method": config["method_params"].get(base, {}),
     }
