@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ssiuu_overhead import FACTS, make_batches, prepared  # noqa: E402  (benchmarks/ is not a package)
+from ssiuu_overhead import make_batches, prepared  # noqa: E402  (benchmarks/ is not a package)
 
 from ssiuu.methods import base  # noqa: E402
 from ssiuu.models import load_model  # noqa: E402
