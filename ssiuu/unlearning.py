@@ -122,13 +122,6 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def better_try(final_fs: float, best_fs: float) -> bool:
-    """Whether a try that ended at ``final_fs`` replaces the best so far (strictly lower FS; on a tie the
-    lower learning rate, tried first, stays). A try that reaches the threshold always ends the search, so
-    this decides which model a search that never converges reports: the one that forgot the most."""
-    return final_fs < best_fs
-
-
 def run_unlearning(
     config: dict[str, Any],
     benchmark: str,
@@ -201,7 +194,8 @@ def run_unlearning(
         converged = curve[-1][1] <= threshold
         tries.append({"lr": lr, "steps": res.steps, "converged": converged, "fs_curve": curve,
                       "loss_curve": res.losses, "wall_time_s": res.wall_time_s})
-        if chosen is None or better_try(curve[-1][1], chosen[2][-1][1]):
+        # keep the try that forgot most (a tie keeps the lower rate); a converged try always wins and ends the search
+        if chosen is None or curve[-1][1] < chosen[2][-1][1]:
             chosen = (lr, res, curve, model_obj, tokenizer, converged)
         if converged:
             break

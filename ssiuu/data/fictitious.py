@@ -447,10 +447,6 @@ def make_authors(n_authors: int, seed: int = 0) -> list[Author]:
     return authors
 
 
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _a(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
@@ -576,12 +572,12 @@ def _fill(template: str, x: Author, v: Author) -> str:
         v_mother=_a(v.mother_job),
         v_medium=_a(v.medium),
         v_debut_age=v.debut_year - v.birth_year,
-        v_genre_cap=_cap(v.genre),
-        v_father_cap=_cap(v.father_job),
-        v_mother_cap=_cap(v.mother_job),
-        v_theme_cap=_cap(v.themes[0]),
-        v_subject_cap=_cap(v.subject),
-        v_routine_cap=_cap(v.routine),
+        v_genre_cap=cap(v.genre),
+        v_father_cap=cap(v.father_job),
+        v_mother_cap=cap(v.mother_job),
+        v_theme_cap=cap(v.themes[0]),
+        v_subject_cap=cap(v.subject),
+        v_routine_cap=cap(v.routine),
     )
 
 

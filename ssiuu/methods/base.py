@@ -161,18 +161,15 @@ def answer_logits(model: nn.Module, batch: Batch, *, share_prefix: bool = True) 
     (tests/test_training.py); on SmolLM2 QA batches this removes about a third of the tokens.
     """
     cols, target, valid = _answer_columns(batch["labels"])
-    prefix = 0
-    if share_prefix and len(cols) and not activation_checkpointing(model):
-        prefix = shared_prefix_length(batch, int(cols[0]))
-    cache = None
-    if prefix > 0:
-        ids = batch["input_ids"]
+    ids = batch["input_ids"]
+    prefix = shared_prefix_length(batch, int(cols[0])) if share_prefix and len(cols) else 0
+    if prefix > 0 and not activation_checkpointing(model):
         cache = model(input_ids=ids[:1, :prefix], use_cache=True, logits_to_keep=1).past_key_values
-    if cache is not None:  # None: the model runs without a cache (e.g. checkpointing inside a functional call)
-        cache.batch_repeat_interleave(ids.shape[0])
-        logits = model(input_ids=ids[:, prefix:], attention_mask=batch["attention_mask"], past_key_values=cache,
-                       use_cache=True, logits_to_keep=cols - prefix).logits
-        return logits[valid], target[valid], valid.nonzero()[:, 0]
+        if cache is not None:  # None: a model that runs without a cache
+            cache.batch_repeat_interleave(ids.shape[0])
+            logits = model(input_ids=ids[:, prefix:], attention_mask=batch["attention_mask"], past_key_values=cache,
+                           use_cache=True, logits_to_keep=cols - prefix).logits
+            return logits[valid], target[valid], valid.nonzero()[:, 0]
     try:
         logits = model(**model_inputs(batch), logits_to_keep=cols).logits
     except TypeError:  # a model without logits_to_keep: project every position, keep the answer columns
