@@ -100,6 +100,7 @@ def build_model(arch: str, dtype: torch.dtype, attn: str | None, checkpointing: 
 
 def measure_one(args: argparse.Namespace) -> dict:
     from ssiuu.methods import get_method
+    from ssiuu.methods.base import set_shared_prefix_forward
     from ssiuu.models import tiny_tokenizer
     from ssiuu.training import encode_pairs, train
 
@@ -112,6 +113,7 @@ def measure_one(args: argparse.Namespace) -> dict:
     dtype = getattr(torch, args.dtype)
     torch.cuda.reset_peak_memory_stats()
     model = build_model(args.arch, dtype, attn, args.gradient_checkpointing)
+    set_shared_prefix_forward(model, {"auto": "auto", "on": True, "off": False}[args.shared_prefix])
     weights_gib = torch.cuda.memory_allocated() / 2**30
     t0 = time.perf_counter()
     method = method_cls(model, tokenizer, forget=forget, retain=retain, seed=0, **params)
@@ -135,6 +137,7 @@ def measure_one(args: argparse.Namespace) -> dict:
         "arch": args.arch,
         "dtype": args.dtype,
         "gradient_checkpointing": args.gradient_checkpointing,
+        "shared_prefix": args.shared_prefix,
         "batch_size": args.batch_size,
         "tokens_per_sequence": [int(lengths.min()), int(lengths.max())],
         "parameters_billion": sum(p.numel() for p in model.parameters()) / 1e9,
@@ -156,6 +159,8 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=48)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--shared-prefix", choices=["auto", "on", "off"], default="auto",
+                        help="the config's shared_prefix_forward (auto: off on a GPU)")
     parser.add_argument("--out", help="write the rows as JSON here")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -168,7 +173,8 @@ def main() -> None:
     for label in args.methods:
         cmd = [sys.executable, __file__, "--one", label, "--arch", args.arch, "--dtype", args.dtype,
                "--batch-size", str(args.batch_size), "--prompt-tokens", str(args.prompt_tokens),
-               "--steps", str(args.steps)] + (["--gradient-checkpointing"] if args.gradient_checkpointing else [])
+               "--steps", str(args.steps), "--shared-prefix", args.shared_prefix] \
+            + (["--gradient-checkpointing"] if args.gradient_checkpointing else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode == 0:
             row = json.loads(proc.stdout.strip().splitlines()[-1])

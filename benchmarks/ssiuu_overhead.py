@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from ssiuu.methods import GD, SSIUU
+from ssiuu.methods.base import set_shared_prefix_forward
 from ssiuu.models import load_model, prepare_model
 from ssiuu.training import encode_pairs
 
@@ -139,6 +140,7 @@ def proc_status_mb(key: str) -> float:
 
 def memory_child(args: argparse.Namespace) -> None:
     model, tok = load_model(args.model_path, device=args.device, attn_implementation="sdpa")
+    set_shared_prefix_forward(model, not args.no_share_prefix)
     device = next(model.parameters()).device
     batches = make_batches(tok, args.batch_size, device)
     run = Runner(model, tok, args.memory_mode, args.lambda_)
@@ -174,11 +176,6 @@ def main() -> None:
     ap.add_argument("--memory-mode", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--model-path", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.no_share_prefix:
-        from ssiuu.methods import base
-
-        full_forward = base.answer_logits
-        base.answer_logits = lambda model, batch, share_prefix=True: full_forward(model, batch, share_prefix=False)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_mode:
@@ -193,6 +190,7 @@ def main() -> None:
 
     model_path = prepared(args.model, Path(args.cache))
     model, tok = load_model(model_path, device=args.device, attn_implementation="sdpa")
+    set_shared_prefix_forward(model, not args.no_share_prefix)
     model.train()
     device = next(model.parameters()).device
     batches = make_batches(tok, args.batch_size, device)
@@ -227,6 +225,8 @@ def main() -> None:
                    "--batch-size", str(args.batch_size), "--lambda", str(args.lambda_)]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
+            if args.no_share_prefix:
+                cmd.append("--no-share-prefix")
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             results["modes"][m]["memory"] = json.loads(out)
 

@@ -49,6 +49,7 @@ def forget_eval_records(split: BenchmarkSplit) -> list[QARecord]:
 
 def load_for(config: dict[str, Any], model: str, model_dir: str | Path, attn_implementation: str | None = None):
     """Load a prepared checkpoint with the config's device, dtype and attention implementation."""
+    from ssiuu.methods.base import set_shared_prefix_forward
     from ssiuu.models import load_model
 
     mcfg = model_config(config, model)
@@ -60,6 +61,7 @@ def load_for(config: dict[str, Any], model: str, model_dir: str | Path, attn_imp
     )
     if config.get("gradient_checkpointing"):
         model_obj.gradient_checkpointing_enable()
+    set_shared_prefix_forward(model_obj, config["shared_prefix_forward"])
     return model_obj, tokenizer
 
 

@@ -23,6 +23,7 @@ def test_defaults_are_filled_from_the_schema():
     assert config["benchmarks"]["wf"]["split"] == {"forget": 0.05, "retain": 0.10, "test": 0.70}
     assert config["attacks"]["harmful"]["learning_rates"] == [1e-5, 5e-6, 1e-6]
     assert config["methods"] == ["GA", "GD", "DPO", "NPO", "RMU", "KLUE", "SSIUU", "SIMU"]
+    assert config["shared_prefix_forward"] == "auto"
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,7 @@ def test_defaults_are_filled_from_the_schema():
         ({"attacks": {"harmful": {"learning_rates": [-1]}}}, "attacks.harmful.learning_rates.0"),
         ({"methods": ["GA", "XYZ"]}, "XYZ"),
         ({"dtype": "float8"}, "dtype"),
+        ({"shared_prefix_forward": "sometimes"}, "shared_prefix_forward"),
     ],
 )
 def test_bad_config_names_the_key(bad, key):

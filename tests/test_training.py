@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from ssiuu.methods.base import answer_logits, answer_nll, sequence_logprobs, shared_prefix_length
+from ssiuu.methods.base import (
+    answer_logits,
+    answer_nll,
+    sequence_logprobs,
+    set_shared_prefix_forward,
+    shared_prefix_length,
+)
 from ssiuu.training import NonFiniteLossError, encode_pairs, nll_loss, train
 
 
@@ -79,6 +85,30 @@ def test_shared_prefix_forward_equals_the_full_forward(tiny, pairs):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     assert shared_prefix_length({k: v[:1] for k, v in batch.items()}, first_col) == 0  # one row: nothing to share
 
+
+
+@pytest.mark.parametrize(("setting", "forwards"), [("auto", 2), (True, 2), (False, 1)])
+def test_shared_prefix_forward_setting_picks_the_path(tiny, setting, forwards):
+    """The config's shared_prefix_forward decides whether answer_logits runs a separate prefix pass
+    ("auto" shares on CPU tensors); the logits are the same either way."""
+    model, tok = tiny
+    batch = encode_pairs(tok, [("Tell me please, where is Paris?", "France"), ("Tell me please, 2+2?", "4")])
+    calls = []
+    handle = model.model.embed_tokens.register_forward_hook(lambda module, args, out: calls.append(args[0].shape))
+    try:
+        set_shared_prefix_forward(model, setting)
+        logits = answer_logits(model, batch)[0]
+    finally:
+        handle.remove()
+        set_shared_prefix_forward(model, "auto")
+    assert len(calls) == forwards
+    plain = answer_logits(model, batch, share_prefix=False)[0]
+    torch.testing.assert_close(logits, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_shared_prefix_forward_rejects_an_unknown_setting(tiny):
+    with pytest.raises(ValueError, match="shared_prefix_forward"):
+        set_shared_prefix_forward(tiny[0], "sometimes")
 
 def test_loss_decreases_on_memorisation(tiny):
     model, tok = tiny

@@ -150,6 +150,31 @@ def shared_prefix_length(batch: Batch, first_answer_column: int) -> int:
     return max(0, min(length, first_answer_column, int(mask.sum(1).min()) - 1))
 
 
+#: model attribute holding the config's ``shared_prefix_forward`` (set by :func:`set_shared_prefix_forward`)
+SHARED_PREFIX_ATTR = "ssiuu_shared_prefix_forward"
+
+
+def set_shared_prefix_forward(model: nn.Module, setting: bool | str = "auto") -> None:
+    """Record on ``model`` whether its training forwards share the prefix (config ``shared_prefix_forward``).
+
+    ``"auto"`` leaves the choice to :func:`shares_prefix`: on for CPU tensors, off on accelerators.
+    """
+    if setting not in ("auto", True, False):
+        raise ValueError(f"shared_prefix_forward must be auto, true or false, not {setting!r}")
+    setattr(model, SHARED_PREFIX_ATTR, setting)
+
+
+def shares_prefix(model: nn.Module, input_ids: Tensor) -> bool:
+    """Whether :func:`answer_logits` runs the shared prefix once for this model and batch.
+
+    On by default on the CPU, where a step is compute bound and fewer tokens is less time. Off by default
+    on a GPU: a 3B step there is bound by kernel launches, and the extra prefix pass made GD and SSIUU
+    steps 1.6-1.9x slower on an H100 (``benchmarks/gpu_memory.py --shared-prefix on|off``).
+    """
+    setting = getattr(model, SHARED_PREFIX_ATTR, "auto")
+    return input_ids.device.type == "cpu" if setting == "auto" else bool(setting)
+
+
 def answer_logits(model: nn.Module, batch: Batch, *, share_prefix: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """``(logits [N, V], targets [N], sample index [N])`` at the N answer tokens of a batch.
 
@@ -158,10 +183,12 @@ def answer_logits(model: nn.Module, batch: Batch, *, share_prefix: bool = True) 
     row shares (:func:`shared_prefix_length`: the chat template's system prompt) run through the model
     once, and their key/value cache is repeated across the rows. Gradients flow back through that cache
     into the one prefix pass, summed over rows, so logits and gradients equal the full-batch forward
-    (tests/test_training.py); on SmolLM2 QA batches this removes about a third of the tokens.
+    (tests/test_training.py); on SmolLM2 QA batches this removes about a third of the tokens. The
+    model's ``shared_prefix_forward`` setting (:func:`shares_prefix`) can turn it off.
     """
     cols, target, valid = _answer_columns(batch["labels"])
     ids = batch["input_ids"]
+    share_prefix = share_prefix and shares_prefix(model, ids)
     prefix = shared_prefix_length(batch, int(cols[0])) if share_prefix and len(cols) else 0
     if prefix > 0 and not activation_checkpointing(model):
         cache = model(input_ids=ids[:1, :prefix], use_cache=True, logits_to_keep=1).past_key_values
