@@ -86,7 +86,6 @@ def test_shared_prefix_forward_equals_the_full_forward(tiny, pairs):
     assert shared_prefix_length({k: v[:1] for k, v in batch.items()}, first_col) == 0  # one row: nothing to share
 
 
-
 @pytest.mark.parametrize(("setting", "forwards"), [("auto", 2), (True, 2), (False, 1)])
 def test_shared_prefix_forward_setting_picks_the_path(tiny, setting, forwards):
     """The config's shared_prefix_forward decides whether answer_logits runs a separate prefix pass
@@ -106,9 +105,26 @@ def test_shared_prefix_forward_setting_picks_the_path(tiny, setting, forwards):
     torch.testing.assert_close(logits, plain, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:.*gradient_checkpointing_enable:FutureWarning")
+def test_activation_checkpointing_turns_the_shared_prefix_off(tiny):
+    """Checkpointed HF blocks run without a KV cache, so even a forced setting takes the plain forward."""
+    model, tok = tiny
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    set_shared_prefix_forward(model, True)
+    batch = encode_pairs(tok, [("Tell me please, where is Paris?", "France"), ("Tell me please, 2+2?", "4")])
+    calls = []
+    handle = model.model.embed_tokens.register_forward_hook(lambda module, args, out: calls.append(args[0].shape))
+    try:
+        answer_logits(model, batch)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+
+
 def test_shared_prefix_forward_rejects_an_unknown_setting(tiny):
     with pytest.raises(ValueError, match="shared_prefix_forward"):
         set_shared_prefix_forward(tiny[0], "sometimes")
+
 
 def test_loss_decreases_on_memorisation(tiny):
     model, tok = tiny

@@ -168,9 +168,12 @@ def shares_prefix(model: nn.Module, input_ids: Tensor) -> bool:
     """Whether :func:`answer_logits` runs the shared prefix once for this model and batch.
 
     On by default on the CPU, where a step is compute bound and fewer tokens is less time. Off by default
-    on a GPU: a 3B step there is bound by kernel launches, and the extra prefix pass made GD and SSIUU
-    steps 1.6-1.9x slower on an H100 (``benchmarks/gpu_memory.py --shared-prefix on|off``).
+    on a GPU: a 3B step there is bound by kernel launches, and the extra prefix pass made steps 1.4-1.9x
+    slower on an H100 (``benchmarks/gpu_memory.py --shared-prefix on|off``). Always off under activation
+    checkpointing, where HF models run without a KV cache.
     """
+    if activation_checkpointing(model):
+        return False
     setting = getattr(model, SHARED_PREFIX_ATTR, "auto")
     return input_ids.device.type == "cpu" if setting == "auto" else bool(setting)
 
@@ -188,9 +191,8 @@ def answer_logits(model: nn.Module, batch: Batch, *, share_prefix: bool = True) 
     """
     cols, target, valid = _answer_columns(batch["labels"])
     ids = batch["input_ids"]
-    share_prefix = share_prefix and shares_prefix(model, ids)
-    prefix = shared_prefix_length(batch, int(cols[0])) if share_prefix and len(cols) else 0
-    if prefix > 0 and not activation_checkpointing(model):
+    prefix = shared_prefix_length(batch, int(cols[0])) if share_prefix and len(cols) and shares_prefix(model, ids) else 0
+    if prefix > 0:
         cache = model(input_ids=ids[:1, :prefix], use_cache=True, logits_to_keep=1).past_key_values
         if cache is not None:  # None: a model that runs without a cache
             cache.batch_repeat_interleave(ids.shape[0])
