@@ -52,7 +52,7 @@ def search(monkeypatch, tmp_path):
                             lambda config, b, m, *a: {"forget_score": final_fs[m.try_index]})
         monkeypatch.setattr(unlearning, "_save_checkpoint", lambda m, tok, path: saved.append(m.try_index))
         split = tmp_path / "split.json"
-        BenchmarkSplit(name="wf", style="mcqa", forget=_records(3), retain=_records(2), test=[]).save(split)
+        BenchmarkSplit(name="wf", style="mcqa", forget=_records(3), retain=_records(5)[3:], test=[]).save(split)
         base = tmp_path / "base.json"
         write_json(base, {"threshold": 0.33, "forget_score": 1.0})
         config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}},

@@ -22,7 +22,7 @@ from ssiuu.data.records import BenchmarkSplit, QARecord
 BENCHMARK_KINDS = frozenset({"faithun", "tofu", "worldfacts", "fictitious"})
 _STYLE = {"faithun": "mcqa", "worldfacts": "mcqa", "tofu": "rouge", "fictitious": "rouge"}
 _OPTIONS = {
-    "faithun": {"split_dir", "name"},
+    "faithun": {"split_dir", "name", "fields"},
     "tofu": {"hub_id", "forget_config", "retain_config", "utility_configs", "name"},
     "worldfacts": {"max_clusters", "min_country_population", "min_city_population", "max_cities_per_country"},
     "fictitious": {"n_authors", "qa_per_author"},
@@ -48,7 +48,7 @@ def load_benchmark(
 
     ``path``: the FaithUn JSON file or its folder (required); the TOFU folder or a hub id (``None`` =
     the hub ``locuslab/TOFU``); must be ``None`` for the built-in kinds. ``seed`` drives the built-in generators. ``options`` are passed
-    to the loader: faithun ``split_dir``; tofu ``hub_id``, ``forget_config``, ``retain_config``,
+    to the loader: faithun ``split_dir``, ``fields``; tofu ``hub_id``, ``forget_config``, ``retain_config``,
     ``utility_configs``; worldfacts ``max_clusters``, ``min_country_population``,
     ``min_city_population``, ``max_cities_per_country``; fictitious ``n_authors``, ``qa_per_author``.
     Options that belong to another kind are ignored; an option no kind knows is a ValueError.

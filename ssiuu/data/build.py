@@ -6,10 +6,13 @@ import logging
 from typing import Any
 
 from ssiuu.config import benchmark_config
-from ssiuu.data.records import BenchmarkSplit, QARecord
+from ssiuu.data.records import BenchmarkSplit, QARecord, in_file, records_from_dicts, required
 from ssiuu.io import read_json, write_json
 
 log = logging.getLogger(__name__)
+
+#: What a benchmark file written by :func:`build_benchmark` holds.
+RECORDS_FILE = "a benchmark file holds kind and either split or records and utility; re-run `build_benchmark`"
 
 
 def build_benchmark(config: dict[str, Any], benchmark: str, out: str) -> dict[str, Any]:
@@ -27,6 +30,7 @@ def build_benchmark(config: dict[str, Any], benchmark: str, out: str) -> dict[st
         name=benchmark,
         n_authors=bcfg["n_authors"],
         qa_per_author=bcfg["qa_per_author"],
+        fields=bcfg.get("fields"),
         **({"split_dir": bcfg["split_dir"]} if bcfg["split_dir"] else {}),
     )
     if isinstance(loaded, BenchmarkSplit):
@@ -63,15 +67,16 @@ def make_split(
     from ssiuu.unlearning import load_for
 
     bcfg = benchmark_config(config, benchmark)
-    data = read_json(records)
-    if "split" in data:  # official split files (FaithUn, TOFU)
-        split = BenchmarkSplit.from_dict(data["split"])
-        split.meta["source"] = "official"
-        split.save(out)
-        return split
+    with in_file(records):
+        data = read_json(records)
+        if "split" in data:  # official split files (FaithUn, TOFU)
+            split = BenchmarkSplit.from_dict(data["split"])
+            split.meta["source"] = "official"
+            split.save(out)
+            return split
+        recs = records_from_dicts(required(data, "records", where="benchmark", holds=RECORDS_FILE), "records")
+        utility = {k: records_from_dicts(v, f"utility[{k!r}]") for k, v in data.get("utility", {}).items()}
     style = style_of(bcfg["kind"])
-    recs = [QARecord.from_dict(d) for d in data["records"]]
-    utility = {k: [QARecord.from_dict(d) for d in v] for k, v in data.get("utility", {}).items()}
     meta: dict[str, Any] = {"source": "generated", "clusters_before_probe": len(cluster_order(recs))}
     if style == "mcqa" and bcfg["probe"]:
         model_obj, tokenizer = load_for(config, model, model_dir)
@@ -80,19 +85,36 @@ def make_split(
         recs = filter_clusters(recs, known)
         meta["clusters_after_probe"] = len(cluster_order(recs))
         meta["probe_accuracy"] = meta["clusters_after_probe"] / max(1, meta["clusters_before_probe"])
-        log.info("probe: the base model knows %d of %d clusters", meta["clusters_after_probe"],
-                 meta["clusters_before_probe"])
+        log.info(
+            "probe: the base model knows %d of %d clusters",
+            meta["clusters_after_probe"],
+            meta["clusters_before_probe"],
+        )
     if bcfg["max_clusters"] is not None:
         keep = set(cluster_order(recs)[: bcfg["max_clusters"]])
         recs = [r for r in recs if r.cluster in keep]
     meta["clusters_used"] = len(cluster_order(recs))
     fractions = bcfg["split"]
     if style == "mcqa":
-        split = split_by_cluster(recs, forget=fractions["forget"], retain=fractions["retain"], test=fractions["test"],
-                                 seed=bcfg["seed"], name=benchmark, style=style, utility=utility)
+        split = split_by_cluster(
+            recs,
+            forget=fractions["forget"],
+            retain=fractions["retain"],
+            test=fractions["test"],
+            seed=bcfg["seed"],
+            name=benchmark,
+            style=style,
+            utility=utility,
+        )
     else:
-        split = split_authors(recs, forget_fraction=fractions["forget"], seed=bcfg["seed"], name=benchmark,
-                              style=style, utility=utility)
+        split = split_authors(
+            recs,
+            forget_fraction=fractions["forget"],
+            seed=bcfg["seed"],
+            name=benchmark,
+            style=style,
+            utility=utility,
+        )
     split.meta.update(meta)
     split.save(out)
     return split

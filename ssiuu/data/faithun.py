@@ -23,24 +23,36 @@ a few aliases (documented here so a mismatch is easy to fix):
   length, or an object with the same keys — whose element *i* is one question object or a list of
   them (several test questions of cluster *i*); a missing set or a ``null`` element means none;
 * a question object: question in ``question`` (aliases ``Question``, ``q``, ``query``); answer in
-  ``answer`` (aliases ``Answer``, ``a``, ``object``, ``gold``; a list means aliases and the first is
-  taken); false options in ``false_options`` (aliases ``false_answers``, ``false_answer``,
-  ``false_option``, ``negative_options``, ``wrong_answers``, ``distractors``), or an ``options`` list
-  that holds the answer plus the false options.
+  ``answer`` (aliases ``answers``, ``Answer``, ``a``, ``object``, ``gold``; a list means aliases and
+  the first is taken); false options, a list of strings, in ``false_options`` (aliases
+  ``false_answer_options``, ``false_answers``, ``false_answer``, ``false_option``,
+  ``negative_options``, ``wrong_answers``, ``distractors``), or an ``options`` list that holds the
+  answer plus the false options. The config keys ``benchmarks.<name>.fields.question`` / ``.answer``
+  / ``.false_options`` name a field instead of the aliases, for a file that calls them otherwise.
 
 Mapping to :class:`~ssiuu.data.records.QARecord`: cluster = ``faithun/<global cluster index>``;
 kinds ``base`` (hop1_unlearn), ``paraphrase`` (hop1_test), ``multihop`` (hop2_test),
 ``same_answer`` (same_object). Anything that does not fit raises :class:`RecordError` naming the
-entity, the cluster and the field.
+file, the entity, the cluster, the field and the bad value.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ssiuu.data.records import BenchmarkSplit, QARecord, RecordError
+from ssiuu.data.records import (
+    BenchmarkSplit,
+    QARecord,
+    RecordError,
+    in_file,
+    read_json,
+    read_text,
+    shown,
+    text_field,
+    text_list,
+)
 from ssiuu.data.splits import split_by_indices
 
 OFFICIAL_URL = "https://github.com/yny0506/faithun"
@@ -60,17 +72,21 @@ SPLIT_FILES = {
     "test": "test_set_split.txt",
 }
 
-_QUESTION_KEYS = ("question", "Question", "q", "query")
-_ANSWER_KEYS = ("answer", "Answer", "a", "object", "gold")
-_FALSE_KEYS = (
-    "false_options",
-    "false_answers",
-    "false_answer",
-    "false_option",
-    "negative_options",
-    "wrong_answers",
-    "distractors",
-)
+#: Field names tried, in order, for each part of a question object (see the module docstring).
+FIELD_ALIASES = {
+    "question": ("question", "Question", "q", "query"),
+    "answer": ("answer", "answers", "Answer", "a", "object", "gold"),
+    "false_options": (
+        "false_options",
+        "false_answer_options",
+        "false_answers",
+        "false_answer",
+        "false_option",
+        "negative_options",
+        "wrong_answers",
+        "distractors",
+    ),
+}
 _NAME_KEYS = ("entity", "name", "subject", "label", "id")
 
 
@@ -88,49 +104,87 @@ def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]
     return None, None
 
 
-def _parse_question(item: Any, *, rid: str, cluster: str, entity: str, kind: str, where: str) -> QARecord:
+def field_names(fields: Mapping[str, str | None] | None = None) -> dict[str, tuple[str, ...]]:
+    """Field names tried for each part of a question: the configured name alone, else the aliases."""
+    fields = dict(fields or {})
+    unknown = sorted(set(fields) - set(FIELD_ALIASES))
+    if unknown:
+        raise ValueError(
+            f"benchmarks.<name>.fields: unknown key(s) {unknown}; the keys are {sorted(FIELD_ALIASES)}"
+        )
+    return {part: (fields[part],) if fields.get(part) else names for part, names in FIELD_ALIASES.items()}
+
+
+def _field(item: dict[str, Any], part: str, names: dict[str, tuple[str, ...]], where: str) -> tuple[str, Any]:
+    """The first of ``names[part]`` that ``item`` holds, as (field name, value); a RecordError if none."""
+    for key in names[part]:
+        if key in item:
+            return key, item[key]
+    tried = names[part]
+    others = f" (or one of {list(tried[1:])})" if tried[1:] else ""
+    raise RecordError(
+        f"missing field {tried[0]!r}{others}; if the file names it otherwise, set the config key "
+        f"benchmarks.<name>.fields.{part}",
+        record=where,
+    )
+
+
+def _answer(item: dict[str, Any], names: dict[str, tuple[str, ...]], where: str) -> str:
+    """The gold answer; a list of aliases gives its first element."""
+    key, answer = _field(item, "answer", names, where)
+    if isinstance(answer, list):
+        if not answer:
+            raise RecordError(
+                f"field {key!r} must be a string or a non-empty list of aliases, got []", record=where
+            )
+        key, answer = f"{key}[0]", answer[0]
+    return text_field(answer, where=where, field=key).strip()
+
+
+def _false_options(
+    item: dict[str, Any], names: dict[str, tuple[str, ...]], answer: str, where: str
+) -> tuple[str, ...]:
+    """The distractors, from a false-options field or from an ``options`` list holding the answer."""
+    if "options" in item and not set(names["false_options"]) & set(item):
+        key, value = "options", item["options"]
+    else:
+        key, value = _field(item, "false_options", names, where)
+    options = [o.strip() for o in text_list(value, where=where, field=key, empty_ok=False)]
+    if key == "options":
+        if answer not in options:
+            raise RecordError(f"field 'options' does not contain the answer {answer!r}", record=where)
+        options = [o for o in options if o != answer]
+    elif answer in options:
+        raise RecordError(f"field {key!r} contains the gold answer {answer!r}", record=where)
+    if not options:
+        raise RecordError(f"field {key!r} holds no false option besides the answer {answer!r}", record=where)
+    return tuple(dict.fromkeys(options))
+
+
+def _parse_question(
+    item: Any,
+    *,
+    names: dict[str, tuple[str, ...]],
+    rid: str,
+    cluster: str,
+    entity: str,
+    kind: str,
+    where: str,
+) -> QARecord:
+    where = f"FaithUn {where}"
     if not isinstance(item, dict):
-        raise RecordError(f"FaithUn {where}: a question must be a JSON object, got {type(item).__name__}")
-    qkey, question = _first(item, _QUESTION_KEYS)
-    if qkey is None:
-        raise RecordError(f"FaithUn {where}: missing field 'question' (or one of {_QUESTION_KEYS[1:]})")
-    if not isinstance(question, str) or not question.strip():
-        raise RecordError(f"FaithUn {where}: field {qkey!r} must be a non-empty string, got {question!r}")
-    akey, answer = _first(item, _ANSWER_KEYS)
-    if akey is None:
-        raise RecordError(f"FaithUn {where}: missing field 'answer' (or one of {_ANSWER_KEYS[1:]})")
-    if isinstance(answer, list) and answer:
-        answer = answer[0]
-    if not isinstance(answer, (str, int, float)) or not str(answer).strip():
-        raise RecordError(f"FaithUn {where}: field {akey!r} must be a non-empty string, got {answer!r}")
-    answer = str(answer).strip()
-    fkey, false = _first(item, _FALSE_KEYS)
-    if fkey is None and isinstance(item.get("options"), list):
-        fkey, opts = "options", [str(o).strip() for o in item["options"]]
-        if answer not in opts:
-            raise RecordError(f"FaithUn {where}: field 'options' does not contain the answer {answer!r}")
-        false = [o for o in opts if o != answer]
-    if fkey is None:
-        raise RecordError(
-            f"FaithUn {where}: missing field 'false_options' (or one of {_FALSE_KEYS[1:]} or 'options')"
-        )
-    if isinstance(false, str):
-        false = [false]
-    if not isinstance(false, list) or not false or not all(isinstance(o, (str, int, float)) for o in false):
-        raise RecordError(
-            f"FaithUn {where}: field {fkey!r} must be a non-empty list of strings, got {false!r}"
-        )
-    false_opts = tuple(dict.fromkeys(str(o).strip() for o in false))
-    if answer in false_opts:
-        raise RecordError(f"FaithUn {where}: field {fkey!r} contains the gold answer {answer!r}")
+        raise RecordError(f"a question must be a JSON object, got {shown(item)}", record=where)
+    qkey, question = _field(item, "question", names, where)
+    question = text_field(question, where=where, field=qkey).strip()
+    answer = _answer(item, names, where)
     return QARecord(
         id=rid,
         cluster=cluster,
         entity=entity,
         kind=kind,
-        question=question.strip(),
+        question=question,
         answer=answer,
-        false_options=false_opts,
+        false_options=_false_options(item, names, answer, where),
     )
 
 
@@ -150,7 +204,7 @@ def _entities(data: Any) -> list[tuple[str, dict[str, Any]]]:
         )
     for key, ent in items:
         if not isinstance(ent, dict):
-            raise RecordError(f"FaithUn entity {key!r}: must be a JSON object, got {type(ent).__name__}")
+            raise RecordError(f"FaithUn entity {key!r}: must be a JSON object, got {shown(ent)}")
     return items
 
 
@@ -201,67 +255,78 @@ def resolve_data_file(path: str | Path) -> Path:
     return path
 
 
-def load_faithun_records(path: str | Path) -> list[QARecord]:
+def _base_questions(ent: dict[str, Any], key: str) -> tuple[list[Any], list[Any]]:
+    """An entity's ``hop1_unlearn`` as (keys, question objects): list positions or object keys."""
+    if "hop1_unlearn" not in ent:
+        raise RecordError(f"FaithUn entity {key!r}: missing field 'hop1_unlearn'")
+    base = ent["hop1_unlearn"]
+    if isinstance(base, dict):
+        return list(base), list(base.values())
+    if isinstance(base, list):
+        return list(range(len(base))), base
+    raise RecordError(
+        f"FaithUn entity {key!r}: field 'hop1_unlearn' must be a list or an object, got {shown(base)}"
+    )
+
+
+def _entity_records(
+    key: str, ent: dict[str, Any], first_cluster: int, names: dict[str, tuple[str, ...]]
+) -> list[QARecord]:
+    """The records of one entity, whose clusters are numbered from ``first_cluster``."""
+    _, name = _first(ent, _NAME_KEYS)
+    entity = str(name) if name is not None else key
+    keys, base_items = _base_questions(ent, key)
+    sets = {"hop1_unlearn": [[item] for item in base_items]}
+    sets |= {
+        f: _aligned(ent.get(f), keys, entity=key, field=f) for f in ("hop1_test", "hop2_test", "same_object")
+    }
+    records: list[QARecord] = []
+    for i, set_key in enumerate(keys):
+        cluster = f"faithun/{first_cluster + i:03d}"
+        for field, per_cluster in sets.items():
+            kind = SET_KINDS[field]
+            for j, question in enumerate(per_cluster[i]):
+                where = (
+                    f"entity {key!r}, cluster {first_cluster + i} ({cluster}), field {field!r}[{set_key!r}]"
+                )
+                records.append(
+                    _parse_question(
+                        question,
+                        names=names,
+                        rid=f"{cluster}/base" if kind == "base" else f"{cluster}/{kind}/{j}",
+                        cluster=cluster,
+                        entity=entity,
+                        kind=kind,
+                        where=where if kind == "base" else f"{where}[{j}]",
+                    )
+                )
+    return records
+
+
+def load_faithun_records(
+    path: str | Path, *, fields: Mapping[str, str | None] | None = None
+) -> list[QARecord]:
     """All FaithUn records, clusters numbered by concatenating entities in file order.
 
-    ``path``: the JSON file, or a folder holding it (see :data:`DATA_FILE_NAMES`).
+    ``path``: the JSON file, or a folder holding it (see :data:`DATA_FILE_NAMES`). ``fields`` maps
+    ``question`` / ``answer`` / ``false_options`` to the file's field names (see :func:`field_names`).
     """
     path = resolve_data_file(path)
     if not path.is_file():
         raise _missing_data(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"FaithUn data file {path} is not valid JSON: {exc}") from exc
+    names = field_names(fields)
     records: list[QARecord] = []
-    cluster_idx = 0
-    for key, ent in _entities(data):
-        _, name = _first(ent, _NAME_KEYS)
-        entity = str(name) if name is not None else key
-        if "hop1_unlearn" not in ent:
-            raise RecordError(f"FaithUn entity {key!r}: missing field 'hop1_unlearn'")
-        base = ent["hop1_unlearn"]
-        if isinstance(base, dict):
-            keys: list[Any] = list(base)
-            base_items = [base[k] for k in keys]
-        elif isinstance(base, list):
-            keys = list(range(len(base)))
-            base_items = base
-        else:
-            raise RecordError(f"FaithUn entity {key!r}: field 'hop1_unlearn' must be a list or an object")
-        tests = {
-            f: _aligned(ent.get(f), keys, entity=key, field=f)
-            for f in ("hop1_test", "hop2_test", "same_object")
-        }
-        for i, item in enumerate(base_items):
-            cluster = f"faithun/{cluster_idx:03d}"
-            where = f"entity {key!r}, cluster {cluster_idx} ({cluster})"
-            records.append(
-                _parse_question(
-                    item,
-                    rid=f"{cluster}/base",
-                    cluster=cluster,
-                    entity=entity,
-                    kind="base",
-                    where=f"{where}, field 'hop1_unlearn'[{keys[i]!r}]",
-                )
-            )
-            for field, per_cluster in tests.items():
-                kind = SET_KINDS[field]
-                for j, q in enumerate(per_cluster[i]):
-                    records.append(
-                        _parse_question(
-                            q,
-                            rid=f"{cluster}/{kind}/{j}",
-                            cluster=cluster,
-                            entity=entity,
-                            kind=kind,
-                            where=f"{where}, field {field!r}[{keys[i]!r}][{j}]",
-                        )
-                    )
-            cluster_idx += 1
-    if not records:
-        raise RecordError(f"FaithUn data file {path} holds no clusters (no 'hop1_unlearn' questions)")
+    with in_file(path):
+        data = read_json(
+            path, "FaithUn data file", fix=f"download FaithUn_Dataset.json again from {OFFICIAL_URL}"
+        )
+        n_clusters = 0
+        for key, ent in _entities(data):
+            new = _entity_records(key, ent, n_clusters, names)
+            n_clusters += len({r.cluster for r in new})
+            records += new
+        if not records:
+            raise RecordError("the FaithUn data file holds no clusters (no 'hop1_unlearn' questions)")
     return records
 
 
@@ -273,31 +338,41 @@ def read_split_indices(path: str | Path) -> list[int]:
             f"FaithUn split index file {path} does not exist. Copy {path.name} from {OFFICIAL_URL} "
             "(folder dataset/splits/) there, or set the config key `benchmarks.faithun.split_dir`."
         )
-    out: list[int] = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    first_line: dict[int, int] = {}
+    for lineno, line in enumerate(read_text(path, "FaithUn split index file").splitlines(), 1):
         s = line.strip()
         if not s:
             continue
         if not s.isdigit():
+            raise RecordError(f"line {lineno}: expected a cluster index, got {s!r}", file=path)
+        index = int(s)
+        if index in first_line:
             raise RecordError(
-                f"FaithUn split file {path}, line {lineno}: expected a cluster index, got {s!r}"
+                f"line {lineno}: cluster index {index} is listed twice (first at line {first_line[index]}); "
+                "delete one",
+                file=path,
             )
-        out.append(int(s))
-    if not out:
-        raise RecordError(f"FaithUn split file {path} is empty")
-    return out
+        first_line[index] = lineno
+    if not first_line:
+        raise RecordError(f"FaithUn split file {path.name} is empty", file=path)
+    return list(first_line)
 
 
 def load_faithun(
-    path: str | Path, *, split_dir: str | Path | None = None, name: str = "faithun"
+    path: str | Path,
+    *,
+    split_dir: str | Path | None = None,
+    name: str = "faithun",
+    fields: Mapping[str, str | None] | None = None,
 ) -> BenchmarkSplit:
     """FaithUn with its official forget (5 %) / retain (10 %) / test (70 %) cluster splits.
 
     ``path``: the JSON file or its folder. ``split_dir`` holds the three index files; by default
-    ``<json dir>/splits`` or, failing that, the JSON file's own folder.
+    ``<json dir>/splits`` or, failing that, the JSON file's own folder. ``fields``: see
+    :func:`load_faithun_records`.
     """
     path = resolve_data_file(path)
-    records = load_faithun_records(path)
+    records = load_faithun_records(path, fields=fields)
     if split_dir is None:
         split_dir = path.parent / "splits"
         if (

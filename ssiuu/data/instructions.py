@@ -14,12 +14,13 @@ Both return ``(user message, answer)`` pairs, the ``QAPair`` format of :mod:`ssi
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ssiuu.data.records import RecordError, in_file, read_rows, shown, text_field
 
 ALPACA_HUB_ID = "tatsu-lab/alpaca"
 
@@ -39,32 +40,13 @@ def _how_to_provide() -> str:
     )
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8").strip()
-    try:
-        if text.startswith("["):
-            rows = json.loads(text)
-        else:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"Alpaca file {path} is neither a JSON array nor JSON lines: {exc}") from exc
-    if not isinstance(rows, list):
-        raise ValueError(f"Alpaca file {path} must hold a list of objects")
-    return rows
-
-
 def _looks_like_path(s: str) -> bool:
     """Hub ids look like ``owner/name``; anything else path-like is treated as a (missing) local file."""
     return s.startswith((".", "/", "~")) or s.endswith((".json", ".jsonl")) or s.count("/") > 1
 
 
-def load_alpaca(path_or_hub_id: str = ALPACA_HUB_ID, n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
-    """``n`` Alpaca (instruction[+input], output) pairs drawn with ``random.Random(seed)``.
-
-    The user message is the instruction, followed by a blank line and the input when there is one.
-    Rows with an empty instruction or output are skipped.
-    """
-    src = str(path_or_hub_id)
+def _alpaca_rows(src: str) -> tuple[list[Any], str | Path]:
+    """The raw rows of Alpaca from a file, a folder or the hub, and where they came from."""
     p = Path(src).expanduser()
     if p.is_dir():
         found = [
@@ -74,37 +56,51 @@ def load_alpaca(path_or_hub_id: str = ALPACA_HUB_ID, n: int = 1000, seed: int = 
             raise FileNotFoundError(
                 f"no Alpaca file (alpaca_data.json, train.json[l], data.json) in {p}. " + _how_to_provide()
             )
-        rows = _read_rows(found[0])
-    elif p.is_file():
-        rows = _read_rows(p)
-    elif _looks_like_path(src):
+        return read_rows(found[0], "Alpaca file"), found[0]
+    if p.is_file():
+        return read_rows(p, "Alpaca file"), p
+    if _looks_like_path(src):
         raise FileNotFoundError(f"Alpaca file {p} does not exist. " + _how_to_provide())
-    elif _offline():
+    if _offline():
         raise FileNotFoundError(
             f"cannot download Alpaca ({src}): the Hugging Face hub is offline. " + _how_to_provide()
         )
-    else:
-        try:
-            import datasets
+    try:
+        import datasets
 
-            rows = [dict(r) for r in datasets.load_dataset(src, split="train")]
-        except Exception as exc:  # network, auth or cache errors all mean the same to the user
-            raise FileNotFoundError(
-                f"could not load Alpaca from the hub ({src}): {exc}. " + _how_to_provide()
-            ) from exc
-    pairs: list[tuple[str, str]] = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or "instruction" not in row or "output" not in row:
-            raise ValueError(
-                f"Alpaca row {i} from {src}: needs the fields 'instruction' and 'output', got {row!r:.200}"
-            )
-        instr, inp, out = (
-            str(row["instruction"]).strip(),
-            str(row.get("input") or "").strip(),
-            str(row["output"]).strip(),
-        )
-        if instr and out:
-            pairs.append((f"{instr}\n\n{inp}" if inp else instr, out))
+        return [dict(r) for r in datasets.load_dataset(src, split="train")], f"hub dataset {src}"
+    except Exception as exc:  # network, auth or cache errors all mean the same to the user
+        raise FileNotFoundError(
+            f"could not load Alpaca from the hub ({src}): {exc}. " + _how_to_provide()
+        ) from exc
+
+
+def _alpaca_pair(row: Any, where: str) -> tuple[str, str] | None:
+    """(instruction[+input], output) of one Alpaca row; ``None`` when the instruction or output is empty."""
+    if not isinstance(row, dict) or "instruction" not in row or "output" not in row:
+        raise RecordError(f"needs the fields 'instruction' and 'output', got {shown(row, 200)}", record=where)
+    instr, out = (
+        text_field(row[k], where=where, field=k, empty_ok=True, max_chars=None)
+        for k in ("instruction", "output")
+    )
+    inp = row.get("input") or ""
+    text_field(inp, where=where, field="input", empty_ok=True, max_chars=None)
+    instr, inp, out = instr.strip(), inp.strip(), out.strip()
+    if not (instr and out):
+        return None
+    return (f"{instr}\n\n{inp}" if inp else instr), out
+
+
+def load_alpaca(path_or_hub_id: str = ALPACA_HUB_ID, n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` Alpaca (instruction[+input], output) pairs drawn with ``random.Random(seed)``.
+
+    The user message is the instruction, followed by a blank line and the input when there is one.
+    Rows with an empty instruction or output are skipped; a field that is not a string is an error.
+    """
+    src = str(path_or_hub_id)
+    rows, source = _alpaca_rows(src)
+    with in_file(source):
+        pairs = [pair for i, row in enumerate(rows) if (pair := _alpaca_pair(row, f"row {i}")) is not None]
     if n < 1 or n > len(pairs):
         raise ValueError(f"asked for n={n} Alpaca instances but {src} has {len(pairs)} usable ones")
     idx = sorted(random.Random(seed).sample(range(len(pairs)), n))

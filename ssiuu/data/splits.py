@@ -115,11 +115,11 @@ def split_by_indices(
     for part, idx in parts.items():
         for i in idx:
             if not 0 <= i < len(clusters):
-                raise ValueError(
+                raise RecordError(
                     f"{name}: {part} index {i} is out of range: there are {len(clusters)} clusters"
                 )
             if i in seen:
-                raise ValueError(f"{name}: cluster index {i} is in both the {seen[i]} and the {part} split")
+                raise RecordError(f"{name}: cluster index {i} is in both the {seen[i]} and the {part} split")
             seen[i] = part
     sets = {part: {clusters[i] for i in idx} for part, idx in parts.items()}
     return BenchmarkSplit(

@@ -18,14 +18,22 @@ author consecutively and the forget authors are the last ones of ``full``, so cl
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ssiuu.data.records import BenchmarkSplit, QARecord, RecordError
+from ssiuu.data.records import (
+    BenchmarkSplit,
+    QARecord,
+    RecordError,
+    in_file,
+    read_rows,
+    shown,
+    text_field,
+    text_list,
+)
 
 TOFU_HUB_ID = "locuslab/TOFU"
 QA_PER_AUTHOR = 20
@@ -47,26 +55,9 @@ def _how_to_provide(config: str) -> str:
     )
 
 
-def _read_rows_file(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8").strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RecordError(f"TOFU file {path} is not valid JSON: {exc}") from exc
-    else:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise RecordError(f"TOFU file {path}, line {lineno}: not valid JSON ({exc})") from exc
-    if not isinstance(rows, list):
-        raise RecordError(f"TOFU file {path} must hold a JSON array or JSON lines")
-    return rows
+def _local_file(root: Path, config: str) -> Path | None:
+    """``<config>.json`` or ``<config>.jsonl`` in ``root``, whichever exists."""
+    return next((f for f in (root / f"{config}.json", root / f"{config}.jsonl") if f.is_file()), None)
 
 
 def read_tofu_config(
@@ -77,10 +68,9 @@ def read_tofu_config(
         root = Path(path)
         if not root.is_dir():
             raise FileNotFoundError(f"TOFU directory {root} does not exist. " + _how_to_provide(config))
-        for suffix in (".json", ".jsonl"):
-            f = root / f"{config}{suffix}"
-            if f.is_file():
-                return _read_rows_file(f)
+        found = _local_file(root, config)
+        if found is not None:
+            return read_rows(found, "TOFU file")
         raise FileNotFoundError(
             f"TOFU config file {config}.json (or .jsonl) is missing from {root}. " + _how_to_provide(config)
         )
@@ -111,20 +101,16 @@ def tofu_records(
     for i, row in enumerate(rows):
         where = f"TOFU {config!r} row {i}"
         if not isinstance(row, dict):
-            raise RecordError(f"{where}: must be a JSON object, got {type(row).__name__}")
+            raise RecordError(f"a row must be a JSON object, got {shown(row)}", record=where)
         for field in ("question", "answer"):
             if field not in row:
-                raise RecordError(f"{where}: missing field {field!r}")
-            if not isinstance(row[field], str) or not row[field].strip():
-                raise RecordError(f"{where}: field {field!r} must be a non-empty string, got {row[field]!r}")
+                raise RecordError(f"missing field {field!r}", record=where)
+            text_field(row[field], where=where, field=field)
         para = row.get("paraphrased_answer")
-        if para is not None and not isinstance(para, str):
-            raise RecordError(f"{where}: field 'paraphrased_answer' must be a string, got {para!r}")
+        if para is not None:
+            text_field(para, where=where, field="paraphrased_answer", empty_ok=True)
         pert = row.get("perturbed_answer", [])
-        if isinstance(pert, str):
-            pert = [pert]
-        if not isinstance(pert, list) or not all(isinstance(p, str) for p in pert):
-            raise RecordError(f"{where}: field 'perturbed_answer' must be a list of strings, got {pert!r}")
+        pert = text_list([pert] if isinstance(pert, str) else pert, where=where, field="perturbed_answer")
         cluster = cluster_of(i)
         out.append(
             QARecord(
@@ -139,6 +125,16 @@ def tofu_records(
             )
         )
     return out
+
+
+def _config_records(
+    config: str, path: str | Path | None, hub_id: str, *, cluster_of: Callable[[int], str]
+) -> list[QARecord]:
+    """The records of one TOFU config; errors name the file (or the hub dataset) they come from."""
+    rows = read_tofu_config(config, path, hub_id=hub_id)
+    found = _local_file(Path(path), config) if path is not None else None
+    with in_file(found or f"hub dataset {hub_id} ({config})"):
+        return tofu_records(rows, config=config, cluster_of=cluster_of)
 
 
 def load_tofu(
@@ -158,23 +154,18 @@ def load_tofu(
     utility_configs = DEFAULT_UTILITY_CONFIGS if utility_configs is None else utility_configs
     if path is not None and not Path(path).exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)):
         hub_id, path = str(path), None  # `benchmarks.tofu.path` may name a hub dataset instead of a folder
-    retain_rows = read_tofu_config(retain_config, path, hub_id=hub_id)
-    forget_rows = read_tofu_config(forget_config, path, hub_id=hub_id)
-    n_retain_authors = -(-len(retain_rows) // QA_PER_AUTHOR)
-    retain = tofu_records(
-        retain_rows, config=retain_config, cluster_of=lambda i: f"tofu/author{i // QA_PER_AUTHOR:03d}"
+    retain = _config_records(
+        retain_config, path, hub_id, cluster_of=lambda i: f"tofu/author{i // QA_PER_AUTHOR:03d}"
     )
-    forget = tofu_records(
-        forget_rows,
-        config=forget_config,
+    n_retain_authors = -(-len(retain) // QA_PER_AUTHOR)
+    forget = _config_records(
+        forget_config,
+        path,
+        hub_id,
         cluster_of=lambda i: f"tofu/author{n_retain_authors + i // QA_PER_AUTHOR:03d}",
     )
     utility = {
-        key: tofu_records(
-            read_tofu_config(cfg, path, hub_id=hub_id),
-            config=cfg,
-            cluster_of=lambda i, k=key: f"tofu/{k}/{i:03d}",
-        )
+        key: _config_records(cfg, path, hub_id, cluster_of=lambda i, k=key: f"tofu/{k}/{i:03d}")
         for key, cfg in utility_configs.items()
     }
     return BenchmarkSplit(name=name, style="rouge", forget=forget, retain=retain, test=[], utility=utility)
