@@ -1,16 +1,21 @@
 # ssiuu: "Erase or Hide?" (SSIUU) reproduction pipeline. See README.md and ../shared/DESIGN.md.
 from snakemake.utils import min_version, validate
 
+from ssiuu.config import read_yaml, validate_config
+
 min_version("9.0")
 
 
 # config.yaml is the default config; a --configfile replaces it instead of being merged into it
 # (Snakemake 9 does not pass --replace-workflow-config on to cluster jobs).
 if not workflow.overwrite_configfiles:
+    read_yaml("config.yaml")  # a YAML syntax error names its line here, not in Snakemake's message
 
     configfile: "config.yaml"
 
 
+# every problem of the config, one short line each, before Snakemake's validate (which fills the defaults)
+validate_config(config, source=", ".join(map(str, workflow.overwrite_configfiles or workflow.configfiles)))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

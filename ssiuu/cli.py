@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         p.add_argument("--states", nargs="+", required=True, help="NAME=model_dir pairs"))),
     "tables": ("Tables 1-2 (CSV, Markdown, LaTeX) from cached results.", lambda p: _common(p, "out_dir")),
     "figures": ("Figures 2-7 (PNG, PDF) from cached results.", lambda p: _common(p, "out_dir")),
+    "check-config": ("Validate the config (YAML syntax, schema, method names and parameters) and exit.",
+                     lambda p: None),
 }
 
 
@@ -143,6 +146,27 @@ def dispatch(config: dict[str, Any], args: argparse.Namespace) -> None:
         raise ValueError(f"unknown command {cmd}")
 
 
+def meant_for_user(err: BaseException) -> bool:
+    """Whether an error's message names the problem for the user: the package's own errors (bad config,
+    records, results, a non-finite loss), bad values and files (ValueError, OSError)."""
+    return isinstance(err, (ValueError, OSError)) or type(err).__module__.split(".")[0] == "ssiuu"
+
+
+def report_error(command: str, err: Exception, verbose: bool = False) -> int:
+    """Print the traceback, then one summary line last, on stderr (a rule's log); return the exit status.
+
+    On an interactive terminal an error meant for the user shows the summary alone (``-v`` adds the
+    traceback); in a job's log, where the rules send stderr, the traceback is always there.
+    """
+    expected = meant_for_user(err)
+    sys.stdout.flush()
+    if verbose or not expected or not sys.stderr.isatty():
+        traceback.print_exception(err, file=sys.stderr)
+    summary = (str(err) or type(err).__name__) if expected else f"{type(err).__name__}: {err}"
+    print(f"ssiuu {command}: error: {summary}", file=sys.stderr, flush=True)
+    return 2 if expected else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -155,11 +179,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"no config: pass --config FILE (e.g. --config config.yaml) or set {CONFIG_ENV}")
         logging.getLogger(__name__).info("config: %s", ", ".join(map(str, paths)))
         config = load_config(*paths)
+        if args.command == "check-config":
+            print(f"{', '.join(map(str, paths))}: valid")
+            return 0
         import torch
 
         torch.set_num_threads(int(config["threads"]))
         dispatch(config, args)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
-        print(f"ssiuu {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:  # noqa: BLE001 - every failure gets its traceback and one summary line
+        return report_error(args.command, err, verbose=args.verbose)
     return 0

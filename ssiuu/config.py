@@ -1,7 +1,8 @@
 """Load and validate the pipeline configuration against workflow/schemas/config.schema.yaml.
 
-The schema holds every default; this module fills them in (nested objects included) and turns a
-validation failure into a :class:`ConfigError` that names the offending key.
+The schema holds every default; this module fills them in (nested objects included) and turns every
+validation failure into one line of a :class:`ConfigError` that names the key, the bad value and the fix
+(the wording and the checks beyond the schema are in :mod:`ssiuu.validation`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+
+from ssiuu.validation import config_problems, schema_problem
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 MCQA_THRESHOLD = 0.33
@@ -45,30 +48,54 @@ def load_schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+def _schema_problems(config: dict[str, Any]) -> list[str]:
+    """Every schema error of ``config``, one line each (filling defaults in as it goes)."""
+    errors = sorted(_Validator(load_schema()).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    return [line for error in errors for line in schema_problem(error)]
 
 
-def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Return a validated deep copy of ``config`` with every schema default filled in."""
+def validate_config(config: dict[str, Any], source: str | None = None) -> dict[str, Any]:
+    """Return a validated deep copy of ``config`` with every schema default filled in.
+
+    A :class:`ConfigError` lists every problem, one line each (the schema's first, then those of
+    :func:`ssiuu.validation.config_problems`); ``source`` names the config file(s) in its message.
+    """
     config = copy.deepcopy(config)
-    errors = sorted(_Validator(load_schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {_key_path(e)}: {e.message}" for e in errors]
-        raise ConfigError("invalid configuration (see workflow/schemas/config.schema.yaml):\n" + "\n".join(lines))
-    # a second pass validates the defaults that the first pass inserted inside nested objects
-    _Validator(load_schema()).validate(config)
-    for name in config["methods"]:
-        _check_method_name(name)
+    problems = _schema_problems(config)
+    if not problems:  # a second pass checks the defaults that the first inserted inside nested objects
+        problems = _schema_problems(config) or config_problems(config)
+    if problems:
+        where = f" in {source}" if source else ""
+        raise ConfigError(f"invalid configuration{where} (see workflow/schemas/config.schema.yaml):\n"
+                          + "\n".join(f"  {p}" for p in problems))
     return config
 
 
-def _check_method_name(name: str) -> None:
-    from ssiuu.methods import METHODS
+def read_yaml(path: str | Path) -> Any:
+    """The content of a YAML file; a missing or unreadable file or a syntax error is a one-line
+    :class:`ConfigError` that names the file (and the line)."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        where = "" if path.is_absolute() else f" (in {Path.cwd()})"
+        raise ConfigError(f"config file {path} does not exist{where}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from err
+    except yaml.MarkedYAMLError as err:
+        raise ConfigError(f"{path}:{_yaml_error(err)}; check the brackets, quotes and indentation there") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
 
-    base = name.split("-", 1)[0]
-    if base.upper() not in {m.upper() for m in METHODS}:
-        raise ConfigError(f"methods: unknown method {name!r}; valid names are {sorted(METHODS)}")
+
+def _yaml_error(err: yaml.MarkedYAMLError) -> str:
+    """``LINE:COLUMN: invalid YAML: problem (context at line N)`` of a YAML syntax error."""
+    mark = err.problem_mark or err.context_mark
+    text = f"{mark.line + 1}:{mark.column + 1}: invalid YAML: " if mark else " invalid YAML: "
+    text += err.problem or err.context or "syntax error"
+    if err.problem and err.context and err.context_mark:
+        text += f" ({err.context} at line {err.context_mark.line + 1})"
+    return text
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -86,14 +113,11 @@ def load_config(*paths: str | Path, overrides: dict[str, Any] | None = None) -> 
     """Read YAML files in order (later ones win), apply ``overrides``, validate, fill defaults."""
     config: dict[str, Any] = {}
     for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         config = merge(config, data)
-    return validate_config(merge(config, overrides or {}))
+    return validate_config(merge(config, overrides or {}), source=", ".join(map(str, paths)) or None)
 
 
 def write_resolved(config: dict[str, Any], work_dir: str | Path) -> Path:

@@ -1,0 +1,167 @@
+"""Config checks that name every problem in one short line: the key, the bad value and the fix.
+
+:func:`schema_problem` words one JSON-schema error; :func:`config_problems` checks what the schema cannot
+express (method names against the registry, method hyper-parameters against each method's signature,
+split fractions, device strings). :func:`ssiuu.config.validate_config` runs both, for the Snakefile and
+the CLI alike. Nothing here imports torch, so the checks also run where only Snakemake is installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import functools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+METHODS_DIR = Path(__file__).resolve().parent / "methods"
+#: keyword-only arguments of every method's ``__init__`` that are no hyper-parameter (set by the pipeline)
+PIPELINE_ARGS = frozenset({"forget", "retain", "seed"})
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+#: a number written as text (YAML reads ``1e-4`` as a string: a float needs a dot and a signed exponent)
+NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", re.IGNORECASE)
+
+
+def key_path(parts: Any) -> str:
+    """``a.b.0`` for the path of a config value; ``<top level>`` for the root."""
+    return ".".join(str(p) for p in parts) or "<top level>"
+
+
+def _suggest(word: str, choices: Any) -> str:
+    """``" (did you mean X?)"`` for a close match among ``choices``, else ``""``."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _number_hint(value: str, expected: Any) -> str:
+    """The fix for a number that YAML read as a string: ``1e-4`` needs a dot and a signed exponent."""
+    if not NUMBER.fullmatch(value.strip()):
+        return ""
+    types = [expected] if isinstance(expected, str) else list(expected)
+    mantissa, _, exponent = value.strip().lower().partition("e")
+    if "number" in types:
+        fixed = (mantissa if "." in mantissa else f"{mantissa}.0") + (
+            f"e{int(exponent):+d}" if exponent else ""
+        )
+    elif "integer" in types and float(value).is_integer():
+        fixed = str(int(float(value)))
+    else:
+        return ""
+    if fixed == value.strip():
+        return "; write it without quotes"
+    return f"; YAML reads {value} as a string: write {fixed}"
+
+
+def schema_problem(error: jsonschema.ValidationError) -> list[str]:
+    """One line per problem of a schema error (an unknown-keys error holds one per key)."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and error.schema.get("additionalProperties") is False:
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        return [
+            f"{key_path([*path, k])}: unknown key{_suggest(k, allowed)}; allowed here: {', '.join(allowed)}"
+            for k in extra
+        ]
+    line = f"{key_path(path)}: {error.message}"
+    if error.validator == "type" and isinstance(error.instance, str):
+        line += _number_hint(error.instance, error.validator_value)
+    return [line]
+
+
+@functools.cache
+def method_hparams() -> dict[str, frozenset[str]]:
+    """Registry name (upper case) -> hyper-parameter names, read from the sources of ``ssiuu/methods``.
+
+    As :meth:`ssiuu.methods.base.UnlearningMethod.hparams`: the keyword-only ``__init__`` arguments of each
+    class with a ``name``, less :data:`PIPELINE_ARGS` (tests/test_bad_input.py checks the two agree).
+    """
+    table: dict[str, frozenset[str]] = {}
+    for path in sorted(METHODS_DIR.glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            name = _class_name(node) if isinstance(node, ast.ClassDef) else None
+            if name:
+                table[name.upper()] = _keyword_only(node) - PIPELINE_ARGS
+    return table
+
+
+def _class_name(node: ast.ClassDef) -> str | None:
+    """The string assigned to a class's ``name`` attribute, if any."""
+    for stmt in node.body:
+        target = stmt.targets[0] if isinstance(stmt, ast.Assign) else getattr(stmt, "target", None)
+        value = getattr(stmt, "value", None)
+        if isinstance(target, ast.Name) and target.id == "name" and isinstance(value, ast.Constant):
+            return str(value.value) or None
+    return None
+
+
+def _keyword_only(node: ast.ClassDef) -> frozenset[str]:
+    """The keyword-only argument names of a class's own ``__init__``."""
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+            return frozenset(a.arg for a in stmt.args.kwonlyargs)
+    return frozenset()
+
+
+def _method_problem(key: str, name: Any) -> str | None:
+    """A method name (or variant such as ``SSIUU-lambda0.01``) that is not in the registry."""
+    valid = sorted(method_hparams())
+    if str(name).split("-", 1)[0] in valid:
+        return None
+    return (
+        f"{key}: {name!r} is not a method{_suggest(str(name).upper(), valid)}; use one of {', '.join(valid)}"
+    )
+
+
+def _method_lists(config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(key, method name) for every place that names a method: lists and per-method keys."""
+    yield from ((f"methods.{i}", m) for i, m in enumerate(config["methods"]))
+    yield from ((f"attacks.methods.{i}", m) for i, m in enumerate(config["attacks"]["methods"] or []))
+    for key, value in config["analysis"].items():
+        if key.endswith("_methods"):
+            yield from ((f"analysis.{key}.{i}", m) for i, m in enumerate(value))
+    sections = [("unlearning", config["unlearning"])] + [
+        (f"benchmarks.{b}.unlearning", bcfg.get("unlearning", {})) for b, bcfg in config["benchmarks"].items()
+    ]
+    for prefix, section in sections:
+        for key in ("method_learning_rates", "method_max_steps"):
+            yield from ((f"{prefix}.{key}.{m}", m) for m in section.get(key, {}))
+
+
+def _hparam_problems(params: dict[str, dict[str, Any]]) -> Iterator[str]:
+    """``method_params.<M>.<key>`` that method ``M``'s constructor does not take."""
+    table = method_hparams()
+    for method, kwargs in params.items():
+        valid = sorted(table.get(method, ()))
+        for key in kwargs:
+            if key not in valid:
+                yield (
+                    f"method_params.{method}.{key}: {method} has no hyper-parameter {key!r}"
+                    f"{_suggest(key, valid)}; use one of {', '.join(valid) or '(none)'}"
+                )
+
+
+def _split_problems(benchmarks: dict[str, dict[str, Any]]) -> Iterator[str]:
+    """MCQA-style splits whose forget, retain and test fractions add up to more than the whole."""
+    from ssiuu.data import style_of
+
+    for name, bcfg in benchmarks.items():
+        fractions = bcfg["split"]
+        total = sum(fractions.values())
+        if style_of(bcfg["kind"]) == "mcqa" and total > 1 + 1e-9:
+            terms = " + ".join(f"{k} {v:g}" for k, v in fractions.items())
+            yield f"benchmarks.{name}.split: {terms} = {total:g} > 1; lower them so that they sum to at most 1"
+
+
+def config_problems(config: dict[str, Any]) -> list[str]:
+    """Every problem the schema cannot see, one line each, in a config that passed it (defaults filled)."""
+    problems = [p for key, name in _method_lists(config) if (p := _method_problem(key, name))]
+    problems += _hparam_problems(config["method_params"])
+    problems += _split_problems(config["benchmarks"])
+    if not DEVICE.fullmatch(str(config["device"])):
+        problems.append(f"device: {config['device']!r} is not a device; use {DEVICES}")
+    return problems
