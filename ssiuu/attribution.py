@@ -30,7 +30,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+
+from ssiuu.progress import progress
 
 #: Module types in the order used everywhere (tables, flattening).
 MODULE_TYPES: tuple[str, ...] = ("q", "k", "v", "o", "ffn")
@@ -356,7 +357,7 @@ def neuron_attribution(
     embed = model.get_input_embeddings()
     try:
         with torch.enable_grad():
-            for start in tqdm(range(0, n, batch_size), desc=desc, disable=None):
+            for start in progress(range(0, n, batch_size), desc=desc):
                 batch_pairs = list(pairs[start : start + batch_size])
                 enc = encode(tokenizer, batch_pairs, max_length=max_length)
                 input_ids = enc["input_ids"].to(device)

@@ -33,6 +33,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from ssiuu.finite import require_finite_model
+from ssiuu.progress import quiet_library_bars
+
 TINY_SPEC = "tiny-random-llama"
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -163,6 +166,7 @@ def prepare_model(spec: str, out_dir: str | Path, *, seed: int = 0) -> Path:
     so the model is rebuilt from its config and state dict first. The tiny model is built and saved.
     A local directory or hub id is loaded and saved, so that later rules read one format.
     """
+    quiet_library_bars()
     out_dir = Path(out_dir)
     tmp_dir = out_dir.with_name(out_dir.name + ".partial")
     if tmp_dir.exists():
@@ -187,6 +191,7 @@ def prepare_model(spec: str, out_dir: str | Path, *, seed: int = 0) -> Path:
         del loaded
     else:
         model, tokenizer = load_model(spec, device="cpu", dtype="float32")
+    require_finite_model(model, f"prepare_model {spec}")
     model.save_pretrained(tmp_dir, safe_serialization=True)
     tokenizer.save_pretrained(tmp_dir)
     (tmp_dir / "ssiuu_source.json").write_text(json.dumps({"spec": spec}) + "\n")
@@ -212,6 +217,7 @@ def load_model(
     padding_side: str = "right",
 ) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` for a spec (see the module docstring), in eval mode on ``device``."""
+    quiet_library_bars()
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     if spec.startswith(TINY_SPEC):

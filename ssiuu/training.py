@@ -7,9 +7,7 @@ about any method: methods bring a loss, and optionally a parameter mask and an o
 
 from __future__ import annotations
 
-import math
 import random
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,26 +15,17 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ssiuu.data.templates import chat_prompt
+from ssiuu.finite import NonFiniteLossError as NonFiniteLossError  # re-exported: callers catch it here
+from ssiuu.finite import require_finite
+from ssiuu.progress import progress
 
 #: (user message, answer). The loop wraps the user message in the chat template.
 QAPair = tuple[str, str]
 Batch = dict[str, Any]
 LossFn = Callable[[nn.Module, dict[str, Batch], int], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 OptimizerFactory = Callable[[list[dict[str, Any]], float], torch.optim.Optimizer]
-
-
-def progress(iterable: Any = None, **kwargs: Any) -> tqdm:
-    """A tqdm bar that also reaches non-interactive logs (a rule's log file), refreshed every 30 s there."""
-    interactive = sys.stderr.isatty()
-    return tqdm(iterable, disable=False, mininterval=0.1 if interactive else 30.0,
-                dynamic_ncols=interactive, **kwargs)
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or inf: training stops and no result file is written."""
 
 
 def seed_everything(seed: int) -> None:
@@ -172,7 +161,9 @@ def train(
     """Run up to ``max_steps`` optimiser steps of ``loss_fn`` over ``streams``.
 
     ``callback(step, model)`` runs after every optimiser step (evaluation, early stopping); returning
-    True stops training. A NaN/inf loss raises :class:`NonFiniteLossError` before any update is applied.
+    True stops training. A NaN/inf loss raises :class:`NonFiniteLossError` before its update is applied,
+    and so does a NaN/inf trained parameter after the last update (at ``max_steps`` or an early stop),
+    so a returned model is always finite.
     """
     if max_steps < 0 or grad_accum < 1 or batch_size < 1:
         raise ValueError("max_steps must be ≥ 0, grad_accum and batch_size ≥ 1")
@@ -182,6 +173,7 @@ def train(
     groups, masks = _param_groups(model, param_mask, weight_decay)
     params = [p for g in groups for p in g["params"]]
     trainable = set(params)
+    named_trainable = [(f"parameter {n}", p) for n, p in model.named_parameters() if p in trainable]
     for p in model.parameters():  # frozen parameters need no gradient at all
         if p not in trainable:
             p.requires_grad_(False)
@@ -201,11 +193,7 @@ def train(
                     batches[name] = _to_device(encode_pairs(tokenizer, pairs, max_length), device) | {"pairs": pairs}
                 out = loss_fn(model, batches, step)
                 loss, extra = out if isinstance(out, tuple) else (out, {})
-                if not torch.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"{desc}: loss is {loss.item()} at step {step} (streams {list(batches)}); "
-                        "lower the learning rate or check the data. No result file was written."
-                    )
+                require_finite([("the loss", loss)], desc, f" at step {step} (streams {list(batches)})")
                 (loss / grad_accum).backward()
                 step_loss += loss.item() / grad_accum
                 logs = {k: float(v) for k, v in extra.items()}
@@ -218,8 +206,8 @@ def train(
             result.steps = step
             result.losses.append(step_loss)
             result.logs.append(logs)
+            bar.set_postfix(loss=f"{step_loss:.4f}", refresh=False)
             bar.update(1)
-            bar.set_postfix(loss=f"{step_loss:.4f}")
             if callback is not None:
                 model.eval()
                 stop = callback(step, model)
@@ -227,12 +215,12 @@ def train(
                 if stop:
                     result.stopped_early = True
                     break
+        if result.steps:  # the next step's loss checked every earlier update
+            require_finite(named_trainable, desc, f" after step {result.steps}")
     finally:
         bar.close()
         model.eval()
         for p in model.parameters():
             p.requires_grad_(True)
         result.wall_time_s = time.perf_counter() - start
-    if result.losses and not math.isfinite(result.losses[-1]):  # pragma: no cover - guarded above
-        raise NonFiniteLossError(f"{desc}: non-finite loss")
     return result

@@ -26,6 +26,7 @@ from ssiuu.config import (
     unlearning_config,
 )
 from ssiuu.data.records import BenchmarkSplit, QARecord
+from ssiuu.finite import NonFiniteLossError, non_finite, require_finite_model
 from ssiuu.io import read_json, write_json
 from ssiuu.training import QAPair, train
 
@@ -60,7 +61,9 @@ def load_for(config: dict[str, Any], model: str, model_dir: str | Path, attn_imp
         attn_implementation=attn_implementation or mcfg["attn_implementation"],
     )
     if config.get("gradient_checkpointing"):
-        model_obj.gradient_checkpointing_enable()
+        # transformers 5.24 renamed gradient_checkpointing_enable (deprecated, removed in v6)
+        enable = getattr(model_obj, "activation_checkpointing_enable", None) or model_obj.gradient_checkpointing_enable
+        enable()
     set_shared_prefix_forward(model_obj, config["shared_prefix_forward"])
     return model_obj, tokenizer
 
@@ -140,7 +143,9 @@ def run_unlearning(
     """Rule ``unlearn``: learning-rate search, early stopping, final evaluation, checkpoint + JSON.
 
     When no learning rate reaches the threshold, the try with the lowest final FS is evaluated and saved
-    (marked ``converged: false``); every try stays in ``tries``."""
+    (marked ``converged: false``); every try stays in ``tries``. A try whose loss, weights or evaluation
+    logits become NaN/inf is skipped with a warning (``non_finite`` in its entry); when every try is,
+    :class:`NonFiniteLossError` is raised and nothing is written."""
     from ssiuu.evaluation import forget_score
     from ssiuu.methods import get_method
 
@@ -160,7 +165,7 @@ def run_unlearning(
 
     tries: list[dict[str, Any]] = []
     start = time.perf_counter()
-    chosen = None
+    chosen, failure = None, None
     for lr in learning_rates(config, method, benchmark):
         model_obj, tokenizer = load_for(config, model, model_dir, attn_implementation=attn)
         torch.manual_seed(seed)
@@ -177,22 +182,29 @@ def run_unlearning(
             log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", method, lr, step, fs, threshold)
             return fs <= threshold
 
-        res = train(
-            model_obj,
-            tokenizer,
-            method_obj.loss,
-            method_obj.streams(),
-            lr=lr,
-            max_steps=ucfg["max_steps"],
-            batch_size=ucfg["batch_size"],
-            grad_accum=ucfg["grad_accum"],
-            seed=seed,
-            optimizer_factory=method_obj.optimizer_factory(),
-            param_mask=method_obj.parameter_mask(),
-            callback=callback,
-            max_length=ucfg["max_length"],
-            desc=f"{method} lr={lr:g}",
-        )
+        try:
+            res = train(
+                model_obj,
+                tokenizer,
+                method_obj.loss,
+                method_obj.streams(),
+                lr=lr,
+                max_steps=ucfg["max_steps"],
+                batch_size=ucfg["batch_size"],
+                grad_accum=ucfg["grad_accum"],
+                seed=seed,
+                optimizer_factory=method_obj.optimizer_factory(),
+                param_mask=method_obj.parameter_mask(),
+                callback=callback,
+                max_length=ucfg["max_length"],
+                desc=f"{method} lr={lr:g}",
+            )
+        except NonFiniteLossError as err:
+            log.warning("%s lr=%g skipped: %s", method, lr, err)
+            failure = err
+            tries.append({"lr": lr, "converged": False, "non_finite": str(err), "fs_curve": curve})
+            del method_obj, model_obj
+            continue
         converged = curve[-1][1] <= threshold
         tries.append({"lr": lr, "steps": res.steps, "converged": converged, "fs_curve": curve,
                       "loss_curve": res.losses, "wall_time_s": res.wall_time_s})
@@ -202,7 +214,9 @@ def run_unlearning(
         if converged:
             break
         del method_obj, model_obj
-    assert chosen is not None
+    if chosen is None:
+        rates = ", ".join(f"{t['lr']:g}" for t in tries)
+        raise non_finite(method, f"every learning rate ({rates}) made the model non-finite") from failure
     lr, res, curve, model_obj, tokenizer, converged = chosen
     with torch.no_grad():
         metrics = evaluate(config, benchmark, model_obj, tokenizer, split_obj)
@@ -230,8 +244,9 @@ def run_unlearning(
 
 
 def _save_checkpoint(model_obj: Any, tokenizer: Any, path: str | Path) -> None:
-    """Save atomically: into ``<path>.partial`` first, then rename."""
+    """Save atomically: into ``<path>.partial`` first, then rename; a NaN/inf weight saves nothing."""
     path = Path(path)
+    require_finite_model(model_obj, f"checkpoint {path}")
     if getattr(model_obj, "hf_quantizer", None) is not None or hasattr(model_obj.config, "quantization_config"):
         # a checkpoint prepared from GGUF by an older ssiuu still carries the GGUF marker; its weights are plain
         model_obj.hf_quantizer = None

@@ -29,10 +29,10 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ssiuu.attribution import EncodeFn, _default_encode, final_norm_and_head, find_decoder_layers
 from ssiuu.data.records import QARecord
+from ssiuu.progress import progress
 
 
 def pick_distractors(records: Sequence[QARecord], seed: int) -> list[str]:
@@ -126,7 +126,7 @@ def logit_lens_accuracy(
     correct: list[Tensor] = []
     skipped = 0
     try:
-        for start in tqdm(range(0, len(records), batch_size), desc=desc, disable=None):
+        for start in progress(range(0, len(records), batch_size), desc=desc):
             batch = records[start : start + batch_size]
             prompts = [prompt_of(r) for r in batch]
             scores = []

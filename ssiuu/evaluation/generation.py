@@ -33,7 +33,9 @@ from typing import Any
 import torch
 
 from ssiuu.data.templates import chat_prompt
-from ssiuu.training import progress
+from ssiuu.finite import finite_logits
+from ssiuu.methods.base import output_cache
+from ssiuu.progress import progress
 
 
 def encode_prompt(tokenizer: Any, user_text: str) -> list[int]:
@@ -109,21 +111,22 @@ def greedy_generate(
     generated after the prompt up to (excluding) the first EOS token, decoded without special tokens and
     stripped of surrounding whitespace. The model runs in eval mode (no dropout; gradient checkpointing
     off, so the KV cache is used) and gets its previous train/eval mode back afterwards, so this can be
-    called from a training callback.
+    called from a training callback. NaN or inf logits raise :class:`ssiuu.finite.NonFiniteLossError`.
     """
     was_training = model.training
     model.eval()
     try:
-        return _greedy_generate(
-            model,
-            tokenizer,
-            prompts,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            share_prefix=share_prefix,
-            sort_by_length=sort_by_length,
-            desc=desc,
-        )
+        with finite_logits(model, desc):
+            return _greedy_generate(
+                model,
+                tokenizer,
+                prompts,
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                share_prefix=share_prefix,
+                sort_by_length=sort_by_length,
+                desc=desc,
+            )
     finally:
         model.train(was_training)
 
@@ -164,7 +167,7 @@ def _greedy_generate(
             {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
         )
         out = model(input_ids=prefix_ids, use_cache=True, **extra)
-        prefix_cache = out.past_key_values
+        cache_key, prefix_cache = output_cache(out)
         del out
 
     order = list(range(len(prompts)))
@@ -198,7 +201,7 @@ def _greedy_generate(
         if prefix_cache is not None:
             cache = copy.deepcopy(prefix_cache)
             cache.batch_repeat_interleave(len(batch))
-            kwargs["past_key_values"] = cache
+            kwargs[cache_key] = cache
         out_ids = model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         new = out_ids[:, input_ids.shape[1] :].tolist()
         for row, i in enumerate(batch):

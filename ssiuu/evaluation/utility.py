@@ -273,19 +273,28 @@ def utility_score(
     The model is wrapped as ``HFLM(pretrained=model, tokenizer=tokenizer)``; ``limit`` items per task
     (``None`` = all). Returns ``{"tasks": {task: accuracy}, "n_items": {task: n}, "US": mean}``.
     Global RNG states (python, numpy, torch) and the model's train/eval mode are restored afterwards.
+    NaN or inf logits raise :class:`ssiuu.finite.NonFiniteLossError`; lm-eval's progress reaches a log
+    file as plain lines (:mod:`ssiuu.progress`).
     """
     import numpy as np
     import torch
+
+    from ssiuu.finite import NonFiniteLossError, finite_logits
+    from ssiuu.progress import quiet_library_bars, routed_progress
 
     tasks = [_task_name(t) for t in tasks]
     if not tasks:
         raise UtilityError("no utility tasks given: set `utility_tasks` in the config")
     try:
+        import lm_eval.api.model
+        import lm_eval.api.task
+        import lm_eval.models.huggingface
         from lm_eval import simple_evaluate
         from lm_eval.models.huggingface import HFLM
         from lm_eval.tasks import TaskManager
     except ImportError as err:
         raise UtilityError(f"lm-eval is not importable ({err}): pip install 'lm-eval[hf]'") from err
+    quiet_library_bars()
 
     task_dir = write_utility_tasks(work_dir, seed=seed)
     hub_tasks = [t for t in tasks if t not in OFFLINE_TASKS]
@@ -295,7 +304,12 @@ def utility_score(
     py_state, np_state = random.getstate(), np.random.get_state()
     model.eval()
     try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        with (
+            torch.random.fork_rng(devices=[]),
+            torch.no_grad(),
+            finite_logits(model, "utility (lm-eval)"),
+            routed_progress(lm_eval.api.model, lm_eval.api.task, lm_eval.models.huggingface),
+        ):
             lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
             try:
                 out = simple_evaluate(
@@ -311,7 +325,7 @@ def utility_score(
                     fewshot_random_seed=seed,
                 )
             except Exception as err:
-                if hub_tasks:
+                if hub_tasks and not isinstance(err, NonFiniteLossError):
                     raise UtilityError(
                         f"lm-eval could not run the hub task(s) {hub_tasks}: {err}. Offline, their data must be "
                         f"in the Hugging Face cache; otherwise use the offline tasks {list(OFFLINE_TASKS)}"

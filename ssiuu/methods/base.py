@@ -178,6 +178,17 @@ def shares_prefix(model: nn.Module, input_ids: Tensor) -> bool:
     return input_ids.device.type == "cpu" if setting == "auto" else bool(setting)
 
 
+def output_cache(output: Any) -> tuple[str, Any]:
+    """``(keyword, cache)``: the KV cache a model output holds (None without one), and the keyword that
+    passes it back to ``forward`` or ``generate``.
+
+    The keyword is ``cache`` since transformers 5.24, which deprecates ``past_key_values`` (to be removed
+    in 5.40); an output of an earlier version holds ``past_key_values``.
+    """
+    key = "past_key_values" if "past_key_values" in output.keys() else "cache"
+    return key, output.get(key)
+
+
 def answer_logits(model: nn.Module, batch: Batch, *, share_prefix: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """``(logits [N, V], targets [N], sample index [N])`` at the N answer tokens of a batch.
 
@@ -193,11 +204,11 @@ def answer_logits(model: nn.Module, batch: Batch, *, share_prefix: bool = True) 
     ids = batch["input_ids"]
     prefix = shared_prefix_length(batch, int(cols[0])) if share_prefix and len(cols) and shares_prefix(model, ids) else 0
     if prefix > 0:
-        cache = model(input_ids=ids[:1, :prefix], use_cache=True, logits_to_keep=1).past_key_values
+        key, cache = output_cache(model(input_ids=ids[:1, :prefix], use_cache=True, logits_to_keep=1))
         if cache is not None:  # None: a model that runs without a cache
             cache.batch_repeat_interleave(ids.shape[0])
-            logits = model(input_ids=ids[:, prefix:], attention_mask=batch["attention_mask"], past_key_values=cache,
-                           use_cache=True, logits_to_keep=cols - prefix).logits
+            logits = model(input_ids=ids[:, prefix:], attention_mask=batch["attention_mask"], use_cache=True,
+                           logits_to_keep=cols - prefix, **{key: cache}).logits
             return logits[valid], target[valid], valid.nonzero()[:, 0]
     try:
         logits = model(**model_inputs(batch), logits_to_keep=cols).logits

@@ -34,7 +34,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ssiuu.methods.base import (
     Batch,
@@ -53,6 +52,7 @@ from ssiuu.methods.base import (
     upcast,
 )
 from ssiuu.methods.gd import gd_loss
+from ssiuu.progress import progress
 
 
 def ffn_max_attribution(model: nn.Module, batch: Batch, target: str = "prob") -> list[Tensor]:
@@ -101,7 +101,7 @@ def mean_attribution(
     """``[L, I]``: the mean over ``pairs`` of the max-token FFN attribution."""
     device = model_device(model)
     total: Tensor | None = None
-    for chunk in tqdm(batched(pairs, batch_size), desc=desc, disable=None, leave=False):
+    for chunk in progress(batched(pairs, batch_size), desc=desc, leave=False):
         per_layer = ffn_max_attribution(model, encode(tokenizer, chunk, device, max_length), target)
         s = torch.stack([a.sum(0) for a in per_layer]).cpu()
         total = s if total is None else total + s

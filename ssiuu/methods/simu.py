@@ -30,7 +30,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ssiuu.methods.base import (
     Batch,
@@ -51,6 +50,7 @@ from ssiuu.methods.base import (
     upcast,
 )
 from ssiuu.methods.sophia import MaskedSophiaG
+from ssiuu.progress import progress
 
 
 def capture_block_inputs(model: nn.Module, batch: Batch) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
@@ -171,7 +171,7 @@ class SIMU(UnlearningMethod):
         was_training = model.training
         model.eval()
         total: Tensor | None = None
-        for chunk in tqdm(batched(self.forget, attribution_batch_size), desc="SIMU attribution", disable=None):
+        for chunk in progress(batched(self.forget, attribution_batch_size), desc="SIMU attribution"):
             s = integrated_gradients(model, encode(tokenizer, chunk, device, max_length), self.ig_steps).cpu()
             total = s if total is None else total + s
         model.train(was_training)
