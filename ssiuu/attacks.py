@@ -1,10 +1,12 @@
 """Retraining attacks (paper §3.1, §6.2.2, App. D.2): does forgotten knowledge come back?
 
-Harmful: fine-tune the unlearned model on a fraction p of the forget set, drawn only from the items it
-answers wrongly (MCQA; the whole forget set for ROUGE benchmarks), and track FS on the forget items
-disjoint from the attack data. Benign: fine-tune on instruction data unrelated to the forget set and
-track FS on the whole forget set. The score is the maximum FS seen during retraining; the whole curve
-is kept so other aggregations can be computed later.
+The attack scenario's forget set (the pool) holds the forget items the unlearned model answers wrongly
+(MCQA: items answered right by chance are excluded, §6.2.2) or every forget item (ROUGE benchmarks).
+Harmful: fine-tune on ⌈p·|pool|⌉ pool items and score the rest of the pool. Benign: fine-tune on
+instruction data unrelated to the forget set and score the whole pool. The score is the maximum FS seen
+during retraining. Beside it, every evaluation point records the gold answers' mean log-probability, and
+the recovered fraction relates it to the starting and the unlearned model. Per-item values are kept, so
+tables can give confidence intervals over items and runs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 
 from ssiuu.config import benchmark_config
 from ssiuu.data.records import BenchmarkSplit, QARecord
+from ssiuu.evaluation.logprob import recovered_fraction
 from ssiuu.io import read_json, write_json
 from ssiuu.training import QAPair, nll_loss, train
 from ssiuu.unlearning import forget_eval_records, load_for, pairs_of
@@ -29,6 +31,14 @@ from ssiuu.unlearning import forget_eval_records, load_for, pairs_of
 log = logging.getLogger(__name__)
 
 ATTACK_KINDS = ("harmful", "benign")
+
+#: What each attack scores, by (kind, benchmark style): the table notes quote these.
+EVAL_SETS = {
+    ("harmful", "mcqa"): "forget items answered wrongly after unlearning, minus the attack data",
+    ("benign", "mcqa"): "forget items answered wrongly after unlearning",
+    ("harmful", "rouge"): "forget items minus the attack data",
+    ("benign", "rouge"): "all forget items",
+}
 
 
 def attack_pool(records: list[QARecord], correct: dict[str, bool], style: str) -> list[QARecord]:
@@ -41,21 +51,21 @@ def attack_pool(records: list[QARecord], correct: dict[str, bool], style: str) -
     return [r for r in records if not correct[r.id]]
 
 
-def draw_attack_data(
-    forget: list[QARecord], pool: list[QARecord], p: float, seed: int
-) -> tuple[list[QARecord], list[QARecord]]:
-    """Draw ⌈p·|forget|⌉ ≥ 1 items (capped at the pool) from the pool; return (attack, evaluation).
+def draw_attack_data(pool: list[QARecord], p: float, seed: int) -> tuple[list[QARecord], list[QARecord]]:
+    """Draw ⌈p·|pool|⌉ ≥ 1 items from the pool as attack data; return (attack, evaluation).
 
-    The evaluation items are the forget items not used for the attack, so the two never overlap.
+    The evaluation items are the pool items not used for the attack (§6.2.2: the attack scenario's forget set
+    is the pool, so items answered right by chance are never scored), and the two never overlap.
     """
     if not 0 < p <= 1:
         raise ValueError(f"attack fraction p must be in (0, 1], got {p}")
     if not pool:
         raise ValueError("the attack pool is empty: the unlearned model answers every forget item correctly")
-    n = min(len(pool), max(1, round(p * len(forget))))
-    attack = random.Random(seed).sample(sorted(pool, key=lambda r: r.id), n)
+    ordered = sorted(pool, key=lambda r: r.id)
+    n = max(1, math.ceil(round(p * len(ordered), 9)))
+    attack = random.Random(seed).sample(ordered, n)
     attack_ids = {r.id for r in attack}
-    return attack, [r for r in forget if r.id not in attack_ids]
+    return attack, [r for r in ordered if r.id not in attack_ids]
 
 
 def attack_seed(seed: int, run: int, p: float | None) -> int:
@@ -70,35 +80,42 @@ def attack_score(curve: list[list[float]]) -> float:
     return max(fs for _, fs in curve)
 
 
-def aggregate_runs(results: Iterable[dict[str, Any]]) -> dict[str, float]:
-    """Reported value: mean over runs of (max over learning rates of each run's max FS).
+def recorded_items(result: dict[str, Any], records: list[QARecord], style: str) -> dict[str, list[float]] | None:
+    """Per-item FS scores and answer log-probabilities of ``records`` from a result's ``per_item["forget"]``.
 
-    Results are grouped by ``run``; within a run, the maximum over learning rates and steps is taken.
-    """
-    per_run: dict[int, float] = {}
-    for res in results:
-        per_run[res["run"]] = max(per_run.get(res["run"], -math.inf), res["max_fs"])
-    if not per_run:
-        raise ValueError("no attack results to aggregate")
-    values = [per_run[r] for r in sorted(per_run)]
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "runs": len(values),
-    }
-
-
-def recorded_forget_score(unlearned: dict[str, Any], records: list[QARecord], style: str) -> float | None:
-    """The unlearned model's FS on ``records``, from the per-item answers its ``unlearn.json`` keeps.
-
-    That evaluation ran on the very weights the checkpoint holds, so the attack's step-0 point need not
-    be generated again. None when an item (or its score) is missing: the caller then scores the model.
+    That evaluation ran on the very weights the checkpoint holds, so the attack's step-0 point need not be
+    scored again. None when an item (or one of its values) is missing: the caller then scores the model.
     """
     key = "correct" if style == "mcqa" else "rougeL_recall"
-    items = {item["id"]: item for item in unlearned.get("per_item", {}).get("forget", [])}
-    if not records or any(key not in items.get(r.id, {}) for r in records):
+    items = {item["id"]: item for item in result.get("per_item", {}).get("forget", [])}
+    if any(key not in items.get(r.id, {}) or "logprob" not in items[r.id] for r in records):
         return None
-    return statistics.fmean(float(items[r.id][key]) for r in records)
+    return {"scores": [float(items[r.id][key]) for r in records],
+            "logprobs": [float(items[r.id]["logprob"]) for r in records]}
+
+
+def recovery_summary(curve: list[dict[str, Any]], start: list[float]) -> dict[str, Any]:
+    """The continuous measure over an attack curve: log-probability change and recovered fraction.
+
+    ``curve[0]`` is the unlearned model. Per step: the mean log-probability gain over the unlearned model and
+    the recovered fraction (:func:`recovered_fraction`, on the means over the evaluation items; None where
+    unlearning did not lower the log-probability); the summary
+    keeps their maxima over the curve and the drop that unlearning caused on these items."""
+    if not curve or not start:
+        return {"logprob_drop": None, "max_logprob_gain": None, "max_recovered_fraction": None}
+    unlearned = statistics.fmean(curve[0]["item_logprobs"])
+    start_mean = statistics.fmean(start)
+    fractions = []
+    for point in curve:
+        point["logprob_gain"] = point["logprob"] - unlearned
+        fraction = recovered_fraction(point["logprob"], unlearned, start_mean)
+        point["recovered_fraction"] = fraction if math.isfinite(fraction) else None  # undefined without a drop
+        fractions += [fraction] if math.isfinite(fraction) else []
+    return {
+        "logprob_drop": start_mean - unlearned,
+        "max_logprob_gain": max(pt["logprob_gain"] for pt in curve),
+        "max_recovered_fraction": max(fractions) if fractions else None,
+    }
 
 
 def benign_pairs(config: dict[str, Any], seed: int) -> list[QAPair]:
@@ -110,7 +127,50 @@ def benign_pairs(config: dict[str, Any], seed: int) -> list[QAPair]:
     return load_alpaca(bcfg["source"], n=bcfg["n_instances"], seed=seed)
 
 
-def run_attack(
+def attack_sets(
+    kind: str, split_obj: BenchmarkSplit, unlearned: dict[str, Any], p: float | None, seed: int
+) -> tuple[list[QARecord], list[QARecord], list[QARecord]]:
+    """(attack records, evaluation records, pool) of one draw (§6.2.2).
+
+    The pool is the attack scenario's forget set: the forget items the unlearned model answers wrongly (MCQA)
+    or every forget item (ROUGE, and the reference models). Harmful: ⌈p·|pool|⌉ pool items are the attack data and the rest of the pool
+    is scored. Benign: the attack data is instruction data and the whole pool is scored."""
+    forget = forget_eval_records(split_obj)
+    correct = {item["id"]: bool(item.get("correct")) for item in unlearned.get("per_item", {}).get("forget", [])}
+    # a reference model (ssiuu/references.py) unlearned nothing: its pool is the whole forget set
+    pool = list(forget) if unlearned.get("reference") else attack_pool(forget, correct, split_obj.style)
+    if kind == "benign":
+        return [], sorted(pool, key=lambda r: r.id), pool
+    if p is None:
+        raise ValueError("the harmful attack needs --p (fraction of the attack pool)")
+    if not pool:
+        return [], [], pool
+    attack, evaluation = draw_attack_data(pool, p, seed)
+    return attack, evaluation, pool
+
+
+def evaluation_point(model: Any, tokenizer: Any, records: list[QARecord], style: str, *, step: int,
+                     max_new_tokens: int | None, max_length: int) -> dict[str, Any]:
+    """FS and mean answer log-probability of ``records`` at one attack step, with their per-item values."""
+    from ssiuu.evaluation import forget_item_scores
+    from ssiuu.evaluation.logprob import answer_logprobs
+
+    with torch.no_grad():
+        scores = forget_item_scores(model, tokenizer, records, style, max_new_tokens=max_new_tokens)
+        logprobs = answer_logprobs(model, tokenizer, records, max_length=max_length)
+    return {"step": step, "fs": statistics.fmean(scores), "logprob": statistics.fmean(logprobs),
+            "item_scores": scores, "item_logprobs": logprobs}
+
+
+def start_logprobs(base: dict[str, Any], records: list[QARecord], style: str, path: str) -> list[float]:
+    """The starting model's answer log-probabilities of ``records``, from its ``base.json``."""
+    recorded = recorded_items(base, records, style)
+    if recorded is None:
+        raise ValueError(f"{path}: no per-item 'logprob' for the attack's evaluation items; rerun the base_eval rule")
+    return recorded["logprobs"]
+
+
+def attack(
     config: dict[str, Any],
     *,
     kind: str,
@@ -124,68 +184,75 @@ def run_attack(
     checkpoint: str,
     split: str,
     unlearn_result: str,
-    out: str | None,
-    return_model: bool = False,
-) -> dict[str, Any] | tuple[dict[str, Any], Any, Any]:
-    """Rule ``attack_harmful`` / ``attack_benign``: one attack run at one learning rate."""
-    from ssiuu.evaluation import forget_score
+    base_result: str | None,
+) -> tuple[dict[str, Any], Any, Any]:
+    """One attack draw at one learning rate: ``(result, attacked model, tokenizer)``.
 
+    The model is None when the draw leaves no evaluation items (nothing is trained then). Records FS and the answer log-probability of the evaluation items at step 0 (the unlearned model, from
+    its ``unlearn.json``) and at every evaluation step, with the recovered fraction against the starting
+    model's ``base.json``."""
     if kind not in ATTACK_KINDS:
         raise ValueError(f"attack kind {kind!r} is not one of {ATTACK_KINDS}")
-    split_obj = BenchmarkSplit.load(split)
-    unlearned = read_json(unlearn_result)
-    forget = forget_eval_records(split_obj)
-    rng_seed = attack_seed(seed, run, p)
-    acfg = config["attacks"][kind]
-    if kind == "harmful":
-        if p is None:
-            raise ValueError("the harmful attack needs --p (fraction of the forget set)")
-        correct = {item["id"]: bool(item.get("correct")) for item in unlearned["per_item"]["forget"]}
-        pool = attack_pool(forget, correct, split_obj.style)
-        if not pool:
-            # nothing was forgotten (every forget item is answered right): there is no attack data, and
-            # the attack score is the unlearned model's own FS on the whole forget set
-            log.warning("%s: the attack pool is empty (every forget item answered right); no attack run", method)
-            attack_records, eval_records = [], forget
-        else:
-            attack_records, eval_records = draw_attack_data(forget, pool, p, rng_seed)
-        attack_data: list[QAPair] = pairs_of(attack_records)
-        attack_ids = [r.id for r in attack_records]
-    else:
-        attack_data, eval_records, attack_ids, pool = benign_pairs(config, rng_seed), forget, [], forget
+    split_obj, unlearned = BenchmarkSplit.load(split), read_json(unlearn_result)
+    style, rng_seed, acfg = split_obj.style, attack_seed(seed, run, p), config["attacks"][kind]
+    attack_records, eval_records, pool = attack_sets(kind, split_obj, unlearned, p, rng_seed)
+    attack_data = pairs_of(attack_records) if kind == "harmful" else benign_pairs(config, rng_seed)
+    if not eval_records:
+        log.warning("%s: no evaluation items (pool of %d, %d drawn for the attack); no attack run",
+                    method, len(pool), len(attack_records))
+        attack_data = []
     steps_per_epoch = math.ceil(len(attack_data) / acfg["batch_size"])  # 0 when there is no attack data
     max_steps = steps_per_epoch * acfg["epochs"]
     eval_every = acfg["eval_every_steps"] or steps_per_epoch
+    budget = benchmark_config(config, benchmark)["max_new_tokens"]
+    max_length = config["unlearning"]["max_length"]
 
     start = time.perf_counter()
-    model_obj, tokenizer = load_for(config, model, checkpoint)
-    budget = benchmark_config(config, benchmark)["max_new_tokens"]
-    step0 = recorded_forget_score(unlearned, eval_records, split_obj.style)
-    if step0 is None:
-        with torch.no_grad():
-            step0 = forget_score(model_obj, tokenizer, eval_records, split_obj.style, max_new_tokens=budget)
-    curve: list[list[float]] = [[0, step0]]
+    curve: list[dict[str, Any]] = []
+    model_obj = tokenizer = None
+    if eval_records:
+        model_obj, tokenizer = load_for(config, model, checkpoint)
+        recorded = recorded_items(unlearned, eval_records, style)
+        if recorded is None:
+            curve.append(evaluation_point(model_obj, tokenizer, eval_records, style, step=0, max_new_tokens=budget,
+                                          max_length=max_length))
+        else:
+            curve.append({"step": 0, "fs": statistics.fmean(recorded["scores"]),
+                          "logprob": statistics.fmean(recorded["logprobs"]),
+                          "item_scores": recorded["scores"], "item_logprobs": recorded["logprobs"]})
 
-    def callback(step: int, m: Any) -> bool:
-        if step % eval_every == 0 or step == max_steps:
-            with torch.no_grad():
-                curve.append([step, forget_score(m, tokenizer, eval_records, split_obj.style, max_new_tokens=budget)])
-            log.info("%s attack lr=%g step %d/%d: FS=%.4f", kind, lr, step, max_steps, curve[-1][1])
-        return False
+        def callback(step: int, m: Any) -> bool:
+            if step % eval_every == 0 or step == max_steps:
+                curve.append(evaluation_point(m, tokenizer, eval_records, style, step=step, max_new_tokens=budget,
+                                              max_length=max_length))
+                log.info("%s attack lr=%g step %d/%d: FS=%.4f logprob=%.3f", kind, lr, step, max_steps,
+                         curve[-1]["fs"], curve[-1]["logprob"])
+            return False
 
-    if attack_data:
-        train(model_obj, tokenizer, nll_loss, {"attack": attack_data}, lr=lr, max_steps=max_steps,
-              batch_size=acfg["batch_size"], seed=rng_seed, callback=callback,
-              max_length=config["unlearning"]["max_length"], desc=f"{kind} attack lr={lr:g}")
+        if attack_data:
+            train(model_obj, tokenizer, nll_loss, {"attack": attack_data}, lr=lr, max_steps=max_steps,
+                  batch_size=acfg["batch_size"], seed=rng_seed, callback=callback, max_length=max_length,
+                  desc=f"{kind} attack lr={lr:g}")
+    start_lp = start_logprobs(read_json(base_result), eval_records, style, base_result) if base_result and eval_records else []
+    fs_curve = [[pt["step"], pt["fs"]] for pt in curve]
     result = {
         "benchmark": benchmark, "model": model, "method": method, "seed": seed, "kind": kind,
         "p": p, "lr": lr, "run": run, "attack_seed": rng_seed,
-        "pool_size": len(pool), "n_attack": len(attack_data), "attack_ids": attack_ids,
-        "eval_ids": [r.id for r in eval_records],
-        "steps_per_epoch": steps_per_epoch, "fs_curve": curve, "max_fs": attack_score(curve),
+        "eval_set": EVAL_SETS[(kind, style)],
+        "pool_size": len(pool), "n_attack": len(attack_data), "attack_ids": [r.id for r in attack_records],
+        "n_eval": len(eval_records), "eval_ids": [r.id for r in eval_records],
+        "steps_per_epoch": steps_per_epoch, "fs_curve": fs_curve,
+        "max_fs": attack_score(fs_curve) if fs_curve else None,
+        "start_logprobs": start_lp, "curve": curve,
+        **recovery_summary(curve, start_lp),
         "wall_time_s": time.perf_counter() - start,
         "config": {k: acfg[k] for k in ("epochs", "batch_size", "eval_every_steps")},
     }
-    if out is not None:
-        write_json(Path(out), result)
-    return (result, model_obj, tokenizer) if return_model else result
+    return result, model_obj, tokenizer
+
+
+def run_attack(config: dict[str, Any], *, out: str, **draw: Any) -> dict[str, Any]:
+    """Rule ``attack_harmful`` / ``attack_benign``: :func:`attack`, its result written to ``out``."""
+    result, _, _ = attack(config, **draw)
+    write_json(Path(out), result)
+    return result

@@ -32,8 +32,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "build-benchmark": ("Load or generate a benchmark's records.", lambda p: _common(p, "benchmark", "out")),
     "split": ("Probe the base model and split the benchmark into forget/retain/test.",
               lambda p: _common(p, "benchmark", "model", "records", "model_dir", "out")),
-    "pretrain": ("TOFU-style pre-finetuning of the base model on a ROUGE benchmark.",
-                 lambda p: _common(p, "benchmark", "model", "model_dir", "split", "out", "metrics")),
+    "pretrain": ("TOFU-style pre-finetuning of the base model on a ROUGE benchmark.", lambda p: (
+        _common(p, "benchmark", "model", "model_dir", "split", "out", "metrics"),
+        p.add_argument("--retain-only", action="store_true", help="train on the retain set only (the control)"))),
+    "reference-eval": ("Evaluate an attack reference model (Start / NeverLearned) like an unlearned one.",
+                       lambda p: _common(p, "benchmark", "model", "method", "seed", "model_dir", "split", "out")),
     "base-eval": ("FS/RS/US of the model unlearning starts from.",
                   lambda p: _common(p, "benchmark", "model", "model_dir", "split", "out")),
     "unlearn": ("Unlearn with one method and seed (learning-rate search, early stopping).",
@@ -41,7 +44,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
                                   "checkpoint")),
     "attack": ("Harmful or benign retraining attack on an unlearned checkpoint.", lambda p: (
         _common(p, "kind", "lr", "run", "benchmark", "model", "method", "seed", "checkpoint", "split",
-                "unlearn_result", "out"),
+                "unlearn_result", "base_result", "out"),
         p.add_argument("--p", type=float, default=None, help="harmful attack: fraction of the forget set"))),
     "attribution": ("Neuron attribution (Eq. 1) of one model state on the forget set.", lambda p: (
         _common(p, "benchmark", "model", "model_dir", "split", "out"),
@@ -59,6 +62,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         p.add_argument("--states", nargs="+", required=True, help="NAME=model_dir pairs"))),
     "tables": ("Tables 1-2 (CSV, Markdown, LaTeX) from cached results.", lambda p: _common(p, "out_dir")),
     "figures": ("Figures 2-7 (PNG, PDF) from cached results.", lambda p: _common(p, "out_dir")),
+    "claims": ("The paper's three claims stated from cached results (Markdown + JSON).",
+               lambda p: _common(p, "out")),
     "check-config": ("Validate the config (YAML syntax, schema, method names and parameters) and exit.",
                      lambda p: None),
 }
@@ -98,7 +103,12 @@ def dispatch(config: dict[str, Any], args: argparse.Namespace) -> None:
         from ssiuu.pretrain import pretrain
 
         pretrain(config, args.benchmark, args.model, model_dir=args.model_dir, split=args.split, out=args.out,
-                 metrics=args.metrics)
+                 metrics=args.metrics, retain_only=args.retain_only)
+    elif cmd == "reference-eval":
+        from ssiuu.references import reference_eval
+
+        reference_eval(config, args.benchmark, args.model, args.method, int(args.seed), model_dir=args.model_dir,
+                       split=args.split, out=args.out)
     elif cmd == "base-eval":
         from ssiuu.unlearning import base_eval
 
@@ -113,7 +123,7 @@ def dispatch(config: dict[str, Any], args: argparse.Namespace) -> None:
 
         run_attack(config, kind=args.kind, p=args.p, lr=float(args.lr), run=int(args.run), benchmark=args.benchmark,
                    model=args.model, method=args.method, seed=int(args.seed), checkpoint=args.checkpoint,
-                   split=args.split, unlearn_result=args.unlearn_result, out=args.out)
+                   split=args.split, unlearn_result=args.unlearn_result, base_result=args.base_result, out=args.out)
     elif cmd == "attribution":
         from ssiuu.analysis.pipeline import attribution
 
@@ -137,11 +147,17 @@ def dispatch(config: dict[str, Any], args: argparse.Namespace) -> None:
 
         opts = options_from_config(config)
         build_tables(config["results_dir"], args.out_dir, opts["labels"], methods=opts["methods"],
-                     harmful_lrs=opts["harmful_lrs"], benign_lrs=opts["benign_lrs"], harmful_ps=opts["harmful_ps"])
+                     harmful_lrs=opts["harmful_lrs"], benign_lrs=opts["benign_lrs"], harmful_ps=opts["harmful_ps"],
+                     confidence=opts["confidence"], n_resamples=opts["n_resamples"],
+                     min_logprob_drop=opts["min_logprob_drop"])
     elif cmd == "figures":
         from ssiuu.report import build_figures, options_from_config
 
         build_figures(config["results_dir"], args.out_dir, **options_from_config(config))
+    elif cmd == "claims":
+        from ssiuu.report.claims import claims_options, write_claims
+
+        write_claims(config["results_dir"], args.out, **claims_options(config))
     else:  # pragma: no cover - argparse restricts the choices
         raise ValueError(f"unknown command {cmd}")
 

@@ -248,7 +248,7 @@ def load_model(
         raise ModelLoadError(
             f"cannot load model {spec!r}{' (HF_HUB_OFFLINE=1)' if offline else ''}: {err}\n"
             "Provide the weights locally: download the checkpoint on a machine with internet "
-            "(`huggingface-cli download " + str(spec) + " --local-dir DIR`) and set the model's `source` "
+            "(`hf download " + str(spec) + " --local-dir DIR`) and set the model's `source` "
             "in the config to DIR, or pre-populate the Hugging Face cache (HF_HOME)."
         ) from err
     if tokenizer.pad_token is None:

@@ -23,15 +23,18 @@ RETAIN_SAMPLE = 40
 
 
 def pretrain(
-    config: dict[str, Any], benchmark: str, model: str, *, model_dir: str, split: str, out: str, metrics: str
+    config: dict[str, Any], benchmark: str, model: str, *, model_dir: str, split: str, out: str, metrics: str,
+    retain_only: bool = False,
 ) -> dict[str, Any]:
+    """Fine-tune on forget + retain (the starting model), or on the retain set only (``retain_only``: the
+    never-learned control of :mod:`ssiuu.references`), with the same learning rate, batch size and epochs."""
     from ssiuu.evaluation import forget_score
 
     split_obj = BenchmarkSplit.load(split)
     if split_obj.style != "rouge":
         raise ValueError(f"benchmark {benchmark!r} is MCQA-style: it is not pre-finetuned (only TOFU-style ones are)")
     pcfg = benchmark_config(config, benchmark)["pretrain"]
-    data = pairs_of(split_obj.forget + split_obj.retain)
+    data = pairs_of(split_obj.retain if retain_only else split_obj.forget + split_obj.retain)
     model_obj, tokenizer = load_for(config, model, model_dir)
     start = time.perf_counter()
     retain_sample = split_obj.retain[:RETAIN_SAMPLE]
@@ -51,7 +54,7 @@ def pretrain(
                 max_length=config["unlearning"]["max_length"], desc=f"pretrain {benchmark}")
     after = scores()
     _save_checkpoint(model_obj, tokenizer, out)
-    result = {"benchmark": benchmark, "model": model, "rouge_l_recall_before": before, "rouge_l_recall_after": after,
+    result = {"benchmark": benchmark, "model": model, "retain_only": retain_only, "rouge_l_recall_before": before, "rouge_l_recall_after": after,
               "steps": res.steps, "epochs": pcfg["epochs"], "lr": pcfg["lr"], "final_loss": res.losses[-1],
               "wall_time_s": time.perf_counter() - start}
     write_json(metrics, result)

@@ -69,13 +69,13 @@ def load_for(config: dict[str, Any], model: str, model_dir: str | Path, attn_imp
 
 
 def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: Any, split: BenchmarkSplit) -> dict:
-    """FS, RS, test score and US of a model on a split (the evaluation package does the scoring)."""
+    """FS, RS, test score and US of a model on a split, and each FS item's answer log-probability."""
     from ssiuu.evaluation import evaluate_split
 
     bcfg = benchmark_config(config, benchmark)
     budget = bcfg["max_new_tokens"]
     budgets = {} if budget is None else {"mcqa_max_new_tokens": budget, "rouge_max_new_tokens": budget}
-    return evaluate_split(
+    metrics = evaluate_split(
         model_obj,
         tokenizer,
         split,
@@ -87,6 +87,24 @@ def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: 
         batch_size=EVAL_BATCH_SIZE,
         **budgets,
     )
+    if "per_item" in metrics:
+        _add_forget_logprobs(config, model_obj, tokenizer, split, metrics["per_item"]["forget"])
+    return metrics
+
+
+def _add_forget_logprobs(
+    config: dict[str, Any], model_obj: Any, tokenizer: Any, split: BenchmarkSplit, items: list[dict[str, Any]]
+) -> None:
+    """Record each FS item's gold-answer log-probability (the attacks' continuous measure) in its per-item entry."""
+    from ssiuu.evaluation.logprob import answer_logprobs
+
+    records = forget_eval_records(split)
+    values = answer_logprobs(model_obj, tokenizer, records, max_length=config["unlearning"]["max_length"],
+                             batch_size=EVAL_BATCH_SIZE)
+    by_id = dict(zip((r.id for r in records), values, strict=True))
+    for item in items:
+        if item["id"] in by_id:
+            item["logprob"] = by_id[item["id"]]
 
 
 def threshold_for(config: dict[str, Any], benchmark: str, split: BenchmarkSplit) -> float:

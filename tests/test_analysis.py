@@ -146,7 +146,14 @@ def test_histograms_and_tables(tmp_path):
     hist = attribution_histograms(sums, bins=11)
     n_values = neuron_scores(sums["base"]).size
     assert n_values == 2 * 2 * (8 + 4 + 12)
-    assert hist.groupby("model")["count"].sum().tolist() == [n_values] * 3
+    per_model = hist.groupby("model").agg(
+        count=("count", "sum"), below=("n_below", "first"), above=("n_above", "first")
+    )
+    assert (per_model["count"] + per_model["below"] + per_model["above"]).tolist() == [n_values] * 3
+    assert per_model[["below", "above"]].to_numpy().sum() > 0  # the 0.999 quantile leaves tails outside
+    base, vals = hist[hist.model == "base"], neuron_scores(sums["base"])
+    first = ((vals >= base.bin_left.iloc[0]) & (vals < base.bin_right.iloc[0])).sum()
+    assert base["count"].iloc[0] == first  # the tails are not piled into the edge bins
     edges = hist[hist.model == "base"][["bin_left", "bin_right"]].to_numpy()
     assert np.allclose(edges, hist[hist.model == "GD"][["bin_left", "bin_right"]].to_numpy())
     assert edges[0, 0] == pytest.approx(-edges[-1, 1])

@@ -8,8 +8,9 @@ import statistics
 import pytest
 
 from ssiuu import attacks
-from ssiuu.attacks import aggregate_runs, attack_pool, attack_score, draw_attack_data
+from ssiuu.attacks import attack_pool, attack_score, draw_attack_data, recorded_items, recovery_summary
 from ssiuu.data.records import QARecord
+from ssiuu.evaluation.logprob import recovered_fraction
 
 
 def _records(n: int) -> list[QARecord]:
@@ -29,25 +30,35 @@ def test_pool_holds_only_wrongly_answered_items_for_mcqa_and_everything_for_roug
         attack_pool(recs, {"q0": True}, "mcqa")
 
 
-@pytest.mark.parametrize(("p", "expected"), [(0.1, 1), (0.3, 3), (0.01, 1), (1.0, 4)])
-def test_attack_data_size_disjointness_and_determinism(p, expected):
+@pytest.mark.parametrize(("p", "expected"), [(0.1, 1), (0.3, 2), (0.01, 1), (0.5, 3), (1.0, 6)])
+def test_attack_data_is_ceil_p_of_the_pool_and_evaluation_is_the_rest_of_the_pool(p, expected):
+    """Hand-made case: 10 forget items, 6 answered wrongly; chance-correct items are never scored (§6.2.2)."""
     forget = _records(10)
-    pool = forget[:4]  # the wrongly answered ones
-    attack, evaluation = draw_attack_data(forget, pool, p, seed=7)
-    assert len(attack) == min(expected, len(pool))  # round(p*n) >= 1, capped at the pool
-    assert {r.id for r in attack} <= {r.id for r in pool}
+    correct = {r.id: i in (0, 3, 7, 9) for i, r in enumerate(forget)}
+    pool = attack_pool(forget, correct, "mcqa")
+    assert [r.id for r in pool] == ["q1", "q2", "q4", "q5", "q6", "q8"]
+    attack, evaluation = draw_attack_data(pool, p, seed=7)
+    assert len(attack) == expected  # ⌈p·6⌉, at least 1
+    assert len(evaluation) == 6 - expected
     assert not {r.id for r in attack} & {r.id for r in evaluation}
-    assert {r.id for r in attack} | {r.id for r in evaluation} == {r.id for r in forget}
-    again, _ = draw_attack_data(forget, list(reversed(pool)), p, seed=7)  # pool order does not matter
+    assert {r.id for r in attack} | {r.id for r in evaluation} == {r.id for r in pool}
+    assert not {r.id for r in evaluation} & {"q0", "q3", "q7", "q9"}
+    again, _ = draw_attack_data(list(reversed(pool)), p, seed=7)  # pool order does not matter
     assert [r.id for r in again] == [r.id for r in attack]
+
+
+def test_ceil_is_exact_where_p_times_n_is_an_integer_in_decimal():
+    """0.3 × 10 is 3.0000000000000004 in binary floating point: the draw is 3 items, not 4."""
+    attack, evaluation = draw_attack_data(_records(10), 0.3, seed=0)
+    assert (len(attack), len(evaluation)) == (3, 7)
 
 
 def test_draw_rejects_bad_fraction_and_empty_pool():
     forget = _records(3)
     with pytest.raises(ValueError, match="fraction"):
-        draw_attack_data(forget, forget, 0.0, seed=0)
+        draw_attack_data(forget, 0.0, seed=0)
     with pytest.raises(ValueError, match="pool is empty"):
-        draw_attack_data(forget, [], 0.1, seed=0)
+        draw_attack_data([], 0.1, seed=0)
 
 
 def test_score_is_the_max_of_the_curve_including_step_zero():
@@ -57,60 +68,85 @@ def test_score_is_the_max_of_the_curve_including_step_zero():
         attack_score([])
 
 
-def test_aggregate_is_mean_over_runs_of_max_over_learning_rates():
-    results = [
-        {"run": 0, "lr": 1e-5, "max_fs": 0.6}, {"run": 0, "lr": 1e-6, "max_fs": 0.4},
-        {"run": 1, "lr": 1e-5, "max_fs": 0.2}, {"run": 1, "lr": 1e-6, "max_fs": 0.5},
-        {"run": 2, "lr": 1e-5, "max_fs": 0.3},
+def test_recovered_fraction_on_a_hand_computed_curve():
+    """start −1.0, unlearned −3.0 (mean over two items); the attack reaches −2.5 then −1.5: 0.25 then 0.75."""
+    curve = [
+        {"step": 0, "fs": 0.0, "logprob": -3.0, "item_logprobs": [-2.0, -4.0]},
+        {"step": 1, "fs": 0.0, "logprob": -2.5, "item_logprobs": [-2.0, -3.0]},
+        {"step": 2, "fs": 0.5, "logprob": -1.5, "item_logprobs": [-1.0, -2.0]},
     ]
-    got = aggregate_runs(results)
-    per_run = [0.6, 0.5, 0.3]
-    assert got["runs"] == 3
-    assert math.isclose(got["mean"], sum(per_run) / 3)
-    assert math.isclose(got["std"], statistics.stdev(per_run))
-    with pytest.raises(ValueError):
-        aggregate_runs([])
+    summary = recovery_summary(curve, start=[-0.5, -1.5])
+    assert summary["logprob_drop"] == pytest.approx(2.0)
+    assert [pt["recovered_fraction"] for pt in curve] == pytest.approx([0.0, 0.25, 0.75])
+    assert [pt["logprob_gain"] for pt in curve] == pytest.approx([0.0, 0.5, 1.5])
+    assert summary["max_recovered_fraction"] == pytest.approx(0.75)
+    assert summary["max_logprob_gain"] == pytest.approx(1.5)
+    assert math.isnan(recovered_fraction(-1.0, -1.0, -1.0))  # unlearning moved nothing: undefined
 
 
-def test_empty_pool_scores_the_unlearned_model_without_training(monkeypatch, tmp_path):
-    """A model that forgot nothing has no attack data: its score is its own FS, and nothing is trained."""
-    from ssiuu.config import validate_config
+def _split_and_unlearn(tmp_path, correct: list[bool], style: str = "mcqa"):
     from ssiuu.data.records import BenchmarkSplit
     from ssiuu.io import write_json
 
-    forget = _records(4)
+    forget = _records(len(correct))
     split = tmp_path / "split.json"
-    split_obj = BenchmarkSplit(name="wf", style="mcqa", forget=forget, retain=_records(2), test=[])
-    split_obj.save(split)
+    BenchmarkSplit(name="wf", style=style, forget=forget, retain=_records(len(correct) + 2)[len(correct):],
+                   test=[]).save(split)
     unlearn = tmp_path / "unlearn.json"
-    write_json(unlearn, {"per_item": {"forget": [{"id": r.id, "correct": True} for r in forget]}})
-    monkeypatch.setattr(attacks, "load_for", lambda *a, **k: (object(), object()))
-    monkeypatch.setattr("ssiuu.evaluation.forget_score", lambda *a, **k: pytest.fail("step 0 is recorded"))
+    write_json(unlearn, {"per_item": {"forget": [{"id": r.id, "correct": c, "rougeL_recall": 0.1 * i,
+                                                  "logprob": -3.0 - i}
+                                                 for i, (r, c) in enumerate(zip(forget, correct))]}})
+    base = tmp_path / "base.json"
+    write_json(base, {"per_item": {"forget": [{"id": r.id, "correct": True, "rougeL_recall": 1.0,
+                                               "logprob": -1.0} for r in forget]}})
+    return str(split), str(unlearn), str(base)
+
+
+def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_path):
+    """A model that forgot nothing has no attack pool: no evaluation items, no model load, no training."""
+    from ssiuu.config import validate_config
+
+    split, unlearn, base = _split_and_unlearn(tmp_path, [True] * 4)
+    monkeypatch.setattr(attacks, "load_for", lambda *a, **k: pytest.fail("nothing to score: no model load"))
     monkeypatch.setattr(attacks, "train", lambda *a, **k: pytest.fail("an empty pool must not train"))
     config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
     out = tmp_path / "attack.json"
     result = attacks.run_attack(config, kind="harmful", p=0.1, lr=1e-5, run=0, benchmark="wf", model="m",
-                                method="RMU", seed=0, checkpoint="unused", split=str(split),
-                                unlearn_result=str(unlearn), out=str(out))
-    assert result["n_attack"] == 0 and result["attack_ids"] == []
-    assert result["eval_ids"] == [r.id for r in forget]
-    assert result["max_fs"] == 1.0 and result["fs_curve"] == [[0, 1.0]]
+                                method="RMU", seed=0, checkpoint="unused", split=split, unlearn_result=unlearn,
+                                base_result=base, out=str(out))
+    assert result["n_attack"] == 0 and result["attack_ids"] == [] and result["eval_ids"] == []
+    assert result["max_fs"] is None and result["curve"] == []
     assert out.exists()
 
 
-def test_step_zero_comes_from_the_recorded_per_item_answers():
-    """The attack's step-0 FS is the unlearned model's own evaluation, averaged over the attack's eval items."""
-    from ssiuu.attacks import recorded_forget_score
+def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch, tmp_path):
+    """Step 0 is the unlearned model's own evaluation of the evaluation items; the benign attack scores the pool."""
+    from ssiuu.config import validate_config
 
-    recs = _records(4)
-    mcqa = {"per_item": {"forget": [{"id": "q0", "correct": True}, {"id": "q1", "correct": False},
-                                    {"id": "q2", "correct": True}, {"id": "q3", "correct": False},
-                                    {"id": "q0/para", "correct": True}]}}
-    assert recorded_forget_score(mcqa, recs, "mcqa") == 0.5
-    assert recorded_forget_score(mcqa, recs[:1] + recs[2:3], "mcqa") == 1.0
-    rouge = {"per_item": {"forget": [{"id": f"q{i}", "rougeL_recall": v} for i, v in enumerate((0.1, 0.2, 0.6, 0.3))]}}
-    assert recorded_forget_score(rouge, recs[1:3], "rouge") == pytest.approx(0.4)
-    # a missing item or a missing score means the model must be scored again
-    assert recorded_forget_score(rouge, recs, "mcqa") is None
-    assert recorded_forget_score({"per_item": {"forget": mcqa["per_item"]["forget"][:3]}}, recs, "mcqa") is None
-    assert recorded_forget_score({}, recs, "mcqa") is None
+    split, unlearn, base = _split_and_unlearn(tmp_path, [False, True, False, False])
+    monkeypatch.setattr(attacks, "load_for", lambda *a, **k: (object(), object()))
+    monkeypatch.setattr(attacks, "benign_pairs", lambda *a, **k: [("q", "a")])
+    monkeypatch.setattr(attacks, "train", lambda *a, **k: None)  # the step-0 point alone
+    config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
+    result = attacks.run_attack(config, kind="benign", p=None, lr=1e-5, run=0, benchmark="wf", model="m",
+                                method="GD", seed=0, checkpoint="unused", split=split, unlearn_result=unlearn,
+                                base_result=base, out=str(tmp_path / "a.json"))
+    assert result["eval_ids"] == ["q0", "q2", "q3"]  # q1 was answered right by chance
+    point = result["curve"][0]
+    assert point["item_scores"] == [0.0, 0.0, 0.0] and point["item_logprobs"] == [-3.0, -5.0, -6.0]
+    assert result["start_logprobs"] == [-1.0, -1.0, -1.0]
+    assert result["logprob_drop"] == pytest.approx(-1.0 - statistics.fmean([-3.0, -5.0, -6.0]))
+    assert recorded_items({"per_item": {"forget": [{"id": "q0", "correct": True}]}}, _records(1), "mcqa") is None
+
+
+def test_a_reference_model_draws_from_the_whole_forget_set(tmp_path):
+    """The starting model answers every forget item right, yet as a reference it is attacked on all of them."""
+    from ssiuu.attacks import attack_sets
+    from ssiuu.data.records import BenchmarkSplit
+    from ssiuu.io import read_json
+
+    split, unlearn, _ = _split_and_unlearn(tmp_path, [True] * 10)
+    split_obj, result = BenchmarkSplit.load(split), read_json(unlearn)
+    assert attack_sets("harmful", split_obj, result, 0.3, seed=1)[2] == []
+    attack, evaluation, pool = attack_sets("harmful", split_obj, result | {"reference": True}, 0.3, seed=1)
+    assert len(pool) == 10 and (len(attack), len(evaluation)) == (3, 7)

@@ -32,6 +32,8 @@ TORCH_RULES = {
     "prepare_model", "split", "base_eval", "pretrain", "unlearn",
     "attack_harmful", "attack_benign", "attribution", "logit_lens",
 }
+#: rules that need no GPU: on a cluster they go to the CPU partition (`*cpu_partition` in the profile)
+CPU_RULES = {"build_benchmark", "influence", "distributions", "tables", "figures", "claims"}
 #: rules that are not reached from `rule all` by design (explicit targets only)
 NOT_IN_DEFAULT_DAG = {"regenerate"}
 #: rules without an action (Snakemake runs them itself; never submitted)
@@ -74,6 +76,29 @@ def job_resources(output: str) -> list[tuple[str, dict[str, str]]]:
     return jobs
 
 
+def edited_slurm_profile(tmp_path: Path) -> Path:
+    """A copy of the slurm profile with the edits a user makes: partitions `gpu` / `cpu`, an account."""
+    text = SLURM_PROFILE.read_text().replace("'CHANGE_ME_CPU'", "'cpu'")
+    text = text.replace("slurm_partition: \"'CHANGE_ME'\"", "slurm_partition: \"'gpu'\"")
+    text = text.replace("slurm_account: \"'CHANGE_ME'\"", "slurm_account: \"'myproject'\"")
+    assert not placeholders(text)
+    path = tmp_path / "slurm"
+    path.mkdir()
+    (path / "config.yaml").write_text(text)
+    return path
+
+
+def placeholders(profile_text: str) -> list[str]:
+    """Resource values of a profile that still hold the shipped CHANGE_ME placeholder."""
+    profile = yaml.safe_load(profile_text)
+    scopes = [profile["default-resources"], *profile["set-resources"].values()]
+    return [str(v) for res in scopes for v in res.values() if "CHANGE_ME" in str(v)]
+
+
+def smoke_config_args() -> list[str]:
+    return ["--configfile", str(SMOKE)] + ([] if config_guarded() else ["--replace-workflow-config"])
+
+
 def config_guarded() -> bool:
     """True once the Snakefile skips config.yaml when a --configfile is given (see docs/cluster.md)."""
     return "overwrite_configfiles" in (ROOT / "Snakefile").read_text()
@@ -93,6 +118,11 @@ def test_slurm_profile_names_only_existing_rules_and_gives_every_torch_rule_a_gp
         has_gpu = int(res.get("gpu", 0)) >= 1 or "gpu" in str(res.get("gres", ""))
         assert has_gpu == (rule in TORCH_RULES), f"{rule}: gpu request {res} (torch rule: {rule in TORCH_RULES})"
     assert {"slurm_partition", "slurm_account", "runtime", "mem_mb"} <= set(profile["default-resources"])
+    for rule in CPU_RULES:
+        partition = profile["set-resources"][rule].get("slurm_partition")
+        assert partition and partition != profile["default-resources"]["slurm_partition"], (
+            f"{rule}: a CPU-only rule must not inherit the GPU partition"
+        )
 
 
 def test_slurm_profile_options_are_known_to_snakemake_and_the_plugin():
@@ -106,10 +136,10 @@ def test_slurm_profile_options_are_known_to_snakemake_and_the_plugin():
     assert plugin_keys, "expected slurm plugin settings in the profile"
 
 
-def test_slurm_profile_dry_run_requests_gpus_for_torch_jobs_only():
-    """Through Snakemake itself: the profile parses and every planned torch job carries gpu=1."""
-    cfg = ["--configfile", str(SMOKE)] + ([] if config_guarded() else ["--replace-workflow-config"])
-    out = snakemake("-n", "--workflow-profile", "workflow/profiles/slurm", *cfg)
+def test_slurm_profile_dry_run_requests_gpus_for_torch_jobs_only(tmp_path):
+    """Through Snakemake itself: the edited profile parses, every planned torch job carries gpu=1 and the
+    GPU partition, every CPU-only job the CPU partition."""
+    out = snakemake("-n", "--workflow-profile", str(edited_slurm_profile(tmp_path)), *smoke_config_args())
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     jobs = job_resources(out.stdout + out.stderr)
     assert jobs, "no jobs in the dry-run printout"
@@ -118,6 +148,39 @@ def test_slurm_profile_dry_run_requests_gpus_for_torch_jobs_only():
             continue
         assert res.get("slurm_partition") and res.get("runtime") and res.get("mem_mb"), (rule, res)
         assert (res.get("gpu") == "1") == (rule in TORCH_RULES), (rule, res)
+        if rule in CPU_RULES | TORCH_RULES:
+            assert res["slurm_partition"] == ("cpu" if rule in CPU_RULES else "gpu"), (rule, res)
+
+
+def test_unedited_slurm_profile_fails_the_dry_run_naming_each_placeholder():
+    out = snakemake("-n", "--workflow-profile", "workflow/profiles/slurm", *smoke_config_args())
+    assert out.returncode != 0, "the shipped CHANGE_ME placeholders were accepted"
+    text = out.stdout + out.stderr
+    line = next((x for x in text.splitlines() if "still says CHANGE_ME" in x), None)
+    assert line, text[-3000:]
+    assert "slurm_partition (default-resources, set-resources.build_benchmark" in line
+    assert "slurm_account (default-resources)" in line
+    assert "Traceback" not in text
+
+
+def local_slurm_profile_edit() -> str:
+    """The Python snippet with which tests/slurm/run_local_slurm.sh edits its copy of the profile."""
+    script = (ROOT / "tests/slurm/run_local_slurm.sh").read_text()
+    snippet = re.search(r'python3 - "\$PROFILE".*?<<\'PY\'\n(.*?)\nPY\n', script, re.S)
+    assert snippet, "run_local_slurm.sh: no profile edit found"
+    return snippet.group(1)
+
+
+def test_local_slurm_test_edit_passes_the_placeholder_check(tmp_path):
+    """The real-SLURM test sets one partition for every rule; that must clear every placeholder."""
+    profile = tmp_path / "slurm" / "config.yaml"
+    profile.parent.mkdir()
+    profile.write_text(SLURM_PROFILE.read_text())
+    edit = [sys.executable, "-c", local_slurm_profile_edit(), str(profile), "gpu", "64000"]
+    subprocess.run(edit, check=True, timeout=30)
+    assert not placeholders(profile.read_text())
+    out = snakemake("-n", "--workflow-profile", str(profile.parent), *smoke_config_args())
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
 def test_default_profile_runs_locally_and_plans_the_smoke_dag():
@@ -154,12 +217,16 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
     extra_lrs = len(fmt(ana["lr_sweep_learning_rates"]) - fmt(harmful["learning_rates"]))
     sweep = len(set(ana["lr_sweep_methods"]) & set(attacked)) * extra_lrs * len(harmful["fractions"]) * runs
     n_m, n_s = len(models), len(seeds)
+    n_ref = 1 if cfg["attacks"].get("references", True) else 0  # Start / NeverLearned (ssiuu/references.py)
+    attacked = [*attacked, *["reference"] * n_ref]
     return {
         "prepare_model": n_m,
         "build_benchmark": len(benches),
         "split": n_m * len(benches),
         "base_eval": n_m * len(benches),
         "pretrain": n_m * len(rouge),
+        "pretrain_never_learned": n_m * len(rouge) * n_ref,
+        "reference_eval": n_m * n_s * len(benches) * n_ref,
         "unlearn": n_m * n_s * (len(benches) * len(methods) + len(mcqa) * n_variants),
         "attack_harmful": n_m * n_s * (len(benches) * len(attacked) * per_method
                                        + len(mcqa) * (n_variants * per_method + sweep)),

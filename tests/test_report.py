@@ -14,9 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
+from ssiuu.references import REFERENCE_LABELS
 from ssiuu.report import (
     build_figures,
     build_report_assets,
@@ -51,8 +54,9 @@ def test_attack_value_is_mean_over_runs_of_max_over_lrs() -> None:
     # seed0: run0 max(.50,.30)=.50, run1 max(.20,.40)=.40 ; seed1: run0 max(.30,.10)=.30, run1 max(.10,.20)=.20
     t = table()
     assert t.loc["GA", "harmful_p0.1"] == pytest.approx(100 * (0.50 + 0.40 + 0.30 + 0.20) / 4)  # 35.00
-    assert t.loc["GA", "harmful_p0.1_std"] == pytest.approx(100 * statistics.stdev([0.5, 0.4, 0.3, 0.2]))
-    assert t.loc["GA", "harmful_p0.1_n"] == 4
+    assert t.loc["GA", "harmful_p0.1_runs"] == 4
+    assert t.loc["GA", "harmful_p0.1_n"] == 4 * 20  # 4 seed × run draws of 20 evaluation items each
+    assert t.loc["GA", "harmful_p0.1_low"] < 35.0 < t.loc["GA", "harmful_p0.1_high"]
     per_seed = collect_results(FIX, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS).set_index(
         ["benchmark", "method"]
     )
@@ -71,53 +75,67 @@ def test_lr_sweep_extras_do_not_change_table1() -> None:
     assert ga["harmful_p0.1"].tolist() == pytest.approx([0.95, 0.95])
 
 
-def _independent_attack_cells(bench: str, method: str) -> dict[str, tuple[float, float]]:
-    """Re-implementation straight from the JSON files: {attack: (mean %, std %)}."""
-    out: dict[str, list[float]] = {}
+def _independent_attack_items(bench: str, method: str) -> dict[str, list[float]]:
+    """Re-implementation straight from the JSON files: {attack: items of each run's best (lr, step), pooled}."""
+    best: dict[tuple[str, int, int], tuple[float, list[float]]] = {}
     for seed_dir in sorted((FIX / bench / "tiny" / method).glob("seed*")):
-        per_run: dict[tuple[str, int], float] = {}
         for f in (seed_dir / "attacks").glob("*.json"):
             r = json.loads(f.read_text())
             lrs = HARMFUL_LRS if r["kind"] == "harmful" else BENIGN_LRS
             if not any(abs(r["lr"] - x) < 1e-12 for x in lrs):
                 continue
             key = "benign" if r["kind"] == "benign" else f"harmful_p{r['p']:g}"
-            per_run[(key, r["run"])] = max(per_run.get((key, r["run"]), 0.0), r["max_fs"])
-        for (key, _), v in per_run.items():
-            out.setdefault(key, []).append(v)
-    return {k: (100 * statistics.fmean(v), 100 * statistics.stdev(v)) for k, v in out.items()}
+            for point in r["curve"]:
+                run = (key, r["seed"], r["run"])
+                if run not in best or point["fs"] > best[run][0]:
+                    best[run] = (point["fs"], point["item_scores"])
+    out: dict[str, list[float]] = {}
+    for (key, _, _), (_, items) in sorted(best.items()):
+        out.setdefault(key, []).extend(items)
+    return out
 
 
 @pytest.mark.parametrize("bench,style", [("synth_mcqa", "mcqa"), ("synth_rouge", "rouge")])
 def test_every_attack_cell_matches_independent_computation(bench: str, style: str) -> None:
     t = table(style)
     for method in METHODS:
-        for key, (mean, std) in _independent_attack_cells(bench, method).items():
-            assert t.loc[method, key] == pytest.approx(mean), (method, key)
-            assert t.loc[method, f"{key}_std"] == pytest.approx(std), (method, key)
+        for key, items in _independent_attack_items(bench, method).items():
+            assert t.loc[method, key] == pytest.approx(100 * statistics.fmean(items)), (method, key)
+            assert t.loc[method, f"{key}_n"] == len(items)
+            if len(set(items)) > 1:
+                ci = scipy_stats.bootstrap((np.array(items),), np.mean, n_resamples=9999, method="percentile",
+                                           rng=np.random.default_rng(0)).confidence_interval
+                assert t.loc[method, f"{key}_low"] == pytest.approx(100 * ci.low), (method, key)
+                assert t.loc[method, f"{key}_high"] == pytest.approx(100 * ci.high), (method, key)
 
 
-def test_fs_rs_us_mean_and_std_over_two_seeds() -> None:
+def test_fs_rs_us_mean_and_ci_over_two_seeds() -> None:
     t = table()
     # GA seeds: FS .30/.20, test .60/.50, US .48/.46 ; MCQA RS = test-set score
     assert t.loc["GA", "FS"] == pytest.approx(25.0)
-    assert t.loc["GA", "FS_std"] == pytest.approx(100 * statistics.stdev([0.30, 0.20]))
+    assert t.loc["GA", "FS_n"] == 200  # 100 forget items × 2 seeds, pooled
+    assert t.loc["GA", "FS_low"] < 25.0 < t.loc["GA", "FS_high"]
     assert t.loc["GA", "RS"] == pytest.approx(55.0)
     assert t.loc["GA", "US"] == pytest.approx(47.0)
     assert t.loc["Default", ["FS", "RS", "US"]].tolist() == pytest.approx([90.0, 70.0, 50.0])
     assert pd.isna(t.loc["Default", "harmful_p0.1"])
-    # ROUGE style: RS = retain-set score, one seed -> no std
+    # US on MCQA: lm-eval's standard error (0.05 per task, 2 seeds averaged) -> ±1.96 × 0.05 / √2
+    half = 100 * 1.959964 * (0.05**2 + 0.05**2) ** 0.5 / 2
+    assert (t.loc["GA", "US_low"], t.loc["GA", "US_high"]) == pytest.approx((47.0 - half, 47.0 + half), abs=1e-4)
+    # ROUGE style: RS = retain-set score; equal per-item recalls give a zero-width interval
     r = table("rouge")
     assert r.loc["GA", "RS"] == pytest.approx(85.0)
-    assert pd.isna(r.loc["GA", "RS_std"])
+    assert r.loc["GA", "RS_n"] == 100 and r.loc["GA", "RS_low"] == pytest.approx(85.0)
     assert r.loc["Default", "RS"] == pytest.approx(92.0)
 
 
 def test_ablation_variants_are_not_table_rows() -> None:
     t = table()
-    assert list(t.index) == ["Default", *METHODS]
+    assert list(t.index) == ["Default", *METHODS, "Start"]  # the reference row follows the methods
+    assert t.loc["Start", "reference"] and pd.isna(t.loc["Start", "n_converged"])
     per_seed = collect_results(FIX, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS)
-    assert len(per_seed) == (1 + 2 * 3 + 3) + (1 + 3)  # Default + seeds (+ λ variants) per benchmark
+    # Default + seeds (+ λ variants) + the reference row, per benchmark
+    assert len(per_seed) == (1 + 2 * 3 + 3 + 1) + (1 + 3 + 1)
     assert sorted(per_seed.loc[per_seed["method"].str.contains("lambda"), "lambda"]) == [1e-4, 1e-2, 1.0]
     mcqa = per_seed[per_seed["benchmark"] == "synth_mcqa"]
     assert mcqa.loc[mcqa["method"] == "SSIUU", "lambda"].tolist() == [1e-3, 1e-3]
@@ -133,22 +151,24 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
         benign_lrs=BENIGN_LRS,
     )
     names = {
-        f"{t}{s}.{e}" for t in ("table1", "table2") for s in ("", "_vs_paper") for e in ("csv", "md", "tex")
+        f"{t}{s}.{e}"
+        for t in ("table1", "table2")
+        for s in ("", "_vs_paper", "_recovery", "_ssiuu_vs")
+        for e in ("csv", "md", "tex")
     }
     assert set(paths) == names
     assert all(p.stat().st_size > 0 for p in paths.values())
     md = (tmp_path / "table1.md").read_text()
-    assert "35.00 ± 12.91" in md and "25.00 ± 7.07" in md and "Tiny (synthetic)" in md
+    assert "| 35.0 [" in md and "n=80" in md and "| 25.0 [" in md and "Tiny (synthetic)" in md
     assert "GD †" in md  # seed 1 of GD did not converge
     tex = (tmp_path / "table1.tex").read_text()
-    assert (
-        r"35.00 $\pm$ 12.91" in tex and r"\multicolumn{2}{c}{Harmful Attack" in tex and r"synth\_mcqa" in tex
-    )
+    assert "35.0 [" in tex and r"\multicolumn{2}{c}{Harmful Attack" in tex and r"synth\_mcqa" in tex
     assert tex.count(r"\\") >= 6
     csv = pd.read_csv(tmp_path / "table1.csv").set_index("method")
     assert csv.loc["GA", "harmful_p0.1"] == pytest.approx(35.0)
     md2 = (tmp_path / "table2.md").read_text()
-    assert "RS = retain-set ROUGE-L recall" in md2 and "85.00" in md2
+    assert "RS = retain-set ROUGE-L recall" in md2 and "85.0" in md2
+    assert "Never learned (control)" in md2 or "NeverLearned" in md2
 
 
 def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
@@ -165,6 +185,18 @@ def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
     csv2 = pd.read_csv(tmp_path / "table2_vs_paper.csv")
     assert "paper (Qwen-2.5-3B)" not in set(csv2["source"])  # Table 2 of the paper: Llama-3.2 only
     assert "paper (Llama-3.2-3B)" in (tmp_path / "table2_vs_paper.tex").read_text()
+
+
+def test_rs_header_names_its_split_and_vs_paper_tables_keep_the_dagger(tmp_path: Path) -> None:
+    build_tables(FIX, tmp_path, None, methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS)
+    for name in ("table1", "table1_vs_paper"):
+        md = (tmp_path / f"{name}.md").read_text()
+        assert "RS test acc. (↑)" in md and "| RS (↑)" not in md, name
+        assert r"RS test acc. ($\uparrow$)" in (tmp_path / f"{name}.tex").read_text(), name
+    assert "RS retain (↑)" in (tmp_path / "table2.md").read_text()
+    vs = (tmp_path / "table1_vs_paper.md").read_text()
+    assert "| GD †" in vs and "| GA †" not in vs  # seed 1 of GD did not converge (as in table1.md)
+    assert r"GD$^\dagger$" in (tmp_path / "table1_vs_paper.tex").read_text()
 
 
 def test_paper_values_spot_checks() -> None:
@@ -258,7 +290,7 @@ def test_options_from_config() -> None:
         "analysis": {"enabled": True, "lambda_ablation": [1e-4, 1e-2, 1.0]},
     }
     opts = options_from_config(cfg)
-    assert opts["labels"] == {"smollm2": "SmolLM2-135M-Instruct", "worldfacts": "WorldFacts"}
+    assert opts["labels"] == {"smollm2": "SmolLM2-135M-Instruct", "worldfacts": "WorldFacts"} | REFERENCE_LABELS
     assert opts["lambda_variants"] == ["SSIUU-lambda0.0001", "SSIUU-lambda0.01", "SSIUU-lambda1"]
     assert opts["harmful_lrs"] == [1e-5] and opts["harmful_ps"] == [0.1, 0.3]
     # every option is a keyword of the entry points

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ssiuu.report import build_report_assets
 from ssiuu.report import figures as F
-from ssiuu.report.tables import ResultError
+from ssiuu.report.tables import ResultError, aggregate_table, collect_attacks
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 KW = {"methods": ["GA", "GD", "SSIUU"], "harmful_lrs": [1e-5, 1e-6], "benign_lrs": [1e-5, 1e-7]}
@@ -87,8 +89,12 @@ def test_lambda_rows_use_params_and_variant_names() -> None:
         harmful_ps=[0.1, 0.3],
     )
     assert lam["lambda"].tolist() == [1e-4, 1e-3, 1e-2, 1.0]
-    # λ = 1e-3 is the main SSIUU run: test .68/.67 over two seeds
-    assert lam.loc[lam["lambda"] == 1e-3, "test_mean"].item() == pytest.approx(0.675)
+    # λ = 1e-3 is the main SSIUU run: test .68/.67 over two seeds, the per-item answers pooled (percent)
+    main = lam[lam["lambda"] == 1e-3].iloc[0]
+    assert main["test"] == pytest.approx(67.5) and main["test_low"] < 67.5 < main["test_high"]
+    assert main["test_n"] == 200 and main["harmful_p0.1_runs"] == 4
+    # a λ variant has one seed, but its interval resamples items, so it still has one
+    assert lam["harmful_p0.1_low"].notna().all()
 
 
 @pytest.mark.parametrize(
@@ -175,3 +181,158 @@ def test_every_figure_and_table_has_a_report_caption() -> None:
     for stem in STEMS + ["table1", "table2", "table1_vs_paper", "table2_vs_paper"]:
         text = (captions / f"{stem}.rst").read_text()
         assert len(text) > 200 and text.startswith("**"), stem
+
+
+# ------------------------------------------------------------------------------------ Figs. 4 and 6
+def drawn(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
+    """The matplotlib Figure a figure function draws (saving is skipped)."""
+    captured = {}
+    monkeypatch.setattr(F, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and [])
+    fn(*args, **kwargs)
+    return captured["fig"]
+
+
+def titles(fig) -> list[str]:
+    return [ax.get_title() for ax in fig.axes if ax.get_title()]
+
+
+def legend_texts(fig) -> list[str]:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def distribution_results(tmp_path: Path, seeds: list[int], old_writer: bool) -> Path:
+    """results/b/m/analysis with histograms of GD (base + per seed) and ρ per seed."""
+    analysis = tmp_path / "results" / "b" / "m" / "analysis"
+    analysis.mkdir(parents=True)
+    edges = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    labels = ["base"] + [f"GD-seed{s}{x}" for s in seeds for x in ("", "-attacked")]
+    rows = []
+    for label in labels:
+        for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+            row = {"model": label, "bin": i, "bin_left": lo, "bin_right": hi, "count": [5, 1, 1, 5][i]}
+            rows.append(row if old_writer else row | {"n_below": 2, "n_above": 2})
+    pd.DataFrame(rows).to_csv(analysis / "distributions.csv", index=False)
+    rho = [{"pre": f"GD-seed{s}", "post": f"GD-seed{s}-attacked", "pearson_r": 0.9 - 0.1 * s} for s in seeds]
+    pd.DataFrame(rho).to_csv(analysis / "correlation.csv", index=False)
+    return tmp_path / "results"
+
+
+def test_fig6_letters_every_panel_and_says_one_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fig = drawn(monkeypatch, F.fig6_distributions, FIX, tmp_path)
+    letters = [t[:3] for t in titles(fig)]
+    assert letters == ["(a)", "(b)", "(c)", "(d)"], titles(fig)  # GA, GD, SSIUU, then ρ
+    assert any("one unlearning seed, so no spread" in t for t in legend_texts(fig)), legend_texts(fig)
+    assert not any("mean ± std" in t for t in legend_texts(fig))
+    assert not fig.axes[-1].containers[1:], "no error bars with one seed"
+
+
+def test_fig6_error_bars_only_with_two_seeds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fig = drawn(monkeypatch, F.fig6_distributions, distribution_results(tmp_path, [0, 1], False), tmp_path)
+    assert any("mean over 2 seeds, ± std where ≥ 2" in t for t in legend_texts(fig)), legend_texts(fig)
+    bars = fig.axes[-1]
+    assert any(type(c).__name__ == "ErrorbarContainer" for c in bars.containers)
+    assert "seed 0" in fig.axes[0].get_title() and "ρ = 0.90" in fig.axes[0].get_title()
+
+
+@pytest.mark.parametrize(("old_writer", "points", "outside"), [(True, 2, "83.33 %"), (False, 4, "25.00 %")])
+def test_fig6_tails_are_not_drawn_in_the_edge_bins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, old_writer: bool, points: int, outside: str
+) -> None:
+    """Old histograms clipped the tails into the edge bins: those bins are left out and their share stated;
+    new ones keep the tails out of the bins (n_below, n_above) and state that share."""
+    fig = drawn(monkeypatch, F.fig6_distributions, distribution_results(tmp_path, [0], old_writer), tmp_path)
+    panel = fig.axes[0]
+    assert {len(line.get_xdata()) for line in panel.get_lines()} == {points}
+    note = " ".join(t.get_text() for t in panel.texts)
+    assert "beyond the x range, not drawn" in note and f"original {outside}" in note, note
+
+
+def test_fig4_gives_n_in_every_panel_title(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fig = drawn(monkeypatch, F.fig4_logit_lens, FIX, tmp_path, methods=["GD", "SSIUU"])
+    assert [t.split(":")[0] for t in titles(fig)] == ["(a) GD", "(b) SSIUU"]
+    assert all("n = 20 forget items" in t for t in titles(fig)), titles(fig)
+
+
+# ------------------------------------------------------------------------------------ Figs. 2 and 7
+def figure_of(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
+    """The Figure a figure function draws, without saving it."""
+    captured = {}
+    monkeypatch.setattr(F, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and [])
+    fn(*args, **kwargs)
+    return captured["fig"]
+
+
+def errorbar_segments(ax) -> int:
+    return sum(
+        len(c.lines[2][0].get_segments()) for c in ax.containers if type(c).__name__ == "ErrorbarContainer"
+    )
+
+
+def test_ci_error_bars_only_where_the_interval_is_defined() -> None:
+    fig = F._new_figure(3, 3)
+    ax = fig.subplots()
+    nan = float("nan")
+    F._ci_errorbars(ax, *map(np.array, ([0, 1, 2], [0.5, 0.5, 0.5], [0.4, nan, 0.4], [0.6, nan, 0.7])))
+    assert errorbar_segments(ax) == 2
+    F._ci_errorbars(ax, *map(np.array, ([0.0], [0.5], [nan], [nan])))  # a single value: nothing drawn
+    assert errorbar_segments(ax) == 2
+
+
+def test_fig2_intervals_n_and_reference_marks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fig = figure_of(monkeypatch, F.fig2_vulnerability, FIX, tmp_path, n_resamples=199, **KW)
+    scores, recovered, gain = fig.axes[:3]  # synth_mcqa row
+    table = aggregate_table(FIX, "mcqa", n_resamples=199, **KW)
+    rows = table[table["method"].isin(KW["methods"])]
+    keys = ["FS", "harmful_p0.1", "harmful_p0.3", "benign"]
+    assert errorbar_segments(scores) == sum(int(rows[f"{k}_low"].notna().sum()) for k in keys)
+    assert any(t.get_text() == "n=200" for t in scores.texts)  # FS: 100 forget items × 2 seeds
+    start = table[table["method"] == "Start"].iloc[0]
+    flat = {round(line.get_ydata()[0], 6) for line in scores.get_lines() if len(set(line.get_ydata())) == 1}
+    assert round(start["harmful_p0.1"], 6) in flat and round(start["benign"], 6) in flat
+    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert any(t.startswith("starting model attacked") for t in legend)
+    assert any(t.startswith("never learned (control)") for t in legend)  # the ROUGE row
+    assert "95% bootstrap confidence intervals" in fig.legends[0].get_title().get_text()
+    assert recovered.get_title() == "(b) Recovered fraction" and errorbar_segments(recovered) > 0
+    assert gain.get_ylabel().startswith("Δ log p")
+
+
+def test_fig2_skips_the_recovery_panels_without_per_item_results(
+    monkeypatch: pytest.MonkeyPatch, results_copy: Path, tmp_path: Path
+) -> None:
+    for f in results_copy.glob("*/tiny/*/seed*/attacks/*.json"):
+        obj = json.loads(f.read_text())
+        f.write_text(json.dumps({k: v for k, v in obj.items() if k not in ("curve", "start_logprobs")}))
+    fig = figure_of(monkeypatch, F.fig2_vulnerability, results_copy, tmp_path, n_resamples=199, **KW)
+    assert "skipped" in " ".join(t.get_text() for t in fig.axes[1].texts)
+    assert errorbar_segments(fig.axes[0]) == 3  # only the FS bars keep an interval
+
+
+def test_lr_sweep_rows_hold_one_cell_per_learning_rate() -> None:
+    attacks = collect_attacks(FIX)
+    ga = attacks[(attacks["benchmark"] == "synth_mcqa") & (attacks["method"] == "GA")]
+    sweep = F._lr_sweep_rows(ga, ["harmful_p0.1", "benign"], {"confidence": 0.95, "n_resamples": 199}, 0.1)
+    assert sweep["lr"].tolist() == [1e-7, 1e-6, 5e-6, 1e-5]
+    at = sweep.set_index("lr")
+    assert at.loc[5e-6, "harmful_p0.1"] == pytest.approx(95.0)  # the sweep extra, 19 of 20 items every run
+    assert (
+        at.loc[5e-6, "harmful_p0.1_n"] == 80
+        and at.loc[1e-5, "harmful_p0.1_low"] < at.loc[1e-5, "harmful_p0.1"]
+    )
+    assert np.isnan(at.loc[5e-6, "benign"]) and at.loc[5e-6, "benign_n"] == 0  # benign ran at 1e-5, 1e-7 only
+
+
+def test_fig7_draws_intervals_and_marks_the_configured_rates(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fig = figure_of(monkeypatch, F.fig7_ablation, FIX, tmp_path, harmful_lrs=[1e-5, 1e-6], n_resamples=199)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert [t[:3] for t in titles] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"], titles
+    sweep_panel = fig.axes[1]
+    assert errorbar_segments(sweep_panel) > 0
+    assert {
+        line.get_xdata()[0]
+        for line in sweep_panel.get_lines()
+        if line.get_linestyle() != "None" and len(set(line.get_xdata())) == 1
+    } >= {1e-5, 1e-6}  # vertical marks at the configured rates
+    assert any(t.get_text().startswith("n = ") for t in sweep_panel.texts)

@@ -70,9 +70,11 @@ def attribution_histograms(
 ) -> pd.DataFrame:
     """Fig. 6a: histograms of :func:`neuron_scores` per model on shared bin edges.
 
-    The default range is symmetric, ``±`` the ``range_quantile`` quantile of ``|score|`` pooled over all models;
-    values outside it are counted in the edge bins, so the counts of a model sum to its number of values.
-    Columns ``model, bin, bin_left, bin_right, count, density`` (density = count / total / bin width).
+    The default range is symmetric, ``±`` the ``range_quantile`` quantile of ``|score|`` pooled over all models.
+    Values outside it are in no bin (piling them into the edge bins would draw spikes there): ``n_below`` and
+    ``n_above`` count them, so ``count`` + ``n_below`` + ``n_above`` sum to a model's number of values.
+    Columns ``model, bin, bin_left, bin_right, count, density, n_below, n_above`` (density = count / total /
+    bin width, so the densities of a model integrate to its in-range fraction).
     """
     if not summaries:
         raise ValueError("attribution_histograms needs at least one summary")
@@ -88,7 +90,7 @@ def attribution_histograms(
     width = edges[1] - edges[0]
     frames = []
     for name, vals in scores.items():
-        counts, _ = np.histogram(np.clip(vals, lo, hi), bins=edges)
+        counts, _ = np.histogram(vals, bins=edges)
         frames.append(
             pd.DataFrame(
                 {
@@ -98,6 +100,8 @@ def attribution_histograms(
                     "bin_right": edges[1:],
                     "count": counts,
                     "density": counts / max(len(vals), 1) / width,
+                    "n_below": int((vals < lo).sum()),
+                    "n_above": int((vals > hi).sum()),
                 }
             )
         )

@@ -44,16 +44,18 @@ def attribution(
     split_obj = BenchmarkSplit.load(split)
     state = Path(out).stem
     if attack_p is not None:
-        from ssiuu.attacks import run_attack
+        from ssiuu.attacks import attack
 
         if unlearn_result is None or attack_lr is None:
             raise ValueError("the post-attack attribution needs --unlearn-result and --attack-lr")
         method, seed = state.removesuffix("-attacked").rsplit("-seed", 1)
-        _, model_obj, tokenizer = run_attack(
+        _, model_obj, tokenizer = attack(
             config, kind="harmful", p=attack_p, lr=attack_lr, run=0, benchmark=benchmark, model=model,
             method=method, seed=int(seed), checkpoint=model_dir, split=split, unlearn_result=unlearn_result,
-            out=None, return_model=True,
+            base_result=None,
         )
+        if model_obj is None:
+            raise ValueError(f"{unlearn_result}: the harmful attack draw leaves no evaluation items; no attacked state")
     else:
         model_obj, tokenizer = load_for(config, model, model_dir)
     with atomic_path(out) as tmp:

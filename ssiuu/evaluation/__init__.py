@@ -28,6 +28,7 @@ __all__ = [
     "OFFLINE_TASKS",
     "RougeResult",
     "evaluate_split",
+    "forget_item_scores",
     "forget_score",
     "greedy_generate",
     "mcqa_accuracy",
@@ -42,6 +43,39 @@ MCQA_MAX_NEW_TOKENS = 16
 ROUGE_MAX_NEW_TOKENS = 64
 
 
+def forget_item_scores(
+    model: Any,
+    tokenizer: Any,
+    records: Sequence[QARecord],
+    style: str,
+    *,
+    batch_size: int = 16,
+    max_new_tokens: int | None = None,
+    match_rule: str = "unique_mention",
+) -> list[float]:
+    """Per record: 1.0/0.0 for a right/wrong MCQA answer (``style='mcqa'``) or its ROUGE-L recall."""
+    if style == "mcqa":
+        result = mcqa_accuracy(
+            model,
+            tokenizer,
+            records,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens or MCQA_MAX_NEW_TOKENS,
+            rule=match_rule,
+        )
+        return [float(item["correct"]) for item in result.items]
+    if style == "rouge":
+        result = rouge_eval(
+            model,
+            tokenizer,
+            records,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens or ROUGE_MAX_NEW_TOKENS,
+        )
+        return [float(item["rougeL_recall"]) for item in result.items]
+    raise ValueError(f"unknown benchmark style {style!r}: expected 'mcqa' or 'rouge'")
+
+
 def forget_score(
     model: Any,
     tokenizer: Any,
@@ -53,24 +87,10 @@ def forget_score(
     match_rule: str = "unique_mention",
 ) -> float:
     """FS: MCQA accuracy (``style='mcqa'``) or mean ROUGE-L recall (``style='rouge'``) on ``records``."""
-    if style == "mcqa":
-        return mcqa_accuracy(
-            model,
-            tokenizer,
-            records,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens or MCQA_MAX_NEW_TOKENS,
-            rule=match_rule,
-        ).accuracy
-    if style == "rouge":
-        return rouge_eval(
-            model,
-            tokenizer,
-            records,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens or ROUGE_MAX_NEW_TOKENS,
-        ).mean_recall
-    raise ValueError(f"unknown benchmark style {style!r}: expected 'mcqa' or 'rouge'")
+    scores = forget_item_scores(
+        model, tokenizer, records, style, batch_size=batch_size, max_new_tokens=max_new_tokens, match_rule=match_rule
+    )
+    return sum(scores) / len(scores)
 
 
 def _mean(values: Sequence[float]) -> float | None:

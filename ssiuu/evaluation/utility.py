@@ -251,10 +251,20 @@ def _task_name(name: str) -> str:
     return name if name in OFFLINE_TASKS or f"ssiuu_{name}" not in OFFLINE_TASKS else f"ssiuu_{name}"
 
 
-def _accuracy(metrics: dict[str, Any], task: str) -> float:
-    for key in ("acc,none", "exact_match,strict-match", "exact_match,none", "acc"):
+#: lm-eval's ``bootstrap_iters``: > 0 makes it report each task's standard error (closed form for a mean
+#: metric such as accuracy; the iterations are used only by metrics that have no formula).
+UTILITY_BOOTSTRAP_ITERS = 1000
+
+_ACCURACY_KEYS = ("acc,none", "exact_match,strict-match", "exact_match,none", "acc")
+
+
+def _accuracy(metrics: dict[str, Any], task: str) -> tuple[float, float]:
+    """(accuracy, its standard error from lm-eval; NaN where lm-eval gives none)."""
+    for key in _ACCURACY_KEYS:
         if key in metrics and isinstance(metrics[key], int | float):
-            return float(metrics[key])
+            name, _, flt = key.partition(",")
+            stderr = metrics.get(f"{name}_stderr,{flt}" if flt else f"{name}_stderr")
+            return float(metrics[key]), float(stderr) if isinstance(stderr, int | float) else float("nan")
     raise UtilityError(f"lm-eval returned no accuracy for task {task!r}: metrics {sorted(metrics)}")
 
 
@@ -271,7 +281,8 @@ def utility_score(
     """Utility score US = mean accuracy over ``tasks`` (Sec. 5.1), evaluated in memory with lm-eval.
 
     The model is wrapped as ``HFLM(pretrained=model, tokenizer=tokenizer)``; ``limit`` items per task
-    (``None`` = all). Returns ``{"tasks": {task: accuracy}, "n_items": {task: n}, "US": mean}``.
+    (``None`` = all). Returns ``{"tasks": {task: accuracy}, "stderr": {task: lm-eval's standard error},
+    "n_items": {task: n}, "US": mean}``.
     Global RNG states (python, numpy, torch) and the model's train/eval mode are restored afterwards.
     NaN or inf logits raise :class:`ssiuu.finite.NonFiniteLossError`; lm-eval's progress reaches a log
     file as plain lines (:mod:`ssiuu.progress`).
@@ -318,7 +329,7 @@ def utility_score(
                     limit=limit,
                     task_manager=manager,
                     log_samples=False,
-                    bootstrap_iters=0,
+                    bootstrap_iters=UTILITY_BOOTSTRAP_ITERS,
                     random_seed=seed,
                     numpy_random_seed=seed,
                     torch_random_seed=seed,
@@ -338,11 +349,12 @@ def utility_score(
     if out is None:
         raise UtilityError("lm-eval returned no results (non-zero rank?)")
     results = out["results"]
-    per_task, n_items = {}, {}
+    per_task, stderr, n_items = {}, {}, {}
     for t in tasks:
         if t not in results:
             raise UtilityError(f"lm-eval returned no result for task {t!r} (got {sorted(results)})")
-        per_task[t] = _accuracy(results[t], t)
+        per_task[t], stderr[t] = _accuracy(results[t], t)
         n = out.get("n-samples", {}).get(t, {})
         n_items[t] = int(n.get("effective", n.get("original", 0))) if isinstance(n, dict) else 0
-    return {"tasks": per_task, "n_items": n_items, "US": float(sum(per_task.values()) / len(per_task))}
+    return {"tasks": per_task, "stderr": stderr, "n_items": n_items,
+            "US": float(sum(per_task.values()) / len(per_task))}

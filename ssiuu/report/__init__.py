@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ssiuu.references import REFERENCE_LABELS
 from ssiuu.report.figures import build_figures
 from ssiuu.report.tables import ResultError, build_tables, collect_attacks, collect_results
 
@@ -37,6 +38,7 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
         for key, spec in (config.get(section) or {}).items():
             if isinstance(spec, Mapping) and spec.get("label"):
                 labels[key] = str(spec["label"])
+    labels |= REFERENCE_LABELS
     enabled = analysis.get("enabled", True)
     return {
         "methods": list(config["methods"]),
@@ -57,6 +59,9 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "lr_sweep_methods": list(analysis.get("lr_sweep_methods", ["GA", "GD"])),
         "top_k": int(analysis.get("top_k", 100)),
         "attribution_target": str(analysis.get("attribution_target", "prob")),
+        "confidence": float(attacks.get("confidence_level", 0.95)),
+        "n_resamples": int(attacks.get("bootstrap_resamples", 9999)),
+        "min_logprob_drop": float(attacks.get("min_logprob_drop", 0.1)),
     }
 
 

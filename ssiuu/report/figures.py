@@ -35,10 +35,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ssiuu.io import atomic_path
+from ssiuu.io import atomic_path, read_json
 from ssiuu.report import paper_values
+from ssiuu.report.stats import Interval, mean_interval
 from ssiuu.report.tables import (
     DEFAULT,
     ResultError,
@@ -281,9 +283,24 @@ def read_influence(influence_dir: str | Path, kind: str) -> pd.DataFrame | None:
     return pd.concat([_influence_frame(s / f"{kind}.csv", kind, s.name) for s in subs], ignore_index=True)
 
 
+HIST_COLUMNS = [
+    "method",
+    "seed",
+    "state",
+    "bin_left",
+    "bin_right",
+    "density",
+    "n_below",
+    "n_above",
+    "edge_clipped",
+]
+
+
 def read_distributions(analysis_dir: str | Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """(histograms: method, seed, state in base|unlearned|attacked, bin_left, bin_right, density;
-    rho: method, seed, rho) — either is ``None`` when missing."""
+    """(histograms: method, seed, state in base|unlearned|attacked, bin_left, bin_right, density, n_below,
+    n_above (values outside the bins; NaN when not recorded), edge_clipped (the old ``ssiuu.analysis`` layout,
+    ``bin`` + ``count`` without ``n_below``: its tails were clipped into the edge bins); rho: method, seed,
+    rho) — either is ``None`` when missing."""
     d = Path(analysis_dir)
     hist = rho = None
     path = d / "distributions.csv"
@@ -291,6 +308,9 @@ def read_distributions(analysis_dir: str | Path) -> tuple[pd.DataFrame | None, p
         path = d / "distributions" / "histogram.csv"
     if path.exists():
         df = _read_csv(path)
+        df["edge_clipped"] = "n_below" not in df.columns and {"bin", "count"} <= set(df.columns)
+        for c in ("n_below", "n_above"):
+            df[c] = df[c] if c in df.columns else np.nan
         label = _pick(df, ["method", "model", "label", "state"], path, "method/model label")
         for c in ("bin_left", "bin_right"):
             _pick(df, [c], path, c)
@@ -301,7 +321,8 @@ def read_distributions(analysis_dir: str | Path) -> tuple[pd.DataFrame | None, p
             _pick(df, ["count"], path, "density or count")
             _numeric(df, "count", path, lo=0)
             width = df["bin_right"] - df["bin_left"]
-            df["density"] = df["count"] / df.groupby(label)["count"].transform("sum") / width
+            tails = (df["n_below"].fillna(0) + df["n_above"].fillna(0)).groupby(df[label]).transform("first")
+            df["density"] = df["count"] / (df.groupby(label)["count"].transform("sum") + tails) / width
         _numeric(df, "density", path, lo=0)
         raw_state = (
             df["state"].astype(str).str.lower() if "state" in df.columns and label != "state" else None
@@ -321,7 +342,7 @@ def read_distributions(analysis_dir: str | Path) -> tuple[pd.DataFrame | None, p
             r = df[df["state"] != "base"].dropna(subset=["rho"])
             if not r.empty:
                 rho = r.groupby(["method", "seed"], dropna=False)["rho"].first().reset_index()
-        hist = df[["method", "seed", "state", "bin_left", "bin_right", "density"]]
+        hist = df[HIST_COLUMNS]
     if rho is None:
         for name in ("distributions_rho.csv", "rho.csv", "correlation.csv", "distributions/correlation.csv"):
             if (d / name).exists():
@@ -380,6 +401,193 @@ def _style_name(style: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- Fig. 2
+#: Fig. 2's reference marks (ssiuu.references): reference method → (label, line style)
+REFERENCE_MARKS = {
+    "Start": ("starting model attacked", (0, (5, 2))),
+    "NeverLearned": ("never learned (control)", (0, (6, 2, 1, 2))),
+}
+FIG2_COLORS = ["#bdbdbd", "#fd8d3c", "#d94701", "#6baed6"]  # after unlearning, harmful p = …, benign
+
+
+NO_ITEMS = "no per-item attack results (attack files without 'curve')"
+
+
+def _ci_note(confidence: float) -> str:
+    return (
+        f"Error bars: {confidence:.0%} bootstrap confidence intervals over items and runs "
+        "(scipy.stats.bootstrap); none where a single value exists."
+    )
+
+
+def _ci_arrays(df: pd.DataFrame, col: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, low, high) of ``col`` from ``col``, ``col_low``, ``col_high`` (NaN where absent)."""
+    nan = np.full(len(df), np.nan)
+    return tuple(  # type: ignore[return-value]
+        scale * df[c].to_numpy(dtype=float) if c in df.columns else nan
+        for c in (col, f"{col}_low", f"{col}_high")
+    )
+
+
+def _ci_errorbars(
+    ax: Axes, x: np.ndarray, value: np.ndarray, low: np.ndarray, high: np.ndarray, color: str = "0.15"
+) -> None:
+    """Error bars for the confidence interval, drawn only where it is defined (never from a single value)."""
+    ok = np.isfinite(value) & np.isfinite(low) & np.isfinite(high)
+    if ok.any():
+        yerr = [np.maximum(value[ok] - low[ok], 0), np.maximum(high[ok] - value[ok], 0)]
+        ax.errorbar(
+            x[ok], value[ok], yerr=yerr, fmt="none", ecolor=color, elinewidth=0.8, capsize=2, zorder=4
+        )
+
+
+def _offsets(n_groups: int, n_keys: int) -> tuple[np.ndarray, float]:
+    return np.arange(n_groups, dtype=float), 0.8 / n_keys
+
+
+def _fig2_scores(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], names: Sequence[str]) -> None:
+    """(a) bars: forget score after unlearning and after each attack, with CIs and their n at the bar foot."""
+    x, w = _offsets(len(rows), len(keys))
+    for i, (key, name) in enumerate(zip(keys, names, strict=True)):
+        pos = x + (i - (len(keys) - 1) / 2) * w
+        value, low, high = _ci_arrays(rows, key)
+        ax.bar(pos, np.nan_to_num(value), w, color=FIG2_COLORS[i % 4], label=name, edgecolor="white", lw=0.5)
+        _ci_errorbars(ax, pos, value, low, high)
+        ns = rows[f"{key}_n"].to_numpy() if f"{key}_n" in rows.columns else [None] * len(rows)
+        for px, v, n in zip(pos, value, ns, strict=True):
+            text = "n/a" if np.isnan(v) else (f"n={int(n)}" if n is not None and not pd.isna(n) else "")
+            ax.text(
+                px, 1.5, text, ha="center", va="bottom", rotation=90, fontsize=5.5, color="0.25", zorder=5
+            )
+
+
+def _fig2_points(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], suffix: str, scale: float) -> bool:
+    """(b, c) one point per method and attack with its CI; hollow where the recovered fraction is unstable.
+    Returns whether a hollow point was drawn."""
+    x, w = _offsets(len(rows), len(keys))
+    hollow = False
+    for i, key in enumerate(keys):
+        pos = x + (i - (len(keys) - 1) / 2) * w
+        value, low, high = _ci_arrays(rows, f"{key}{suffix}", scale)
+        color = FIG2_COLORS[1 + i % 3]
+        stable = np.ones(len(rows), dtype=bool)
+        if suffix == "_recovered" and f"{key}_stable" in rows.columns:
+            stable = rows[f"{key}_stable"].fillna(False).to_numpy(dtype=bool)
+        ax.scatter(pos[stable], value[stable], s=22, color=color, zorder=5)
+        ax.scatter(pos[~stable], value[~stable], s=22, facecolors="white", edgecolors=color, zorder=5)
+        _ci_errorbars(ax, pos, value, low, high, color=color)
+        hollow |= bool(np.isfinite(value[~stable]).any())
+    ax.axhline(0, color="0.5", lw=0.6)
+    return hollow
+
+
+def _reference_marks(
+    ax: Axes,
+    refs: pd.DataFrame,
+    keys: Sequence[str],
+    colors: Sequence[str],
+    suffix: str = "",
+    scale: float = 1.0,
+) -> list[str]:
+    """A horizontal line per reference row and attack (the attack's colour); returns the references drawn."""
+    drawn = []
+    for _, ref in refs.iterrows():
+        label, ls = REFERENCE_MARKS.get(ref["method"], (str(ref["method"]), (0, (2, 2))))
+        for key, color in zip(keys, colors, strict=False):
+            v = ref.get(f"{key}{suffix}")
+            if v is not None and not pd.isna(v):
+                ax.axhline(scale * float(v), color=color, ls=ls, lw=1.2, zorder=1.5)
+                drawn.append(ref["method"])
+    return list(dict.fromkeys(drawn))
+
+
+def _default_mark(ax: Axes, default: pd.DataFrame) -> None:
+    if default.empty or pd.isna(default["FS"].iloc[0]):
+        return
+    fs0 = float(default["FS"].iloc[0])
+    ax.axhline(fs0, color="0.2", ls=":", lw=1.2, label="Default model (before unlearning)")
+    ax.annotate(
+        f"{fs0:.1f} %",
+        (1.0, fs0),
+        xycoords=("axes fraction", "data"),
+        xytext=(-2, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="0.2",
+    )
+
+
+def _format_panel(ax: Axes, ticks: Sequence[str], tilt: int, ylabel: str, title: str) -> None:
+    ax.set_xticks(np.arange(len(ticks)), ticks, rotation=tilt, ha="right" if tilt else "center")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _fig2_row(
+    axes: Sequence[Axes],
+    table: pd.DataFrame,
+    style: str,
+    keys: Sequence[str],
+    where: str,
+    labels: Mapping[str, str] | None,
+    legend: dict[str, Any],
+) -> None:
+    """One (benchmark, model): (a) forget scores, (b) recovered fraction, (c) log-probability gain."""
+    reference = table["reference"].fillna(False).astype(bool) if "reference" in table.columns else False
+    rows = table[(table["method"] != DEFAULT) & ~reference]
+    refs, default = table[reference], table[table["method"] == DEFAULT]
+    titles = [
+        f"(a) Forget score — {where}",
+        "(b) Recovered fraction",
+        "(c) Log-probability gain of the attack",
+    ]
+    if rows.empty:
+        for ax, title in zip(axes, titles, strict=True):
+            skip_panel(ax, title, "no unlearning results")
+        return
+    ticks = [_label(labels, m) for m in rows["method"]]
+    names = [
+        "After unlearning",
+        *[f"Harmful attack, p = {k.removeprefix('harmful_p')}" for k in keys[:-1]],
+        "Benign attack",
+    ]
+    _fig2_scores(axes[0], rows, ["FS", *keys], names)
+    _default_mark(axes[0], default)
+    drawn = _reference_marks(axes[0], refs, keys, FIG2_COLORS[1:])
+    _format_panel(
+        axes[0],
+        ticks,
+        45 if len(rows) > 6 else 0,
+        f"Forget-set {_style_name(style)} (%)\n(n at the bar foot: items × seeds or × runs)",
+        titles[0],
+    )
+    axes[0].set_ylim(0, 105)
+    hollow = False
+    panels = (
+        (axes[1], titles[1], "_recovered", 100.0, "Recovered (% of start − unlearned)"),
+        (axes[2], titles[2], "_gain", 1.0, "Δ log p per answer token (nats)"),
+    )
+    for ax, title, suffix, scale, ylabel in panels:
+        cols = [f"{k}{suffix}" for k in keys if f"{k}{suffix}" in rows.columns]
+        if not cols or rows[cols].isna().all().all():
+            skip_panel(ax, title, NO_ITEMS)
+            continue
+        hollow |= _fig2_points(ax, rows, keys, suffix, scale)
+        drawn += _reference_marks(ax, refs, keys, FIG2_COLORS[1:], suffix, scale)
+        _format_panel(ax, ticks, 45, f"{ylabel}\n(n as in a)", title)
+    _collect_legend(legend, axes[0])
+    for method in dict.fromkeys(drawn):
+        label, ls = REFERENCE_MARKS.get(method, (method, (0, (2, 2))))
+        legend.setdefault(f"{label}, same attack (line colour = attack)", Line2D([], [], color="0.3", ls=ls))
+    if hollow:
+        legend.setdefault(
+            "hollow: unlearning barely lowered log p (fraction not ranked)",
+            Line2D([], [], ls="", marker="o", mfc="white", mec="0.3"),
+        )
+
+
 @_with_style
 def fig2_vulnerability(
     results_dir: str | Path,
@@ -391,12 +599,15 @@ def fig2_vulnerability(
     harmful_ps: Sequence[float] = (0.1, 0.3),
     labels: Mapping[str, str] | None = None,
     benchmarks: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
     stem: str = "fig2_vulnerability",
 ) -> list[Path]:
-    """Fig. 2: per method, forget score after unlearning vs after the harmful (each p) and benign attacks.
-
-    One panel per (benchmark, model); bars are means (± std over seeds / seed × runs) in %; the dashed line is
-    the Default (pre-unlearning) forget score."""
+    """Fig. 2: per method, (a) the forget score after unlearning and after the harmful (each p) and benign
+    attacks, (b) the recovered fraction and (c) the log-probability gain of the attacks, each with its 95 %
+    interval from :func:`aggregate_table`. The reference rows (Start / NeverLearned) are lines in the attack's
+    colour; the dotted line is the model before unlearning. One row per (benchmark, model)."""
     base = collect_base(results_dir)
     pairs = [
         (b, m)
@@ -405,12 +616,8 @@ def fig2_vulnerability(
     ]
     if not pairs:
         raise ResultError(f"no benchmark results under {results_dir} for Fig. 2")
-    keys = ["FS"] + [attack_key("harmful", p) for p in harmful_ps] + ["benign"]
-    names = ["After unlearning"] + [f"Harmful attack, p = {p:g}" for p in harmful_ps] + ["Benign attack"]
-    colors = ["#bdbdbd", "#fd8d3c", "#d94701", "#6baed6"]
-    width = max(7.5, 1.1 * len(methods) + 2.0)
-    fig = _new_figure(width, 3.2 * len(pairs) + 1.0)
-    axes = fig.subplots(len(pairs), 1, squeeze=False)[:, 0]
+    keys = [attack_key("harmful", p) for p in harmful_ps] + ["benign"]
+    opts = {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
     tables = {
         style: aggregate_table(
             results_dir,
@@ -419,62 +626,30 @@ def fig2_vulnerability(
             harmful_lrs=harmful_lrs,
             benign_lrs=benign_lrs,
             harmful_ps=harmful_ps,
+            **opts,
         )
         for style in dict.fromkeys(base["style"])
     }
-    for ax, (bench, model) in zip(axes, pairs, strict=True):
+    n = len(methods)
+    fig = _new_figure(max(7.5, 1.1 * n + 2.0) + 2 * max(3.2, 0.45 * n + 1.2), 3.9 * len(pairs) + 1.4)
+    axes = fig.subplots(len(pairs), 3, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    legend: dict[str, Any] = {}
+    for row, (bench, model) in zip(axes, pairs, strict=True):
         style = base[(base["benchmark"] == bench) & (base["model"] == model)]["style"].iloc[0]
         table = tables[style]
         table = table[(table["benchmark"] == bench) & (table["model"] == model)]
-        rows = table[table["method"] != DEFAULT]
-        title = f"{_label(labels, bench)} — {_label(labels, model)}"
-        if rows.empty:
-            skip_panel(ax, title, "no unlearning results")
-            continue
-        x = np.arange(len(rows))
-        w = 0.8 / len(keys)
-        for i, (k, name) in enumerate(zip(keys, names, strict=True)):
-            vals = rows[k].to_numpy(dtype=float)
-            err = np.nan_to_num(rows[f"{k}_std"].to_numpy(dtype=float))
-            pos = x + (i - (len(keys) - 1) / 2) * w
-            ax.bar(
-                pos,
-                np.nan_to_num(vals),
-                w,
-                yerr=err,
-                capsize=2,
-                color=colors[i % len(colors)],
-                label=name,
-                edgecolor="white",
-                linewidth=0.5,
-                error_kw={"elinewidth": 0.8},
-            )
-            for px, v in zip(pos, vals, strict=True):
-                if np.isnan(v):
-                    ax.text(px, 1, "n/a", ha="center", va="bottom", fontsize=6, rotation=90, color="0.4")
-        default = table[table["method"] == DEFAULT]
-        if not default.empty:
-            fs0 = float(default["FS"].iloc[0])
-            ax.axhline(fs0, color="0.3", ls="--", lw=1, label="Default model (before unlearning)")
-            ax.annotate(
-                f"{fs0:.1f} %",
-                (1.0, fs0),
-                xycoords=("axes fraction", "data"),
-                xytext=(-2, 3),
-                textcoords="offset points",
-                ha="right",
-                va="bottom",
-                fontsize=8,
-                color="0.3",
-            )
-        ax.set_xticks(x, [_label(labels, m) for m in rows["method"]])
-        ax.set_ylabel(f"Forget-set {_style_name(style)} (%)")
-        ax.set_ylim(0, 105)
-        ax.set_title(title)
-        ax.grid(axis="y", alpha=0.3)
-    handles, names_ = axes[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, names_, loc="outside lower center", ncols=3, frameon=False)
+        _fig2_row(
+            row, table, style, keys, f"{_label(labels, bench)} · {_label(labels, model)}", labels, legend
+        )
+    fig.legend(
+        list(legend.values()),
+        list(legend),
+        loc="outside lower center",
+        ncols=3,
+        frameon=False,
+        title=_ci_note(confidence),
+        title_fontsize=8,
+    )
     fig.suptitle("Fig. 2 — Forget score recovered by retraining attacks (↓ better)", fontweight="bold")
     return save_figure(fig, out_dir, stem)
 
@@ -547,7 +722,9 @@ def fig3_influence(
                 )
             ax.set_title(t)
             ax.set_xlabel("Top-m neurons (sorted by score)")
-            ax.set_ylabel(f"Cumulative influence variation\n(Σ D̃, attribution in {ATTRIBUTION_UNITS[attribution_target]})")
+            ax.set_ylabel(
+                f"Cumulative influence variation\n(Σ D̃, attribution in {ATTRIBUTION_UNITS[attribution_target]})"
+            )
             ax.grid(alpha=0.3)
             ax.legend(loc="upper left", frameon=False)
         row[1].sharey(row[0])
@@ -590,6 +767,33 @@ def fig3_influence(
 
 
 # --------------------------------------------------------------------------------------------- Fig. 4
+def _lens_n(df: pd.DataFrame) -> str:
+    """The number of items behind each point: ``n = 10``, ``n = 9–10`` or ``n not recorded``."""
+    ns = sorted({int(v) for v in df["n"].dropna()})
+    if not ns:
+        return "n not recorded"
+    n = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+    return n + " forget items" + (f" (1 item = {100 / ns[0]:.3g} %)" if len(ns) == 1 else "")
+
+
+def _lens_curve(ax: Axes, df: pd.DataFrame, name: str, color: str, seeded: bool) -> None:
+    """One model's accuracy by layer; mean ± std band over seeds only where there are ≥ 2 of them."""
+    g = df.groupby("layer")["accuracy"].agg(["mean", "std", "count"]).reset_index()
+    seeds = int(g["count"].max())
+    if seeded:
+        name += f", mean ± std over {seeds} seeds" if seeds > 1 else ", one seed"
+    ax.plot(g["layer"], 100 * g["mean"], color=color, marker="o", ms=3, lw=1.6, label=name)
+    if seeds > 1:
+        ax.fill_between(
+            g["layer"],
+            100 * (g["mean"] - g["std"].fillna(0)),
+            100 * (g["mean"] + g["std"].fillna(0)),
+            color=color,
+            alpha=0.15,
+            lw=0,
+        )
+
+
 @_with_style
 def fig4_logit_lens(
     results_dir: str | Path,
@@ -600,11 +804,12 @@ def fig4_logit_lens(
     stem: str = "fig4_logit_lens",
 ) -> list[Path]:
     """Fig. 4: logit-lens accuracy P(gold) > P(distractor) by layer; one panel per method (base model and
-    unlearned model, mean over seeds), chance = 50 %. One row per analysed (benchmark, model)."""
+    unlearned model, mean over seeds), chance = 50 %, the number n of forget items in each panel's title.
+    One row per analysed (benchmark, model); panels lettered (a), (b), … across the figure."""
     pairs = analysis_pairs(results_dir) or [("", "")]
     fig = _new_figure(4.6 * len(methods) + 0.4, 3.4 * len(pairs) + 0.4)
     axes = fig.subplots(len(pairs), len(methods), squeeze=False)
-    for row, (bench, model) in zip(axes, pairs, strict=True):
+    for r, (row, (bench, model)) in enumerate(zip(axes, pairs, strict=True)):
         where = f"{_label(labels, bench)}\n{_label(labels, model)}" if bench else ""
         lens = (
             read_logit_lens(Path(results_dir) / bench / model / "analysis" / "logit_lens.csv")
@@ -612,41 +817,23 @@ def fig4_logit_lens(
             else None
         )
         for i, (ax, method) in enumerate(zip(row, methods, strict=True)):
-            title = f"({chr(97 + i)}) {_label(labels, method)}\n{where}"
+            title = f"({chr(97 + r * len(methods) + i)}) {_label(labels, method)}"
             if lens is None:
-                skip_panel(ax, title, "logit_lens.csv missing")
+                skip_panel(ax, f"{title}\n{where}", "logit_lens.csv missing")
                 continue
-            sel = lens[lens["method"] == method]
+            sel, base = lens[lens["method"] == method], lens[lens["method"] == "base"]
             if sel.empty:
-                skip_panel(ax, title, f"no logit-lens rows for {method}")
+                skip_panel(ax, f"{title}\n{where}", f"no logit-lens rows for {method}")
                 continue
-            for name, df, color, ls in (
-                ("Original model", lens[lens["method"] == "base"], "0.35", "-"),
-                (
-                    f"Unlearned ({_label(labels, method)})",
-                    sel,
-                    SSIUU_COLOR if method.upper() == "SSIUU" else "#ff7f0e",
-                    "-",
-                ),
-            ):
-                if df.empty:
-                    continue
-                g = df.groupby("layer")["accuracy"].agg(["mean", "std", "count"]).reset_index()
-                ax.plot(g["layer"], 100 * g["mean"], color=color, ls=ls, marker="o", ms=3, lw=1.6, label=name)
-                if (g["count"] > 1).any():
-                    ax.fill_between(
-                        g["layer"],
-                        100 * (g["mean"] - g["std"].fillna(0)),
-                        100 * (g["mean"] + g["std"].fillna(0)),
-                        color=color,
-                        alpha=0.15,
-                        lw=0,
-                    )
+            if not base.empty:
+                _lens_curve(ax, base, "Original model", "0.35", seeded=False)
+            color = SSIUU_COLOR if method.upper() == "SSIUU" else "#ff7f0e"
+            _lens_curve(ax, sel, f"Unlearned ({_label(labels, method)})", color, seeded=True)
             ax.axhline(50, color="#1f77b4", ls=":", lw=1.5, label="Chance (50 %)")
             ax.set_ylim(0, 100)
             ax.set_xlabel("Layer (0 = embeddings)")
             ax.set_ylabel("Logit-lens accuracy (%)\nP(gold) > P(distractor)")
-            ax.set_title(title)
+            ax.set_title(f"{title}: {_lens_n(pd.concat([base, sel]))}\n{where}")
             ax.grid(alpha=0.3)
             ax.legend(frameon=False, loc="best")
     fig.suptitle("Fig. 4 — Knowledge in intermediate layers (logit lens)", fontweight="bold")
@@ -726,13 +913,154 @@ def fig5_heatmaps(
                 ax.set_title(title)
             if im is not None:
                 fig.colorbar(
-                    im, ax=list(row), shrink=0.9, label=f"mean of top-{top_k} {sym}\n({ATTRIBUTION_UNITS[attribution_target]})"
+                    im,
+                    ax=list(row),
+                    shrink=0.9,
+                    label=f"mean of top-{top_k} {sym}\n({ATTRIBUTION_UNITS[attribution_target]})",
                 )
     fig.suptitle("Fig. 5 — Influence variation per module and layer", fontweight="bold")
     return save_figure(fig, out_dir, stem)
 
 
 # --------------------------------------------------------------------------------------------- Fig. 6
+def _rho_by_method(rho: pd.DataFrame | None) -> dict[str, tuple[float, float, int]]:
+    """method -> (mean ρ, sample std or NaN for one value, number of seeds)."""
+    out: dict[str, tuple[float, float, int]] = {}
+    if rho is None:
+        return out
+    for method, g in rho.groupby("method"):
+        v = g["rho"].to_numpy(dtype=float)
+        out[str(method)] = (float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, v.size)
+    return out
+
+
+def _rho_for_seed(rho: pd.DataFrame | None, method: str, seed: Any) -> float | None:
+    if rho is None or seed is None:
+        return None
+    hit = rho[(rho["method"] == method) & (rho["seed"] == seed)]
+    return float(hit["rho"].iloc[0]) if not hit.empty else None
+
+
+def _drawn_bins(df: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
+    """The bins to draw and the fraction of values outside them (``None`` when the file does not say).
+    Histograms of the old writer clipped the tails into the edge bins: those two bins are not drawn, and
+    their share is the fraction outside the drawn range."""
+    width = df["bin_right"] - df["bin_left"]
+    if df["edge_clipped"].any() and len(df) > 2:
+        edge = (df["density"] * width).iloc[[0, -1]].sum()
+        return df.iloc[1:-1], float(edge)
+    if df["n_below"].notna().any():
+        return df, max(0.0, 1.0 - float((df["density"] * width).sum()))
+    return df, None
+
+
+def _distribution_curves(
+    hist: pd.DataFrame, method: str, attack_p: float
+) -> tuple[Any, list[tuple[str, pd.DataFrame, str]]]:
+    """(seed shown, [(label, bins, state)]) of one method: its lowest seed and the matching base rows."""
+    sel = hist[hist["method"] == method]
+    seed = sel["seed"].dropna().min() if sel["seed"].notna().any() else None
+    if seed is not None:
+        sel = sel[sel["seed"] == seed]
+    base = hist[hist["state"] == "base"]  # shared base rows, or base rows repeated per method
+    if base["method"].eq(method).any():
+        base = base[base["method"] == method]
+    if base["seed"].notna().any() and seed is not None and (base["seed"] == seed).any():
+        base = base[base["seed"] == seed]
+    curves = [
+        ("Original", base, "base"),
+        ("Unlearned", sel[sel["state"] == "unlearned"], "unlearned"),
+        (f"After harmful attack (p = {attack_p:g})", sel[sel["state"] == "attacked"], "attacked"),
+    ]
+    return seed, [c for c in curves if not c[1].empty]
+
+
+def _draw_distributions(ax: Axes, curves: list[tuple[str, pd.DataFrame, str]], unit: str) -> None:
+    outside, lowest = [], math.inf
+    for name, df, state in curves:
+        df, frac = _drawn_bins(df.drop_duplicates(subset=["bin_left", "bin_right"]).sort_values("bin_left"))
+        lowest = min(lowest, float(df["density"][df["density"] > 0].min()))
+        ax.plot(
+            (df["bin_left"] + df["bin_right"]) / 2,
+            df["density"].where(df["density"] > 0),  # empty bins: a gap, not a spike on the log axis
+            color=STATE_COLORS[state],
+            lw=1.3,
+            ls="--" if state == "base" else "-",
+            label=name,
+        )
+        if frac is not None:
+            outside.append(f"{'original' if state == 'base' else state} {100 * frac:.2f} %")
+    ax.set_yscale("log")
+    if outside:  # in a band below the lowest drawn density, so that it covers no curve
+        ax.set_ylim(bottom=lowest / 50 if math.isfinite(lowest) else None)
+        ax.text(
+            0.5,
+            0.02,
+            "beyond the x range, not drawn:\n" + ", ".join(outside),
+            transform=ax.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize=6.5,
+            color="0.3",
+        )
+    ax.set_xlabel(f"Neuron attribution ({unit})")
+    ax.set_ylabel("Density (log scale)")
+    ax.grid(alpha=0.3)
+
+
+def _rho_legend(rho_by: Mapping[str, tuple[float, float, int]]) -> str:
+    ns = sorted({n for _, _, n in rho_by.values()})
+    if ns[-1] == 1:
+        return "ρ of this run (bars): one unlearning seed, so no spread"
+    span = str(ns[-1]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+    return f"ρ of this run (bars): mean over {span} seeds, ± std where ≥ 2"
+
+
+def _draw_rho_bars(
+    ax: Axes, rho_by: Mapping[str, tuple[float, float, int]], names: list[str], colors: Mapping[str, str]
+) -> None:
+    x = np.arange(len(names))
+    means = [rho_by[m][0] for m in names]
+    ax.bar(x, means, 0.6, color=[colors[m] for m in names])
+    for i, m in enumerate(names):
+        if rho_by[m][2] >= 2:
+            ax.errorbar(i, means[i], yerr=rho_by[m][1], fmt="none", ecolor="black", capsize=3, lw=1)
+    quoted = [(i, paper_values.PAPER_RHO[m]) for i, m in enumerate(names) if m in paper_values.PAPER_RHO]
+    if quoted:
+        ax.scatter(
+            [q[0] for q in quoted],
+            [q[1] for q in quoted],
+            marker="D",
+            facecolors="none",
+            edgecolors="black",
+            zorder=3,
+            label="paper (Llama-3.2-3B, FaithUn), quoted",
+        )
+    for i, v in enumerate(means):
+        inside = v > 0.15
+        ax.text(
+            i,
+            v - 0.03 if inside else v + 0.03,
+            f"{v:.2f}",
+            ha="center",
+            va="top" if inside else "bottom",
+            fontsize=8,
+            color="white" if inside else "black",
+        )
+    ax.set_ylim(min(0.0, min(means) - 0.1), 1.15)
+    ax.set_ylabel("Pearson ρ (pre vs post attack)")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _distribution_title(
+    letter: str, method: str, seed: Any, rho: float | None, labels: Mapping[str, str] | None
+) -> str:
+    title = f"({letter}) {_label(labels, method)}"
+    if seed is not None:
+        title += f", seed {int(seed)}"
+    return title + (f"  (ρ = {rho:.2f})" if rho is not None else "")
+
+
 @_with_style
 def fig6_distributions(
     results_dir: str | Path,
@@ -744,9 +1072,11 @@ def fig6_distributions(
     labels: Mapping[str, str] | None = None,
     stem: str = "fig6_distributions",
 ) -> list[Path]:
-    """Fig. 6: (a) attribution distributions of the original, unlearned and attacked (harmful, p = ``attack_p``)
-    models per method, ρ in the title; (b) Pearson ρ between pre- and post-attack attributions per method (mean
-    ± std over seeds), with the paper's quoted ρ as hollow markers. One row per analysed (benchmark, model)."""
+    """Fig. 6: one panel per method with the attribution distributions of the original, unlearned and attacked
+    (harmful, p = ``attack_p``) models (the method's lowest seed, its ρ in the title; values outside the x range
+    are not drawn and their share is written in the panel), then Pearson ρ between pre- and post-attack
+    attributions per method (one seed: the value; several: mean ± std), with the paper's quoted ρ as hollow
+    markers. Panels are lettered (a), (b), … across the figure; one row per analysed (benchmark, model)."""
     pairs = analysis_pairs(results_dir) or [("", "")]
     loaded = {
         pair: read_distributions(Path(results_dir) / pair[0] / pair[1] / "analysis")
@@ -763,101 +1093,42 @@ def fig6_distributions(
     axes = fig.subplots(len(pairs), n_cols, squeeze=False)
     colors = method_colors(shown)
     legend: dict[str, Any] = {}
-    for row, pair in zip(axes, pairs, strict=True):
+    unit = ATTRIBUTION_UNITS[attribution_target]
+    for r, (row, pair) in enumerate(zip(axes, pairs, strict=True)):
         hist, rho = loaded[pair]
+        letters = [chr(97 + r * n_cols + i) for i in range(n_cols)]
         where = f"{_label(labels, pair[0])}\n{_label(labels, pair[1])}" if pair[0] else ""
-        rho_by: dict[str, tuple[float, float, int]] = {}
-        if rho is not None:
-            for method, g in rho.groupby("method"):
-                v = g["rho"].to_numpy(dtype=float)
-                rho_by[method] = (float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, v.size)
+        rho_by = _rho_by_method(rho)
         if not shown:
-            skip_panel(row[0], f"(a) attribution distributions\n{where}", "distributions.csv missing")
-        for ax, method in zip(row[:-1], shown, strict=False):
-            title = f"(a) {_label(labels, method)}"
-            if method in rho_by:
-                title += f"  (ρ = {rho_by[method][0]:.2f})"
-            title += f"\n{where}"
+            skip_panel(row[0], f"({letters[0]}) distributions\n{where}", "distributions.csv missing")
+        for i, (ax, method) in enumerate(zip(row[:-1], shown, strict=False)):
             if hist is None:
-                skip_panel(ax, title, "distributions.csv missing")
+                missing = f"({letters[i]}) {_label(labels, method)}\n{where}"
+                skip_panel(ax, missing, "distributions.csv missing")
                 continue
-            sel = hist[hist["method"] == method]
-            if sel.empty:
+            seed, curves = _distribution_curves(hist, method, attack_p)
+            rho_seed = _rho_for_seed(rho, method, seed)
+            if rho_seed is None and rho_by.get(method, (0, 0, 0))[2] == 1:
+                rho_seed = rho_by[method][0]
+            title = f"{_distribution_title(letters[i], method, seed, rho_seed, labels)}\n{where}"
+            if not any(state != "base" for _, _, state in curves):
                 skip_panel(ax, title, f"no distribution rows for {method}")
                 continue
-            seed = sel["seed"].dropna().min() if sel["seed"].notna().any() else None
-            if seed is not None:
-                sel = sel[sel["seed"] == seed]
-            base = hist[hist["state"] == "base"]  # shared base rows, or base rows repeated per method
-            if base["method"].eq(method).any():
-                base = base[base["method"] == method]
-            if base["seed"].notna().any() and seed is not None and (base["seed"] == seed).any():
-                base = base[base["seed"] == seed]
-            curves = [
-                ("Original", base, "base"),
-                ("Unlearned", sel[sel["state"] == "unlearned"], "unlearned"),
-                (f"After harmful attack (p = {attack_p:g})", sel[sel["state"] == "attacked"], "attacked"),
-            ]
-            for name, df, state in curves:
-                if df.empty:
-                    continue
-                df = df.drop_duplicates(subset=["bin_left", "bin_right"]).sort_values("bin_left")
-                centers = (df["bin_left"] + df["bin_right"]) / 2
-                ax.plot(
-                    centers,
-                    df["density"].where(df["density"] > 0),  # empty bins: a gap, not a spike on the log axis
-                    color=STATE_COLORS[state],
-                    lw=1.3,
-                    ls="--" if state == "base" else "-",
-                    label=name,
-                )
-            ax.set_yscale("log")
-            ax.set_xlabel(f"Neuron attribution ({ATTRIBUTION_UNITS[attribution_target]})")
-            ax.set_ylabel("Density (log scale)")
+            _draw_distributions(ax, curves, unit)
             ax.set_title(title)
-            ax.grid(alpha=0.3)
             _collect_legend(legend, ax)
         ax = row[-1]
-        title = f"(b) Pre- vs post-attack correlation\n{where}"
+        title = f"({letters[-1]}) Pre- vs post-attack correlation\n{where}"
         if not rho_by:
             skip_panel(ax, title, "no correlation (ρ) results")
             continue
         names = _ordered(list(rho_by), methods)
-        x = np.arange(len(names))
-        means = [rho_by[m][0] for m in names]
-        errs = [0 if math.isnan(rho_by[m][1]) else rho_by[m][1] for m in names]
         bar_colors = colors | {m: c for m, c in method_colors(names).items() if m not in colors}
-        ax.bar(
-            x, means, 0.6, yerr=errs if any(errs) else None, capsize=3, color=[bar_colors[m] for m in names]
-        )
-        legend.setdefault("ρ of this run (bars; mean ± std over seeds)", Patch(facecolor="0.55"))
-        quoted = [(i, paper_values.PAPER_RHO[m]) for i, m in enumerate(names) if m in paper_values.PAPER_RHO]
-        if quoted:
-            ax.scatter(
-                [q[0] for q in quoted],
-                [q[1] for q in quoted],
-                marker="D",
-                facecolors="none",
-                edgecolors="black",
-                zorder=3,
-                label="paper (Llama-3.2-3B, FaithUn), quoted",
-            )
-        for i, v in enumerate(means):
-            ax.text(
-                i,
-                v - 0.03 if v > 0.15 else v + 0.03,
-                f"{v:.2f}",
-                ha="center",
-                va="top" if v > 0.15 else "bottom",
-                fontsize=8,
-                color="white" if v > 0.15 else "black",
-            )
-        ax.set_xticks(x, [_label(labels, m) for m in names], rotation=30 if len(names) > 5 else 0)
-        lo = min(0.0, min(means) - 0.1)
-        ax.set_ylim(lo, 1.15)
-        ax.set_ylabel("Pearson ρ (pre vs post attack)")
+        _draw_rho_bars(ax, rho_by, names, bar_colors)
+        ticks = [_label(labels, m) for m in names]
+        ax.set_xticks(np.arange(len(names)), ticks, rotation=30 if len(names) > 5 else 0)
         ax.set_title(title)
-        ax.grid(axis="y", alpha=0.3)
+        legend.setdefault(_rho_legend(rho_by), Patch(facecolor="0.55"))
         _collect_legend(legend, ax)
     if legend:
         fig.legend(
@@ -872,6 +1143,19 @@ def fig6_distributions(
 
 
 # --------------------------------------------------------------------------------------------- Fig. 7
+def _split_interval(
+    results: Sequence[Mapping[str, Any]], part: str, style: str, opts: Mapping[str, Any]
+) -> Interval:
+    """Percent score of ``part`` (retain/test) over the seeds' per-item answers; without them, the seeds' mean
+    score with no interval."""
+    key = "correct" if style == "mcqa" else "rougeL_recall"
+    items = [float(e[key]) for r in results for e in (r.get("per_item") or {}).get(part, []) if key in e]
+    if items:
+        return mean_interval(items, **opts).scaled(100.0)
+    scores = [float(r[f"{part}_score"]) for r in results if r.get(f"{part}_score") is not None]
+    return Interval(100.0 * float(np.mean(scores)) if scores else math.nan, math.nan, math.nan, len(scores))
+
+
 def _lambda_rows(
     results_dir: str | Path,
     bench: str,
@@ -881,8 +1165,14 @@ def _lambda_rows(
     lambda_variants: Sequence[str] | None,
     harmful_lrs: Sequence[float],
     harmful_ps: Sequence[float],
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
 ) -> pd.DataFrame:
-    """Per λ: mean retain / test score and post-attack FS over seeds (fractions)."""
+    """Per λ: retain and test scores after unlearning and the harmful attack cells (percent; recovered
+    fractions as fractions), each with ``_low`` / ``_high`` / ``_n``, over the seeds of that λ's run."""
+    from ssiuu.report.aggregate import attack_cells_of, cell_columns
+
     unlearned = collect_results(results_dir, include_default=False, attacks=False)
     unlearned = unlearned[(unlearned["benchmark"] == bench) & (unlearned["model"] == model)]
     found = set(unlearned["method"])
@@ -894,48 +1184,172 @@ def _lambda_rows(
     missing = [v for v in variants if v not in found]
     if missing:
         log.warning("%s/%s: λ-ablation runs %s not found (left out of Fig. 7a)", bench, model, missing)
-    per_seed = collect_results(
-        results_dir,
-        include_default=False,
-        methods=[ablation_method, *variants],
-        harmful_lrs=harmful_lrs,
-        benign_lrs=(),
-        harmful_ps=harmful_ps,
-    )
-    per_seed = per_seed[(per_seed["benchmark"] == bench) & (per_seed["model"] == model)]
-    sel = per_seed[per_seed["method"].isin([ablation_method, *variants])]
-    if sel.empty:
-        return pd.DataFrame()
-    if sel["lambda"].isna().any():
-        bad = sorted(sel.loc[sel["lambda"].isna(), "method"].unique())
-        raise ResultError(
-            f"{bench}/{model}: no λ for {bad} (params.lambda_ missing and no -lambda<x> suffix)"
-        )
-    cols = ["retain", "test"] + [
-        c for c in (attack_key("harmful", p) for p in harmful_ps) if c in sel.columns
-    ]
-    agg = sel.groupby("lambda")[cols].agg(["mean", "std"])
-    agg.columns = [f"{a}_{b}" for a, b in agg.columns]
-    return agg.reset_index().sort_values("lambda")
+    attacks = collect_attacks(results_dir)
+    keys = [attack_key("harmful", p) for p in harmful_ps]
+    opts = {"confidence": confidence, "n_resamples": n_resamples}
+    rows = []
+    for method in [m for m in [ablation_method, *variants] if m in found]:
+        sel = unlearned[unlearned["method"] == method]
+        if sel["lambda"].isna().any():
+            raise ResultError(
+                f"{bench}/{model}: no λ for {method} (params.lambda_ missing and no -lambda<x> suffix)"
+            )
+        style = sel["style"].iloc[0]
+        results = [
+            read_json(Path(results_dir) / bench / model / method / f"seed{s}" / "unlearn.json")
+            for s in sel["seed"]
+        ]
+        row: dict[str, Any] = {"lambda": float(sel["lambda"].iloc[0]), "method": method}
+        for part in ("retain", "test"):
+            row |= cell_columns(part, _split_interval(results, part, style, opts), 1.0)
+        mine = attacks[
+            (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
+        ]
+        row |= attack_cells_of(mine, keys, {"harmful": harmful_lrs, "benign": []}, opts, min_logprob_drop)
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True) if rows else pd.DataFrame()
 
 
-@_with_style
+def _lr_sweep_rows(
+    attacks: pd.DataFrame, keys: Sequence[str], opts: Mapping[str, Any], min_drop: float
+) -> pd.DataFrame:
+    """Per learning rate: the attack cells of that learning rate alone (columns as in :func:`aggregate_table`)."""
+    from ssiuu.report.aggregate import attack_cells_of
 
-def _percent_errorbar(ax: Any, x: Any, mean: Any, std: Any, style: tuple[str, str, str, str]) -> None:
-    """One line of fractions drawn as percentages, ± std as error bars (no bar where std is undefined)."""
+    rows = []
+    for lr in sorted({float(x) for x in attacks["lr"]}):
+        cols = attack_cells_of(attacks, keys, {"harmful": [lr], "benign": [lr]}, opts, min_drop)
+        rows.append({"lr": lr} | {k: v for k, v in cols.items() if not k.endswith("_cell")})
+    return pd.DataFrame(rows)
+
+
+def _n_text(ns: pd.Series) -> str:
+    vals = sorted({int(v) for v in ns.dropna() if v > 0})
+    if not vals:
+        return "n = 0"
+    return f"n = {vals[0]}" if len(vals) == 1 else f"n = {vals[0]}–{vals[-1]}"
+
+
+def _ci_line(
+    ax: Axes, x: pd.Series, df: pd.DataFrame, col: str, style: tuple[str, str, str, str], scale: float = 1.0
+) -> bool:
+    """One series with its confidence intervals (none where undefined) and its n range at the line's end;
+    returns whether anything was drawn."""
     name, color, marker, ls = style
-    ax.errorbar(x, 100 * mean, yerr=100 * std.fillna(0), color=color, marker=marker, ls=ls,
-                capsize=2, lw=1.4, ms=5, label=name)
+    value, low, high = _ci_arrays(df, col, scale)
+    ok = np.isfinite(value)
+    if not ok.any():
+        return False
+    n = _n_text(df[f"{col}_n"]) if f"{col}_n" in df.columns else ""
+    xs = x.to_numpy(dtype=float)
+    ax.plot(xs[ok], value[ok], color=color, marker=marker, ls=ls, lw=1.4, ms=5, label=name)
+    _ci_errorbars(ax, xs, value, low, high, color=color)
+    if n:
+        ax.annotate(
+            n,
+            (xs[ok][-1], value[ok][-1]),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=6.5,
+            color=color,
+            va="center",
+        )
+    return True
 
 
-def _log_x_percent_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+def _log_x_axes(
+    ax: Axes, xlabel: str, ylabel: str, title: str, ylim: tuple[float, float] | None = (0, 105)
+) -> None:
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_ylim(0, 105)
+    if ylim:
+        ax.set_ylim(*ylim)
     ax.set_title(title)
     ax.grid(alpha=0.3)
+    ax.margins(x=0.15)
 
+
+def _fig7_styles(harmful_ps: Sequence[float]) -> dict[str, tuple[str, str, str, str]]:
+    """One style per quantity, shared by all panels: (label, colour, marker, line style)."""
+    styles = {
+        "retain": ("Retain set (C_r) after unlearning", "#2ca02c", "o", "-"),
+        "test": ("Test set (C_t) after unlearning", "#1f77b4", "s", "-"),
+        "benign": ("Benign attack", "#6baed6", "D", ":"),
+    }
+    for j, p in enumerate(harmful_ps):
+        styles[attack_key("harmful", p)] = (
+            f"Harmful attack, p = {p:g}",
+            ["#fd8d3c", "#d94701", "#7f2704"][j % 3],
+            "^",
+            "--",
+        )
+    return styles
+
+
+def _fig7_lambda(
+    axes: Sequence[Axes],
+    lam: pd.DataFrame,
+    keys: Sequence[str],
+    styles: Mapping[str, Any],
+    title: str,
+    method: str,
+) -> None:
+    """(a) scores vs λ, (d) recovered fraction vs λ, for the λ runs of ``method``."""
+    if lam.empty or len(lam) < 2:
+        skip_panel(axes[0], f"(a) λ ablation ({title})", f"fewer than two λ values of {method} found")
+        skip_panel(
+            axes[1], f"(d) λ ablation: recovered fraction ({title})", f"fewer than two λ values of {method}"
+        )
+        return
+    recovered = False
+    for key in ["retain", "test", *keys]:
+        if key in lam.columns:
+            _ci_line(axes[0], lam["lambda"], lam, key, styles[key])
+        if f"{key}_recovered" in lam.columns:
+            recovered |= _ci_line(axes[1], lam["lambda"], lam, f"{key}_recovered", styles[key], 100.0)
+    _log_x_axes(
+        axes[0],
+        "Regularisation weight λ (log scale)",
+        "Score after unlearning /\nmax forget score after attack (%)",
+        f"(a) λ ablation ({title})",
+    )
+    if not recovered:
+        skip_panel(axes[1], f"(d) λ ablation: recovered fraction ({title})", NO_ITEMS)
+        return
+    _log_x_axes(
+        axes[1],
+        "Regularisation weight λ (log scale)",
+        "Recovered (% of start − unlearned)",
+        f"(d) λ ablation: recovered fraction ({title})",
+        None,
+    )
+
+
+def _fig7_sweep(
+    axes: Sequence[Axes],
+    sweep: pd.DataFrame,
+    keys: Sequence[str],
+    styles: Mapping[str, Any],
+    title: str,
+    configured: Sequence[float],
+) -> None:
+    """(b, c) attack score vs the attack's learning rate; (e, f) recovered fraction vs learning rate."""
+    ylabels = ("Max forget score during the attack (%)", "Recovered (% of start − unlearned)")
+    for ax, suffix, scale, ylabel, name, ylim in zip(
+        axes, ("", "_recovered"), (1.0, 100.0), ylabels, title, ((0, 105), None), strict=True
+    ):
+        if not any([_ci_line(ax, sweep["lr"], sweep, f"{key}{suffix}", styles[key], scale) for key in keys]):
+            skip_panel(ax, name, NO_ITEMS)
+            continue
+        for lr in configured:
+            ax.axvline(
+                lr, color="0.6", ls=(0, (1, 2)), lw=1, zorder=0, label="configured harmful learning rates"
+            )
+        _log_x_axes(ax, "Attack learning rate η (log scale)", ylabel, name, ylim)
+
+
+@_with_style
 def fig7_ablation(
     results_dir: str | Path,
     out_dir: str | Path,
@@ -946,41 +1360,32 @@ def fig7_ablation(
     ablation_method: str = "SSIUU",
     lr_sweep_methods: Sequence[str] = ("GA", "GD"),
     labels: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
     stem: str = "fig7_ablation",
 ) -> list[Path]:
-    """Fig. 7: (a) λ ablation of SSIUU — retain and test scores after unlearning and forget score after the
-    harmful attacks (configured learning rates) vs λ (log x); (b, c) attack learning-rate sweeps: mean max FS
-    vs attack learning rate for each p (and benign where run), one panel per method in ``lr_sweep_methods``.
-    One row per MCQA-style (benchmark, model)."""
+    """Fig. 7: (a) λ ablation of SSIUU — retain and test scores after unlearning and the harmful attacks' score
+    (configured learning rates) vs λ; (b, c) the attack score at each attack learning rate on its own, one
+    panel per method in ``lr_sweep_methods``; (d–f) the same for the recovered fraction. Every point carries its
+    95 % interval (items pooled over seeds and runs), none where it rests on one value; n is written at each
+    line's end. Two rows per MCQA-style (benchmark, model)."""
     base = collect_base(results_dir)
     pairs = [
         (b, m) for b, m, s in zip(base["benchmark"], base["model"], base["style"], strict=True) if s == "mcqa"
     ]
-    if not pairs:
-        pairs = [(b, m) for b, m in zip(base["benchmark"], base["model"], strict=True)]
+    pairs = pairs or [(b, m) for b, m in zip(base["benchmark"], base["model"], strict=True)]
     attacks = collect_attacks(results_dir)
     n_cols = 1 + len(lr_sweep_methods)
-    fig = _new_figure(4.6 * n_cols + 0.4, 3.9 * len(pairs) + 0.9)
-    axes = fig.subplots(len(pairs), n_cols, squeeze=False)
-    harm_colors = ["#fd8d3c", "#d94701", "#7f2704"]
-    # one style per quantity, shared by all panels: (label, colour, marker, line style)
-    styles = {
-        "retain": ("Retain set (C_r) after unlearning", "#2ca02c", "o", "-"),
-        "test": ("Test set (C_t) after unlearning", "#1f77b4", "s", "-"),
-        "benign": ("Forget set after benign attack", "#6baed6", "D", ":"),
-    }
-    for j, p in enumerate(harmful_ps):
-        styles[attack_key("harmful", p)] = (
-            f"Forget set after harmful attack, p = {p:g}",
-            harm_colors[j % 3],
-            "^",
-            "--",
-        )
+    fig = _new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
+    axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
+    keys = [attack_key("harmful", p) for p in harmful_ps]
+    styles = _fig7_styles(harmful_ps)
+    opts = {"confidence": confidence, "n_resamples": n_resamples}
     legend: dict[str, Any] = {}
-    for row, (bench, model) in zip(axes, pairs, strict=True):
-        where = f"{_label(labels, bench)}\n{_label(labels, model)}"
-        ax = row[0]
-        title = f"(a) λ ablation ({_label(labels, ablation_method)})\n{where}"
+    for i, (bench, model) in enumerate(pairs):
+        top, bottom = axes[2 * i], axes[2 * i + 1]
+        where = f"{_label(labels, bench)} · {_label(labels, model)}"
         lam = _lambda_rows(
             results_dir,
             bench,
@@ -989,42 +1394,35 @@ def fig7_ablation(
             lambda_variants=lambda_variants,
             harmful_lrs=harmful_lrs,
             harmful_ps=harmful_ps,
+            min_logprob_drop=min_logprob_drop,
+            **opts,
         )
-        if lam.empty or len(lam) < 2:
-            skip_panel(ax, title, f"fewer than two λ values of {ablation_method} found")
-        else:
-            for key in ["retain", "test"] + [attack_key("harmful", p) for p in harmful_ps]:
-                if f"{key}_mean" not in lam.columns or lam[f"{key}_mean"].isna().all():
-                    continue
-                _percent_errorbar(ax, lam["lambda"], lam[f"{key}_mean"], lam[f"{key}_std"], styles[key])
-            _log_x_percent_axes(ax, "Regularisation weight λ (log scale)", "Accuracy (%)", title)
-            _collect_legend(legend, ax)
-        for i, (ax, method) in enumerate(zip(row[1:], lr_sweep_methods, strict=True)):
-            title = f"({chr(98 + i)}) Attack learning rate — {_label(labels, method)}\n{where}"
+        _fig7_lambda([top[0], bottom[0]], lam, keys, styles, where, ablation_method)
+        for j, method in enumerate(lr_sweep_methods):
+            titles = [
+                f"({chr(98 + j)}) Attack learning rate — {_label(labels, method)}\n{where}",
+                f"({chr(101 + j)}) Recovered fraction — {_label(labels, method)}\n{where}",
+            ]
             sel = attacks[
                 (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
             ]
             if sel.empty:
-                skip_panel(ax, title, f"no attack results for {method}")
+                for ax, title in zip((top[1 + j], bottom[1 + j]), titles, strict=True):
+                    skip_panel(ax, title, f"no attack results for {method}")
                 continue
-            for key in [attack_key("harmful", p) for p in harmful_ps] + ["benign"]:
-                k = sel[sel["key"] == key]
-                if k.empty:
-                    continue
-                # at each learning rate: mean ± std over seed × run of that run's max FS
-                g = k.groupby("lr")["max_fs"].agg(["mean", "std"]).reset_index().sort_values("lr")
-                _percent_errorbar(ax, g["lr"], g["mean"], g["std"], styles[key])
-            _log_x_percent_axes(
-                ax, "Attack learning rate η (log scale)", "Max forget-set accuracy\nduring the attack (%)", title
-            )
+            sweep = _lr_sweep_rows(sel, [*keys, "benign"], opts, min_logprob_drop)
+            _fig7_sweep([top[1 + j], bottom[1 + j]], sweep, [*keys, "benign"], styles, titles, harmful_lrs)
+        for ax in (*top, *bottom):
             _collect_legend(legend, ax)
     if legend:
         fig.legend(
             list(legend.values()),
             list(legend),
             loc="outside lower center",
-            ncols=min(3, len(legend)),
+            ncols=3,
             frameon=False,
+            title=_ci_note(confidence) + " n at each line's end: items × seeds or × runs per point.",
+            title_fontsize=8,
         )
     fig.suptitle("Fig. 7 — Regularisation weight and attack learning rates", fontweight="bold")
     return save_figure(fig, out_dir, stem)
@@ -1060,10 +1458,14 @@ def build_figures(
     lr_sweep_methods: Sequence[str] = ("GA", "GD"),
     top_k: int = 100,
     attribution_target: str = "prob",
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
 ) -> dict[str, list[Path]]:
     """Write all figures (``fig2_vulnerability``, ``fig3_influence``, ``fig4_logit_lens``, ``fig5_heatmaps``,
     ``fig6_distributions``, ``fig7_ablation``; each ``.png`` + ``.pdf``) under ``out_dir``."""
     common = {"labels": labels}
+    stats_opts = {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
     return {
         "fig2_vulnerability": fig2_vulnerability(
             results_dir,
@@ -1072,15 +1474,25 @@ def build_figures(
             harmful_lrs=harmful_lrs,
             benign_lrs=benign_lrs,
             harmful_ps=harmful_ps,
+            **stats_opts,
             **common,
         ),
         "fig3_influence": fig3_influence(
-            results_dir, out_dir, methods=influence_methods or methods, top_k=top_k,
-            attribution_target=attribution_target, **common
+            results_dir,
+            out_dir,
+            methods=influence_methods or methods,
+            top_k=top_k,
+            attribution_target=attribution_target,
+            **common,
         ),
         "fig4_logit_lens": fig4_logit_lens(results_dir, out_dir, methods=logit_lens_methods, **common),
         "fig5_heatmaps": fig5_heatmaps(
-            results_dir, out_dir, methods=heatmap_methods, top_k=top_k, attribution_target=attribution_target, **common
+            results_dir,
+            out_dir,
+            methods=heatmap_methods,
+            top_k=top_k,
+            attribution_target=attribution_target,
+            **common,
         ),
         "fig6_distributions": fig6_distributions(
             results_dir,
@@ -1098,6 +1510,7 @@ def build_figures(
             lambda_variants=lambda_variants,
             ablation_method=ablation_method,
             lr_sweep_methods=lr_sweep_methods,
+            **stats_opts,
             **common,
         ),
     }

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ssiuu.io import read_json, write_text
@@ -39,6 +38,7 @@ DEFAULT = "Default"
 HARMFUL_RE = re.compile(r"^harmful_p(?P<p>[0-9.]+)_lr(?P<lr>[0-9.eE+-]+)_run(?P<run>\d+)\.json$")
 BENIGN_RE = re.compile(r"^benign_lr(?P<lr>[0-9.eE+-]+)_run(?P<run>\d+)\.json$")
 SEED_RE = re.compile(r"^seed(\d+)$")
+MAIN_METRIC = re.compile(r"^(FS|RS|US|benign|harmful_p[0-9.]+)$")
 
 
 class ResultError(ValueError):
@@ -222,7 +222,7 @@ def load_attack(path: str | Path) -> dict[str, Any]:
         "p": p,
         "lr": lr,
         "run": run,
-        "max_fs": _score(obj, "max_fs", path),
+        "max_fs": _score(obj, "max_fs", path, allow_null=True),
         "n_attack": obj.get("n_attack"),
         "key": attack_key(kind, p),
         "path": str(path),
@@ -415,13 +415,6 @@ def _attack_order(key: str) -> tuple[int, float]:
 
 
 # --------------------------------------------------------------------------------------------- aggregation
-def _mean_std(values: Iterable[float]) -> tuple[float, float, int]:
-    v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
-    if v.size == 0:
-        return math.nan, math.nan, 0
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, int(v.size)
-
-
 def aggregate_table(
     results_dir: str | Path,
     style: str,
@@ -431,98 +424,83 @@ def aggregate_table(
     benign_lrs: Sequence[float],
     harmful_ps: Sequence[float] = (0.1, 0.3),
     models: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
 ) -> pd.DataFrame:
-    """Numeric table (percent) for one benchmark style: a Default row + one row per main method, per
-    (benchmark, model). Columns: benchmark, model, method, n_seeds, n_converged, then for each metric ``X`` in
-    FS, RS, US, harmful_p<p>…, benign: ``X`` (mean), ``X_std`` (sample std, NaN for one value), ``X_n``."""
+    """Numeric table for one benchmark style: a Default row, one row per main method, then the reference row,
+    per (benchmark, model). Columns: benchmark, model, method, reference, n_seeds, n_converged; for each metric
+    ``X`` in FS, RS, US, harmful_p<p>…, benign: ``X`` (percent), ``X_low`` / ``X_high`` (the confidence
+    interval, NaN where undefined) and ``X_n`` (observations); per attack also ``X_recovered`` and ``X_gain``
+    (each with _low/_high/_n), ``X_runs``, ``X_drop`` and ``X_stable`` (:mod:`ssiuu.report.aggregate`)."""
+    from ssiuu.report.aggregate import (
+        attack_cells_of,
+        cell_columns,
+        degraded,
+        row_methods,
+        score_intervals,
+    )
+
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     results_dir = Path(results_dir)
     base = collect_base(results_dir)
     base = base[base["style"] == style]
-    metrics = ["FS", "RS", "US"] + [attack_key("harmful", p) for p in harmful_ps] + ["benign"]
-    cols = ["benchmark", "model", "method", "n_seeds", "n_converged"] + [
-        f"{x}{s}" for x in metrics for s in ("", "_std", "_n")
-    ]
     if base.empty:
-        return pd.DataFrame(columns=cols)
-    per_seed = collect_results(results_dir, include_default=False, methods=methods, attacks=False)
+        return pd.DataFrame()
+    keys = [attack_key("harmful", p) for p in harmful_ps] + ["benign"]
     attacks = collect_attacks(results_dir)
-    attacks = attacks[
-        attacks["method"].isin(list(methods)) & attacks["benchmark"].isin(set(base["benchmark"]))
-    ]
-    runs = attack_run_scores(attacks, harmful_lrs=harmful_lrs, benign_lrs=benign_lrs, harmful_ps=harmful_ps)
+    attacks = attacks[attacks["benchmark"].isin(set(base["benchmark"]))]
+    # every run of a cell must have a result at every configured learning rate (ResultError names the file)
+    attack_run_scores(attacks[attacks["method"].isin(list(methods))], harmful_lrs=harmful_lrs, benign_lrs=benign_lrs, harmful_ps=harmful_ps)
+    opts = {"confidence": confidence, "n_resamples": n_resamples}
+    lrs = {"harmful": harmful_lrs, "benign": benign_lrs}
     model_order = list(models) if models is not None else list(dict.fromkeys(base["model"]))
     rows = []
     for bench in dict.fromkeys(base["benchmark"]):
         for model in model_order:
-            b = base[(base["benchmark"] == bench) & (base["model"] == model)]
-            if b.empty:
+            bm = results_dir / bench / model
+            if not (bm / "base.json").exists():
                 continue
-            b = b.iloc[0]
-            row: dict[str, Any] = {
-                "benchmark": bench,
-                "model": model,
-                "method": DEFAULT,
-                "n_seeds": pd.NA,
-                "n_converged": pd.NA,
-            }
-            for x in ("FS", "RS", "US"):
-                row |= {x: 100 * b[x], f"{x}_std": math.nan, f"{x}_n": 1}
-            for x in metrics[3:]:
-                row |= {x: math.nan, f"{x}_std": math.nan, f"{x}_n": 0}
+            split_path = bm / "split.json"
+            row = {"benchmark": bench, "model": model, "method": DEFAULT, "reference": False,
+                   "n_seeds": pd.NA, "n_converged": pd.NA}
+            for x, iv in score_intervals([_read(bm / "base.json")], style, split_path, opts).items():
+                row |= cell_columns(x, iv)
             rows.append(row)
-            for method in methods:
-                sel = per_seed[
-                    (per_seed["benchmark"] == bench)
-                    & (per_seed["model"] == model)
-                    & (per_seed["method"] == method)
-                ]
-                if sel.empty:
-                    log.warning(
-                        "%s/%s: no unlearning result for method %s (row left out)", bench, model, method
-                    )
+            default_row = row
+            runs = _run_dirs(bm)
+            for method in row_methods(methods, style, [m for m, _, _ in runs]):
+                dirs = [d for m, _, d in runs if m == method]
+                if not dirs:
+                    log.warning("%s/%s: no unlearning result for method %s (row left out)", bench, model, method)
                     continue
-                row = {
-                    "benchmark": bench,
-                    "model": model,
-                    "method": method,
-                    "n_seeds": len(sel),
-                    "n_converged": int(sel["converged"].sum()),
-                }
-                for x in ("FS", "RS", "US"):
-                    mean, std, n = _mean_std(sel[x])
-                    row |= {x: 100 * mean, f"{x}_std": 100 * std, f"{x}_n": n}
-                for x in metrics[3:]:
-                    r = runs[
-                        (runs["benchmark"] == bench)
-                        & (runs["model"] == model)
-                        & (runs["method"] == method)
-                        & (runs["key"] == x)
-                        & runs["seed"].isin(sel["seed"])
-                    ]
-                    if r.empty:
-                        log.warning(
-                            "%s/%s/%s: no %s attack results at the configured learning rates",
-                            bench,
-                            model,
-                            method,
-                            x,
-                        )
-                    mean, std, n = _mean_std(r["value"])
-                    row |= {x: 100 * mean, f"{x}_std": 100 * std, f"{x}_n": n}
+                results = [_read(d / "unlearn.json") for d in dirs]
+                reference = bool(results[0].get("reference"))
+                converged = sum(bool(load_unlearn(d / "unlearn.json", style)["converged"]) for d in dirs)
+                row = {"benchmark": bench, "model": model, "method": method, "reference": reference,
+                       "n_seeds": len(dirs), "n_converged": pd.NA if reference else converged}
+                for x, iv in score_intervals(results, style, split_path, opts).items():
+                    row |= cell_columns(x, iv)
+                mine = attacks[(attacks["benchmark"] == bench) & (attacks["model"] == model)
+                               & (attacks["method"] == method)]
+                row |= attack_cells_of(mine, keys, lrs, opts, min_logprob_drop)
+                row["degraded"] = not reference and degraded(row, default_row)
                 rows.append(row)
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------- rendering
-def fmt_cell(mean: float, std: float = math.nan, *, latex: bool = False, digits: int = 2) -> str:
-    """``58.41`` or ``58.41 ± 1.20`` (std shown only when defined, i.e. ≥ 2 values); missing → ``–``."""
-    if pd.isna(mean):
+def fmt_cell(value: float, low: float = math.nan, high: float = math.nan, n: int | None = None, *,
+             latex: bool = False, digits: int = 1) -> str:
+    """``58.4 [52.1, 64.0] n=60``: the value, its confidence interval where defined, and n; missing → ``–``."""
+    if pd.isna(value):
         return "--" if latex else "–"
-    s = f"{mean:.{digits}f}"
-    if not pd.isna(std):
-        s += (r" $\pm$ " if latex else " ± ") + f"{std:.{digits}f}"
+    s = f"{value:.{digits}f}"
+    if not (pd.isna(low) or pd.isna(high)):
+        s += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    if n is not None and not pd.isna(n):
+        s += f" n={int(n)}"
     return s
 
 
@@ -550,34 +528,54 @@ def _label(labels: Mapping[str, str] | None, key: str) -> str:
 
 METRIC_HEAD = {"FS": "FS (↓)", "RS": "RS (↑)", "US": "US (↑)"}
 METRIC_HEAD_TEX = {"FS": r"FS ($\downarrow$)", "RS": r"RS ($\uparrow$)", "US": r"US ($\uparrow$)"}
+#: what RS is, per benchmark style, in the column header (Table 1: test accuracy; Table 2: retain ROUGE-L)
+RS_HEAD = {"mcqa": "RS test acc.", "rouge": "RS retain"}
+
+
+def _head(metric: str, style: str | None, latex: bool) -> str:
+    head = (METRIC_HEAD_TEX if latex else METRIC_HEAD).get(
+        metric, attack_display(metric) + ("" if latex else " (↓)")
+    )
+    return head.replace("RS", RS_HEAD[style], 1) if metric == "RS" and style else head
+
+
+def _dagger(method: str, row: pd.Series, latex: bool) -> str:
+    """The method label, with † when some seed did not reach the early-stopping threshold and ‡ when the
+    unlearned model is degraded (:func:`ssiuu.report.aggregate.degraded`)."""
+    if not pd.isna(row["n_converged"]) and row["n_converged"] < row["n_seeds"]:
+        method += r"$^\dagger$" if latex else " †"
+    if bool(row.get("degraded", False) is True):
+        method += r"$^\ddagger$" if latex else " ‡"
+    return method
 
 
 def display_table(
-    table: pd.DataFrame, labels: Mapping[str, str] | None = None, *, latex: bool = False
+    table: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    *,
+    latex: bool = False,
+    style: str | None = None,
 ) -> pd.DataFrame:
-    """Formatted strings: [Benchmark,] Model, Method, FS, RS, US, Harmful p=…, Benign (``mean ± std``)."""
-    metrics = [
-        c for c in table.columns if c in ("FS", "RS", "US") or c.startswith("harmful_p") or c == "benign"
-    ]
-    metrics = [c for c in metrics if not c.endswith(("_std", "_n"))]
+    """Formatted strings: [Benchmark,] Model, Method, FS, RS, US, Harmful p=…, Benign (``value [CI] n=…``)."""
+    metrics = main_metrics(table.columns)
     multi_bench = table["benchmark"].nunique() > 1
     esc = latex_escape if latex else str
     out = []
     for _, r in table.iterrows():
-        method = esc(_label(labels, r["method"]))
-        if not pd.isna(r["n_converged"]) and r["n_converged"] < r["n_seeds"]:
-            method += r"$^\dagger$" if latex else " †"
+        method = _dagger(esc(_label(labels, r["method"])), r, latex)
         row = {}
         if multi_bench:
             row["Benchmark"] = esc(_label(labels, r["benchmark"]))
         row |= {"Model": esc(_label(labels, r["model"])), "Method": method}
         for x in metrics:
-            head = (METRIC_HEAD_TEX if latex else METRIC_HEAD).get(
-                x, attack_display(x) + ("" if latex else " (↓)")
-            )
-            row[head] = fmt_cell(r[x], r[f"{x}_std"], latex=latex)
+            row[_head(x, style, latex)] = fmt_cell(r[x], r[f"{x}_low"], r[f"{x}_high"], r[f"{x}_n"], latex=latex)
         out.append(row)
     return pd.DataFrame(out)
+
+
+def main_metrics(columns: Iterable[str]) -> list[str]:
+    """The score columns of a table (FS, RS, US, harmful_p<p>, benign), without their companions."""
+    return [c for c in columns if MAIN_METRIC.match(c)]
 
 
 def to_latex(
@@ -639,6 +637,7 @@ def _markdown(display: pd.DataFrame) -> str:
 
 def _write_table_files(stem: Path, numeric: pd.DataFrame, md: str, tex: str) -> dict[str, Path]:
     paths = {ext: stem.with_suffix(f".{ext}") for ext in ("csv", "md", "tex")}
+    numeric = numeric[[c for c in numeric.columns if not str(c).endswith("_cell")]]
     write_text(paths["csv"], numeric.to_csv(index=False, float_format="%.4f"))
     write_text(paths["md"], md)
     write_text(paths["tex"], tex)
@@ -653,33 +652,43 @@ def _tex_text(text: str) -> str:
     return out
 
 
-def _notes(
-    style: str, harmful_lrs: Sequence[float], benign_lrs: Sequence[float], has_dagger: bool
-) -> list[str]:
+def _notes(style: str, table: pd.DataFrame, harmful_lrs: Sequence[float], benign_lrs: Sequence[float],
+           confidence: float) -> list[str]:
     rs = "test-set accuracy" if style == "mcqa" else "retain-set ROUGE-L recall"
+    level = f"{100 * confidence:g} %"
     notes = [
-        f"Scores in %. RS = {rs}. Mean over unlearning seeds (± sample std when ≥ 2 seeds).",
-        "Attack = max forget score during retraining; per run the max over learning rates "
-        f"(harmful: {', '.join(f'{x:g}' for x in harmful_lrs)}; benign: {', '.join(f'{x:g}' for x in benign_lrs)}), "
-        "then the mean over runs and seeds (± sample std over all seed × run values).",
+        f"Scores in %, with the {level} bootstrap confidence interval (scipy.stats.bootstrap, percentile) and n, "
+        "the number of observations behind the cell. RS = " + rs + ". FS and RS pool the evaluation items over "
+        "unlearning seeds; US on MCQA benchmarks uses lm-eval's standard errors (n = utility items).",
+        "Attack = max forget score during retraining, per run the max over learning rates (harmful: "
+        f"{', '.join(f'{x:g}' for x in harmful_lrs)}; benign: {', '.join(f'{x:g}' for x in benign_lrs)}) and "
+        "steps; the cell pools each run's items at that point over runs and seeds (n = items × runs).",
     ]
-    if has_dagger:
+    for key in [k for k in main_metrics(table.columns) if k not in ("FS", "RS", "US")]:
+        rows = table[table["method"] != DEFAULT]
+        sets = {x for x in rows.get(f"{key}_eval_set", pd.Series(dtype=object)).dropna()}
+        items = rows.get(f"{key}_eval_items", pd.Series(dtype=float)).dropna()
+        if sets:
+            sizes = f"{int(items.min())}–{int(items.max())}" if items.min() != items.max() else f"{int(items.min())}"
+            notes.append(f"{attack_display(key)}: scored on the {'; '.join(sorted(sets))} ({sizes} items per run, "
+                         "by method).")
+    if bool((table["n_converged"].fillna(0) < table["n_seeds"].fillna(0)).any()):
         notes.append("† at least one seed did not reach the early-stopping threshold.")
+    if bool(table.get("degraded", pd.Series(dtype=bool)).fillna(False).any()):
+        notes.append("‡ model degraded: RS or US below 80 % of the starting model's.")
+    if bool(table.get("reference", pd.Series(dtype=bool)).fillna(False).any()):
+        notes.append("Reference rows: the starting model attacked like the unlearned ones (what the attack teaches "
+                     "by itself) or a model that never learned the forget set (the erasure floor).")
     return notes
 
 
 def vs_paper_table(table: pd.DataFrame, style: str, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Our cells next to the paper's quoted cells: for every method, one row per source — ours (per model) then
     ``paper (Llama-3.2-3B)`` etc. Numeric, percent. Columns: method, source, source_kind (ours | paper quote),
-    benchmark, FS, FS_std, RS, RS_std, US, US_std, attacks (+ _std)."""
+    benchmark, n_seeds, n_converged (NaN for quotes), then each score with _low, _high, _n (NaN for quotes)."""
     paper = paper_values.paper_table(style)
-    metrics = [
-        "FS",
-        "RS",
-        "US",
-        *[c for c in table.columns if c.startswith("harmful_p") and not c.endswith(("_std", "_n"))],
-        "benign",
-    ]
+    metrics = main_metrics(table.columns)
+    companions = ("_low", "_high", "_n")
     rows = []
     for method in dict.fromkeys(table["method"]):
         for _, r in table[table["method"] == method].iterrows():
@@ -688,9 +697,11 @@ def vs_paper_table(table: pd.DataFrame, style: str, labels: Mapping[str, str] | 
                 "source": f"ours ({_label(labels, r['model'])})",
                 "source_kind": "ours",
                 "benchmark": _label(labels, r["benchmark"]),
+                "n_seeds": r["n_seeds"],
+                "n_converged": r["n_converged"],
             }
             for x in metrics:
-                row |= {x: r[x], f"{x}_std": r[f"{x}_std"]}
+                row |= {x: r[x]} | {f"{x}{c}": r[f"{x}{c}"] for c in companions}
             rows.append(row)
         for _, q in paper[paper["method"] == method].iterrows():
             row = {
@@ -698,33 +709,30 @@ def vs_paper_table(table: pd.DataFrame, style: str, labels: Mapping[str, str] | 
                 "source": q["label"],
                 "source_kind": "paper quote",
                 "benchmark": paper_values.PAPER_BENCHMARK[style],
+                "n_seeds": math.nan,
+                "n_converged": math.nan,
             }
             for x in metrics:
                 v = q[x] if x in q.index else None
-                row |= {x: math.nan if v is None or pd.isna(v) else float(v), f"{x}_std": math.nan}
+                row |= {x: math.nan if v is None or pd.isna(v) else float(v)} | {f"{x}{c}": math.nan for c in companions}
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _vs_display(vs: pd.DataFrame, labels: Mapping[str, str] | None, *, latex: bool) -> pd.DataFrame:
+def _vs_display(
+    vs: pd.DataFrame, labels: Mapping[str, str] | None, *, latex: bool, style: str | None = None
+) -> pd.DataFrame:
     esc = latex_escape if latex else str
-    metrics = [
-        c
-        for c in vs.columns
-        if c in ("FS", "RS", "US", "benign") or (c.startswith("harmful_p") and not c.endswith("_std"))
-    ]
+    metrics = main_metrics(vs.columns)
     out = []
     for _, r in vs.iterrows():
         row = {
-            "Method": esc(_label(labels, r["method"])),
+            "Method": _dagger(esc(_label(labels, r["method"])), r, latex),
             "Source": esc(r["source"]),
             "Benchmark": esc(r["benchmark"]),
         }
         for x in metrics:
-            head = (METRIC_HEAD_TEX if latex else METRIC_HEAD).get(
-                x, attack_display(x) + ("" if latex else " (↓)")
-            )
-            row[head] = fmt_cell(r[x], r[f"{x}_std"], latex=latex)
+            row[_head(x, style, latex)] = fmt_cell(r[x], r[f"{x}_low"], r[f"{x}_high"], r[f"{x}_n"], latex=latex)
         out.append(row)
     return pd.DataFrame(out)
 
@@ -739,6 +747,9 @@ def build_tables(
     benign_lrs: Sequence[float],
     harmful_ps: Sequence[float] = (0.1, 0.3),
     models: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
 ) -> dict[str, Path]:
     """Write ``table1.{csv,md,tex}`` (MCQA-style benchmarks, FaithUn columns), ``table2.*`` (ROUGE-style, TOFU)
     and ``table1_vs_paper.*`` / ``table2_vs_paper.*`` under ``out_dir``; a style without results is skipped
@@ -757,6 +768,9 @@ def build_tables(
             benign_lrs=benign_lrs,
             harmful_ps=harmful_ps,
             models=models,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            min_logprob_drop=min_logprob_drop,
         )
         if table.empty:
             log.info("no %s-style benchmark in %s: %s not written", style, results_dir, TABLE_NAME[style])
@@ -764,21 +778,20 @@ def build_tables(
         name = TABLE_NAME[style]
         paper_name = paper_values.PAPER_BENCHMARK[style]
         benches = ", ".join(_label(config_labels, b) for b in dict.fromkeys(table["benchmark"]))
-        has_dagger = bool((table["n_converged"].fillna(0) < table["n_seeds"].fillna(0)).any())
-        notes = _notes(style, harmful_lrs, benign_lrs, has_dagger)
+        notes = _notes(style, table, harmful_lrs, benign_lrs, confidence)
         style_note = "" if f"{paper_name}-style" in benches else f" ({paper_name}-style)"
         title = f"Table {name[-1]}: results on {benches}{style_note}"
         md = "\n".join(
             [
                 f"# {title}",
                 "",
-                _markdown(display_table(table, config_labels)),
+                _markdown(display_table(table, config_labels, style=style)),
                 "",
                 *[f"- {n}" for n in notes],
                 "",
             ]
         )
-        disp_tex = display_table(table, config_labels, latex=True)
+        disp_tex = display_table(table, config_labels, latex=True, style=style)
         tex = to_latex(
             disp_tex,
             _tex_text(f"{title}. " + " ".join(notes)),
@@ -788,6 +801,8 @@ def build_tables(
         )
         for k, v in _write_table_files(out_dir / name, table, md, tex).items():
             written[f"{name}.{k}"] = v
+        written |= write_companion_tables(table, out_dir, name, title, config_labels,
+                                          confidence=confidence, n_resamples=n_resamples)
 
         vs = vs_paper_table(table, style, config_labels)
         vs_title = f"Table {name[-1]} next to the paper's published values ({paper_name})"
@@ -803,14 +818,14 @@ def build_tables(
                 "",
                 f"> {quote}",
                 "",
-                _markdown(_vs_display(vs, config_labels, latex=False)),
+                _markdown(_vs_display(vs, config_labels, latex=False, style=style)),
                 "",
                 *[f"- {n}" for n in notes + extra],
                 "",
             ]
         )
         vs_tex = to_latex(
-            _vs_display(vs, config_labels, latex=True),
+            _vs_display(vs, config_labels, latex=True, style=style),
             _tex_text(f"{vs_title}. {quote} " + " ".join(notes + extra)),
             f"tab:{name}_vs_paper",
             n_text=3,
@@ -820,4 +835,29 @@ def build_tables(
             written[f"{name}_vs_paper.{k}"] = v
     if not written:
         raise ResultError(f"no benchmark results under {results_dir}: nothing to tabulate")
+    return written
+
+
+def write_companion_tables(table: pd.DataFrame, out_dir: Path, name: str, title: str,
+                           labels: Mapping[str, str] | None, *, confidence: float,
+                           n_resamples: int) -> dict[str, Path]:
+    """``<name>_recovery`` (the continuous measure) and ``<name>_ssiuu_vs`` (paired differences) beside a table."""
+    from ssiuu.report.companions import recovery_display, ssiuu_differences
+
+    written: dict[str, Path] = {}
+    frames = {
+        "recovery": (recovery_display(table, labels), f"{title}: recovery of the gold answers' log-probability"),
+        "ssiuu_vs": (ssiuu_differences(table, labels, confidence=confidence, n_resamples=n_resamples),
+                     f"{title}: SSIUU minus each baseline"),
+    }
+    for suffix, ((display, notes), caption) in frames.items():
+        stem = f"{name}_{suffix}"
+        md = "\n".join([f"# {caption}", "", _markdown(display) if not display.empty else "(no attack results)", "",
+                        *[f"- {n}" for n in notes], ""])
+        tex = to_latex(display.map(latex_escape) if not display.empty else display,
+                       _tex_text(f"{caption}. " + " ".join(notes)), f"tab:{stem}",
+                       n_text=list(display.columns).index("Method") + 1 if "Method" in display else 0,
+                       group_cols=("Model",))
+        for k, v in _write_table_files(out_dir / stem, display, md, tex).items():
+            written[f"{stem}.{k}"] = v
     return written

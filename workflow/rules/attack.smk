@@ -1,12 +1,13 @@
 ATTACK_INPUT = {
     "split": rules.split.output[0],
+    "base": rules.base_eval.output[0],
     "result": rules.unlearn.output.result,
-    "checkpoint": rules.unlearn.output.checkpoint,
+    "checkpoint": attack_checkpoint,
 }
 
 
 rule attack_harmful:
-    """Retrain on a fraction p of the wrongly answered forget items; FS curve on the rest (paper §6.2.2)."""
+    """Retrain on ⌈p·n⌉ of the n wrongly answered forget items; FS and log-prob curves on the rest (§6.2.2)."""
     input:
         **ATTACK_INPUT,
     output:
@@ -27,11 +28,11 @@ rule attack_harmful:
         "{params.ssiuu} attack --kind harmful --p {wildcards.p} --lr {wildcards.lr} --run {wildcards.run} "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
         "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
-        "--unlearn-result {input.result} --out {output} > {log} 2>&1"
+        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
 
 
 rule attack_benign:
-    """Retrain on benign instruction data; FS curve on the whole forget set (paper §6.2.2)."""
+    """Retrain on benign instruction data; FS and log-prob curves on the wrongly answered forget items (§6.2.2)."""
     input:
         **ATTACK_INPUT,
     output:
@@ -52,4 +53,4 @@ rule attack_benign:
         "{params.ssiuu} attack --kind benign --lr {wildcards.lr} --run {wildcards.run} "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
         "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
-        "--unlearn-result {input.result} --out {output} > {log} 2>&1"
+        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"

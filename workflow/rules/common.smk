@@ -3,6 +3,8 @@ from pathlib import Path
 
 import yaml
 
+from ssiuu.references import REFERENCES as REFERENCE_METHODS
+
 W = config["work_dir"]
 R = config["results_dir"]
 ENV = "../../envs/ssiuu.yaml"
@@ -63,6 +65,24 @@ def start_model(wildcards):
     if style(wildcards.benchmark) == "rouge":
         return f"{W}/models/{wildcards.model}/pretrained-{wildcards.benchmark}"
     return f"{W}/models/{wildcards.model}/base"
+
+
+REFERENCES = REFERENCE_METHODS if config["attacks"]["references"] else {}
+
+
+def attacked_methods(benchmark):
+    """The methods attacked on a benchmark: the configured ones and the benchmark style's reference."""
+    ref = REFERENCES.get(style(benchmark))
+    return ATTACKED + ([ref] if ref else [])
+
+
+def attack_checkpoint(wildcards):
+    """The weights an attack starts from: an unlearned checkpoint or a reference model."""
+    if wildcards.method == "Start":
+        return start_model(wildcards)
+    if wildcards.method == "NeverLearned":
+        return f"{W}/models/{wildcards.model}/neverlearned-{wildcards.benchmark}"
+    return f"{W}/checkpoints/{wildcards.benchmark}/{wildcards.model}/{wildcards.method}/seed{wildcards.seed}"
 
 
 def torch_resources(mem_mb=8000, runtime=60):

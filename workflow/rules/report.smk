@@ -64,3 +64,28 @@ rule figures:
         figures_dir=lambda w, output: str(Path(output[0]).parent),
     shell:
         "{params.ssiuu} figures --out-dir {params.figures_dir} > {log} 2>&1"
+
+
+rule claims:
+    """The paper's three claims stated from the cached results: supported, not supported or inconclusive."""
+    input:
+        unlearn_targets(),
+        attack_targets(),
+        analysis_targets(),
+    output:
+        md=report(f"{R}/claims.md", caption="../report/claims.rst", category="Claims"),
+        json=f"{R}/claims.json",
+    log:
+        f"{W}/logs/report/claims.log",
+    benchmark:
+        f"{W}/benchmarks/report/claims.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        ssiuu=SSIUU,
+    shell:
+        "{params.ssiuu} claims --out {output.md} > {log} 2>&1"

@@ -48,6 +48,8 @@ def unlearn_targets():
             if style(b) == "rouge":
                 out.append(f"{R}/{b}/{m}/pretrain.json")
             out += [f"{unlearn_dir(b, m, x, s)}/unlearn.json" for x in methods for s in SEEDS]
+            if style(b) in REFERENCES:
+                out += [f"{unlearn_dir(b, m, REFERENCES[style(b)], s)}/unlearn.json" for s in SEEDS]
     return out
 
 
@@ -56,7 +58,8 @@ def attack_targets():
     for b in BENCHMARKS:
         for m in MODELS:
             for s in SEEDS:
-                for x in ATTACKED + (lambda_variants() if style(b) == "mcqa" else []):
+                attacked = attacked_methods(b)
+                for x in attacked + (lambda_variants() if style(b) == "mcqa" else []):
                     d = f"{unlearn_dir(b, m, x, s)}/attacks"
                     sweep = ANALYSIS["enabled"] and style(b) == "mcqa" and x in ANALYSIS["lr_sweep_methods"]
                     lrs = sorted(
@@ -66,22 +69,21 @@ def attack_targets():
                     out += [
                         f"{d}/harmful_p{p}_lr{lr}_run{r}.json" for p in HARMFUL_P for lr in lrs for r in RUNS
                     ]
-                    if x in ATTACKED:
+                    if x in attacked:
                         out += [f"{d}/benign_lr{lr}_run{r}.json" for lr in BENIGN_LR for r in RUNS]
     return out
 
 
 def table_names():
     names = []
-    if any(style(b) == "mcqa" for b in BENCHMARKS):
-        names += ["table1", "table1_vs_paper"]
-    if any(style(b) == "rouge" for b in BENCHMARKS):
-        names += ["table2", "table2_vs_paper"]
+    for number, kind in ((1, "mcqa"), (2, "rouge")):
+        if any(style(b) == kind for b in BENCHMARKS):
+            names += [f"table{number}{suffix}" for suffix in ("", "_vs_paper", "_recovery", "_ssiuu_vs")]
     return names
 
 
 def report_targets():
-    return rules.tables.output + rules.figures.output
+    return rules.tables.output + rules.figures.output + rules.claims.output
 
 
 def all_targets():

@@ -24,3 +24,32 @@ rule unlearn:
         "--method {wildcards.method} --seed {wildcards.seed} --model-dir {input.model} "
         "--split {input.split} --base {input.base} --out {output.result} "
         "--checkpoint {output.checkpoint} > {log} 2>&1"
+
+
+rule reference_eval:
+    """Evaluate an attack reference (ssiuu/references.py) into an unlearn.json of its own."""
+    input:
+        split=rules.split.output[0],
+        model=attack_checkpoint,
+    output:
+        result=f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/unlearn.json",
+    log:
+        f"{W}/logs/reference_eval/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{W}/benchmarks/reference_eval/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        method="Start|NeverLearned",
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        **torch_resources(runtime=60),
+    params:
+        ssiuu=SSIUU,
+    shell:
+        "{params.ssiuu} reference-eval --benchmark {wildcards.benchmark} --model {wildcards.model} "
+        "--method {wildcards.method} --seed {wildcards.seed} --model-dir {input.model} "
+        "--split {input.split} --out {output.result} > {log} 2>&1"
+
+
+ruleorder: reference_eval > unlearn
