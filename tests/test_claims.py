@@ -211,10 +211,21 @@ def test_stability_verdicts(tmp_path: Path, rho: dict, n: int, modules: dict | N
     assert claim.verdict == verdict, claim.findings[0].text
 
 
+def test_stability_on_the_synthetic_fixture() -> None:
+    (finding,) = C.claim_stability(FIX).findings  # distributions_rho.csv: ρ 0.70 / 0.85 / 0.98, n = 2000
+    assert finding.where == "synth_mcqa/tiny" and finding.verdict == C.SUPPORTED
+    assert "SSIUU ρ = 0.9800 [" in finding.text and "highest other: GD 0.8500 [" in finding.text
+
+
 def test_stability_without_n_or_without_ssiuu_is_inconclusive(tmp_path: Path) -> None:
-    claim = C.claim_stability(FIX)  # the synthetic distributions_rho.csv may lack n_values
-    assert claim.findings[0].where == "synth_mcqa/tiny" and "SSIUU ρ = 0.9800" in claim.findings[0].text
-    root = write_correlation(tmp_path, {"GD": 0.9, "NPO": 0.8}, 100)
+    d = tmp_path / "b" / "tiny" / "analysis"
+    d.mkdir(parents=True)
+    pd.DataFrame({"method": ["GD", "SSIUU"], "rho": [0.5, 0.99]}).to_csv(
+        d / "distributions_rho.csv", index=False
+    )
+    (finding,) = C.claim_stability(tmp_path).findings
+    assert finding.verdict == C.INCONCLUSIVE and "no n_values" in finding.text
+    root = write_correlation(tmp_path / "other", {"GD": 0.9, "NPO": 0.8}, 100)
     assert C.claim_stability(root).findings[0].text.startswith("no data (ρ for SSIUU")
 
 
