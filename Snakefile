@@ -19,6 +19,7 @@ validate_config(config, source=", ".join(map(str, workflow.overwrite_configfiles
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+include: "workflow/rules/profile.smk"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/data.smk"
