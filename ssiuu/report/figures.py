@@ -412,6 +412,20 @@ FIG2_COLORS = ["#bdbdbd", "#fd8d3c", "#d94701", "#6baed6"]  # after unlearning, 
 NO_ITEMS = "no per-item attack results (attack files without 'curve')"
 
 
+def _figure_legend(fig: Figure, legend: Mapping[str, Any], title: str) -> None:
+    """One legend below the panels, with the note on the intervals as its title."""
+    if legend:
+        fig.legend(
+            list(legend.values()),
+            list(legend),
+            loc="outside lower center",
+            ncols=3,
+            frameon=False,
+            title=title,
+            title_fontsize=8,
+        )
+
+
 def _ci_note(confidence: float) -> str:
     return (
         f"Error bars: {confidence:.0%} bootstrap confidence intervals over items and runs "
@@ -578,7 +592,12 @@ def _fig2_row(
         drawn += _reference_marks(ax, refs, keys, FIG2_COLORS[1:], suffix, scale)
         _format_panel(ax, ticks, 45, f"{ylabel}\n(n as in a)", title)
     _collect_legend(legend, axes[0])
-    for method in dict.fromkeys(drawn):
+    _fig2_legend(legend, drawn, hollow)
+
+
+def _fig2_legend(legend: dict[str, Any], references: Sequence[str], hollow: bool) -> None:
+    """Legend entries for the reference marks drawn and, where drawn, the hollow (unstable) points."""
+    for method in dict.fromkeys(references):
         label, ls = REFERENCE_MARKS.get(method, (method, (0, (2, 2))))
         legend.setdefault(f"{label}, same attack (line colour = attack)", Line2D([], [], color="0.3", ls=ls))
     if hollow:
@@ -586,6 +605,11 @@ def _fig2_row(
             "hollow: unlearning barely lowered log p (fraction not ranked)",
             Line2D([], [], ls="", marker="o", mfc="white", mec="0.3"),
         )
+
+
+def _fig2_tables(results_dir: str | Path, styles: Sequence[str], **options: Any) -> dict[str, pd.DataFrame]:
+    """:func:`aggregate_table` of each benchmark style (the numbers of Tables 1-2, with their intervals)."""
+    return {style: aggregate_table(results_dir, style, **options) for style in dict.fromkeys(styles)}
 
 
 @_with_style
@@ -617,19 +641,17 @@ def fig2_vulnerability(
     if not pairs:
         raise ResultError(f"no benchmark results under {results_dir} for Fig. 2")
     keys = [attack_key("harmful", p) for p in harmful_ps] + ["benign"]
-    opts = {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
-    tables = {
-        style: aggregate_table(
-            results_dir,
-            style,
-            methods=methods,
-            harmful_lrs=harmful_lrs,
-            benign_lrs=benign_lrs,
-            harmful_ps=harmful_ps,
-            **opts,
-        )
-        for style in dict.fromkeys(base["style"])
-    }
+    tables = _fig2_tables(
+        results_dir,
+        list(base["style"]),
+        methods=methods,
+        harmful_lrs=harmful_lrs,
+        benign_lrs=benign_lrs,
+        harmful_ps=harmful_ps,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        min_logprob_drop=min_logprob_drop,
+    )
     n = len(methods)
     fig = _new_figure(max(7.5, 1.1 * n + 2.0) + 2 * max(3.2, 0.45 * n + 1.2), 3.9 * len(pairs) + 1.4)
     axes = fig.subplots(len(pairs), 3, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1, 1]})
@@ -641,15 +663,7 @@ def fig2_vulnerability(
         _fig2_row(
             row, table, style, keys, f"{_label(labels, bench)} · {_label(labels, model)}", labels, legend
         )
-    fig.legend(
-        list(legend.values()),
-        list(legend),
-        loc="outside lower center",
-        ncols=3,
-        frameon=False,
-        title=_ci_note(confidence),
-        title_fontsize=8,
-    )
+    _figure_legend(fig, legend, _ci_note(confidence))
     fig.suptitle("Fig. 2 — Forget score recovered by retraining attacks (↓ better)", fontweight="bold")
     return save_figure(fig, out_dir, stem)
 
@@ -1349,6 +1363,38 @@ def _fig7_sweep(
         _log_x_axes(ax, "Attack learning rate η (log scale)", ylabel, name, ylim)
 
 
+def _fig7_method(
+    top: Axes,
+    bottom: Axes,
+    attacks: pd.DataFrame,
+    j: int,
+    method: str,
+    where: str,
+    labels: Mapping[str, str] | None,
+    spec: Mapping[str, Any],
+) -> None:
+    """(b, c) and (e, f) for one swept method: its attack cells at each learning rate on their own.
+    ``spec``: keys, styles, opts, min_drop, configured (the configured harmful learning rates)."""
+    titles = [
+        f"({chr(98 + j)}) Attack learning rate — {_label(labels, method)}\n{where}",
+        f"({chr(101 + j)}) Recovered fraction — {_label(labels, method)}\n{where}",
+    ]
+    if attacks.empty:
+        for ax, title in zip((top, bottom), titles, strict=True):
+            skip_panel(ax, title, f"no attack results for {method}")
+        return
+    keys = [*spec["keys"], "benign"]
+    sweep = _lr_sweep_rows(attacks, keys, spec["opts"], spec["min_drop"])
+    _fig7_sweep([top, bottom], sweep, keys, spec["styles"], titles, spec["configured"])
+
+
+def _mcqa_pairs(base: pd.DataFrame) -> list[tuple[str, str]]:
+    """The MCQA-style (benchmark, model) pairs (the λ ablation and the sweep run there), else every pair."""
+    pairs = list(zip(base["benchmark"], base["model"], strict=True))
+    mcqa = [pair for pair, style in zip(pairs, base["style"], strict=True) if style == "mcqa"]
+    return mcqa or pairs
+
+
 @_with_style
 def fig7_ablation(
     results_dir: str | Path,
@@ -1370,60 +1416,43 @@ def fig7_ablation(
     panel per method in ``lr_sweep_methods``; (d–f) the same for the recovered fraction. Every point carries its
     95 % interval (items pooled over seeds and runs), none where it rests on one value; n is written at each
     line's end. Two rows per MCQA-style (benchmark, model)."""
-    base = collect_base(results_dir)
-    pairs = [
-        (b, m) for b, m, s in zip(base["benchmark"], base["model"], base["style"], strict=True) if s == "mcqa"
-    ]
-    pairs = pairs or [(b, m) for b, m in zip(base["benchmark"], base["model"], strict=True)]
+    pairs = _mcqa_pairs(collect_base(results_dir))
     attacks = collect_attacks(results_dir)
     n_cols = 1 + len(lr_sweep_methods)
     fig = _new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
     axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
-    keys = [attack_key("harmful", p) for p in harmful_ps]
-    styles = _fig7_styles(harmful_ps)
     opts = {"confidence": confidence, "n_resamples": n_resamples}
+    keys = [attack_key("harmful", p) for p in harmful_ps]
+    spec = {
+        "keys": keys,
+        "styles": _fig7_styles(harmful_ps),
+        "opts": opts,
+        "min_drop": min_logprob_drop,
+        "configured": harmful_lrs,
+    }
+    lam_options = {
+        "ablation_method": ablation_method,
+        "lambda_variants": lambda_variants,
+        "harmful_lrs": harmful_lrs,
+        "harmful_ps": harmful_ps,
+        "min_logprob_drop": min_logprob_drop,
+    }
     legend: dict[str, Any] = {}
     for i, (bench, model) in enumerate(pairs):
         top, bottom = axes[2 * i], axes[2 * i + 1]
         where = f"{_label(labels, bench)} · {_label(labels, model)}"
-        lam = _lambda_rows(
-            results_dir,
-            bench,
-            model,
-            ablation_method=ablation_method,
-            lambda_variants=lambda_variants,
-            harmful_lrs=harmful_lrs,
-            harmful_ps=harmful_ps,
-            min_logprob_drop=min_logprob_drop,
-            **opts,
-        )
-        _fig7_lambda([top[0], bottom[0]], lam, keys, styles, where, ablation_method)
+        lam = _lambda_rows(results_dir, bench, model, **lam_options, **opts)
+        _fig7_lambda([top[0], bottom[0]], lam, keys, spec["styles"], where, ablation_method)
+        mine = attacks[(attacks["benchmark"] == bench) & (attacks["model"] == model)]
         for j, method in enumerate(lr_sweep_methods):
-            titles = [
-                f"({chr(98 + j)}) Attack learning rate — {_label(labels, method)}\n{where}",
-                f"({chr(101 + j)}) Recovered fraction — {_label(labels, method)}\n{where}",
-            ]
-            sel = attacks[
-                (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
-            ]
-            if sel.empty:
-                for ax, title in zip((top[1 + j], bottom[1 + j]), titles, strict=True):
-                    skip_panel(ax, title, f"no attack results for {method}")
-                continue
-            sweep = _lr_sweep_rows(sel, [*keys, "benign"], opts, min_logprob_drop)
-            _fig7_sweep([top[1 + j], bottom[1 + j]], sweep, [*keys, "benign"], styles, titles, harmful_lrs)
+            _fig7_method(
+                top[1 + j], bottom[1 + j], mine[mine["method"] == method], j, method, where, labels, spec
+            )
         for ax in (*top, *bottom):
             _collect_legend(legend, ax)
-    if legend:
-        fig.legend(
-            list(legend.values()),
-            list(legend),
-            loc="outside lower center",
-            ncols=3,
-            frameon=False,
-            title=_ci_note(confidence) + " n at each line's end: items × seeds or × runs per point.",
-            title_fontsize=8,
-        )
+    _figure_legend(
+        fig, legend, _ci_note(confidence) + " n at each line's end: items × seeds or × runs per point."
+    )
     fig.suptitle("Fig. 7 — Regularisation weight and attack learning rates", fontweight="bold")
     return save_figure(fig, out_dir, stem)
 
