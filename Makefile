@@ -49,6 +49,7 @@ lint: setup
 regenerate: setup  ## tables and figures from the cached results/, no model, no training
 	$(PY) -m ssiuu --config config.yaml tables --out-dir results/tables
 	$(PY) -m ssiuu --config config.yaml figures --out-dir results/figures
+	$(PY) -m ssiuu --config config.yaml claims --out results/claims.md
 
 slurm-test: setup
 	bash tests/slurm/run_local_slurm.sh

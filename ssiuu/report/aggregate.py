@@ -93,7 +93,8 @@ def _attack_json(path: str) -> dict[str, Any]:
 def attack_cells_of(attacks: pd.DataFrame, keys: Sequence[str], lrs: Mapping[str, Sequence[float]],
                     opts: Mapping[str, Any], min_drop: float) -> dict[str, Any]:
     """The attack columns of a row (:func:`attack_columns`) from its attack files at the configured learning
-    rates, with ``<key>_eval_set`` (what was scored) and ``<key>_eval_items`` (items per run, smallest)."""
+    rates, with ``<key>_eval_set`` (what was scored), ``<key>_eval_items`` (items per run, smallest) and
+    ``<key>_without_items`` (files without per-item curves, which no cell can use)."""
     from ssiuu.report.tables import lr_matches
 
     columns: dict[str, Any] = {}
@@ -106,6 +107,7 @@ def attack_cells_of(attacks: pd.DataFrame, keys: Sequence[str], lrs: Mapping[str
         columns |= attack_columns(key, cell, min_drop) | {f"{key}_cell": cell}
         columns[f"{key}_eval_set"] = next((r["eval_set"] for r in results if "eval_set" in r), None)
         columns[f"{key}_eval_items"] = min((len(r["eval_ids"]) for r in results if "curve" in r), default=0)
+        columns[f"{key}_without_items"] = sum("curve" not in r for r in results)
     return columns
 
 

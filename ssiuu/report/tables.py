@@ -672,6 +672,10 @@ def _notes(style: str, table: pd.DataFrame, harmful_lrs: Sequence[float], benign
             sizes = f"{int(items.min())}–{int(items.max())}" if items.min() != items.max() else f"{int(items.min())}"
             notes.append(f"{attack_display(key)}: scored on the {'; '.join(sorted(sets))} ({sizes} items per run, "
                          "by method).")
+    without = sum(int(table[c].fillna(0).sum()) for c in table.columns if str(c).endswith("_without_items"))
+    if without:
+        notes.append(f"– in an attack column: {without} attack result files hold no per-item curves (written before "
+                     "the §6.2.2 evaluation set and the log-probability measure); rerun the attack rules to fill them.")
     if bool((table["n_converged"].fillna(0) < table["n_seeds"].fillna(0)).any()):
         notes.append("† at least one seed did not reach the early-stopping threshold.")
     if bool(table.get("degraded", pd.Series(dtype=bool)).fillna(False).any()):
