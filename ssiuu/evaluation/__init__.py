@@ -76,20 +76,10 @@ def forget_item_scores(
     raise ValueError(f"unknown benchmark style {style!r}: expected 'mcqa' or 'rouge'")
 
 
-def forget_score(
-    model: Any,
-    tokenizer: Any,
-    records: Sequence[QARecord],
-    style: str,
-    *,
-    batch_size: int = 16,
-    max_new_tokens: int | None = None,
-    match_rule: str = "unique_mention",
-) -> float:
-    """FS: MCQA accuracy (``style='mcqa'``) or mean ROUGE-L recall (``style='rouge'``) on ``records``."""
-    scores = forget_item_scores(
-        model, tokenizer, records, style, batch_size=batch_size, max_new_tokens=max_new_tokens, match_rule=match_rule
-    )
+def forget_score(model: Any, tokenizer: Any, records: Sequence[QARecord], style: str, **options: Any) -> float:
+    """FS: MCQA accuracy (``style='mcqa'``) or mean ROUGE-L recall (``style='rouge'``) on ``records``; the
+    keyword options are those of :func:`forget_item_scores`."""
+    scores = forget_item_scores(model, tokenizer, records, style, **options)
     return sum(scores) / len(scores)
 
 

@@ -1311,9 +1311,9 @@ def _fig7_lambda(
 ) -> None:
     """(a) scores vs λ, (d) recovered fraction vs λ, for the λ runs of ``method``."""
     if lam.empty or len(lam) < 2:
-        skip_panel(axes[0], f"(a) λ ablation ({title})", f"fewer than two λ values of {method} found")
+        skip_panel(axes[0], f"(a) λ ablation\n{title}", f"fewer than two λ values of {method} found")
         skip_panel(
-            axes[1], f"(d) λ ablation: recovered fraction ({title})", f"fewer than two λ values of {method}"
+            axes[1], f"(d) λ ablation: recovered fraction\n{title}", f"fewer than two λ values of {method}"
         )
         return
     recovered = False
@@ -1326,16 +1326,16 @@ def _fig7_lambda(
         axes[0],
         "Regularisation weight λ (log scale)",
         "Score after unlearning /\nmax forget score after attack (%)",
-        f"(a) λ ablation ({title})",
+        f"(a) λ ablation\n{title}",
     )
     if not recovered:
-        skip_panel(axes[1], f"(d) λ ablation: recovered fraction ({title})", NO_ITEMS)
+        skip_panel(axes[1], f"(d) λ ablation: recovered fraction\n{title}", NO_ITEMS)
         return
     _log_x_axes(
         axes[1],
         "Regularisation weight λ (log scale)",
         "Recovered (% of start − unlearned)",
-        f"(d) λ ablation: recovered fraction ({title})",
+        f"(d) λ ablation: recovered fraction\n{title}",
         None,
     )
 
