@@ -29,7 +29,7 @@ ENV_FILE = ROOT / "envs/ssiuu.yaml"
 
 #: rules whose command runs a torch model (DESIGN.md §2): each needs a GPU on a cluster
 TORCH_RULES = {
-    "prepare_model", "split", "base_eval", "pretrain", "unlearn",
+    "prepare_model", "split", "base_eval", "pretrain", "pretrain_never_learned", "unlearn", "reference_eval",
     "attack_harmful", "attack_benign", "attribution", "logit_lens",
 }
 #: rules that need no GPU: on a cluster they go to the CPU partition (`*cpu_partition` in the profile)
