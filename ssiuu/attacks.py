@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 ATTACK_KINDS = ("harmful", "benign")
 
-#: What each attack scores, by (kind, benchmark style): the table notes quote these.
+#: What each attack scores, by (kind, benchmark style; a reference model's pool is the whole forget set, as
+#: on ROUGE benchmarks): the table notes quote these.
 EVAL_SETS = {
     ("harmful", "mcqa"): "forget items answered wrongly after unlearning, minus the attack data",
     ("benign", "mcqa"): "forget items answered wrongly after unlearning",
@@ -133,8 +134,9 @@ def attack_sets(
     """(attack records, evaluation records, pool) of one draw (§6.2.2).
 
     The pool is the attack scenario's forget set: the forget items the unlearned model answers wrongly (MCQA)
-    or every forget item (ROUGE, and the reference models). Harmful: ⌈p·|pool|⌉ pool items are the attack data and the rest of the pool
-    is scored. Benign: the attack data is instruction data and the whole pool is scored."""
+    or every forget item (ROUGE, and the reference models). Harmful: ⌈p·|pool|⌉ pool items are the attack
+    data and the rest of the pool is scored. Benign: the attack data is instruction data and the whole pool
+    is scored."""
     forget = forget_eval_records(split_obj)
     correct = {item["id"]: bool(item.get("correct")) for item in unlearned.get("per_item", {}).get("forget", [])}
     # a reference model (ssiuu/references.py) unlearned nothing: its pool is the whole forget set
@@ -188,9 +190,9 @@ def attack(
 ) -> tuple[dict[str, Any], Any, Any]:
     """One attack draw at one learning rate: ``(result, attacked model, tokenizer)``.
 
-    The model is None when the draw leaves no evaluation items (nothing is trained then). Records FS and the answer log-probability of the evaluation items at step 0 (the unlearned model, from
-    its ``unlearn.json``) and at every evaluation step, with the recovered fraction against the starting
-    model's ``base.json``."""
+    The model is None when the draw leaves no evaluation items (nothing is trained then). Records FS and the
+    answer log-probability of the evaluation items at step 0 (the unlearned model, from its ``unlearn.json``)
+    and at every evaluation step, with the recovered fraction against the starting model's ``base.json``."""
     if kind not in ATTACK_KINDS:
         raise ValueError(f"attack kind {kind!r} is not one of {ATTACK_KINDS}")
     split_obj, unlearned = BenchmarkSplit.load(split), read_json(unlearn_result)
@@ -233,12 +235,14 @@ def attack(
             train(model_obj, tokenizer, nll_loss, {"attack": attack_data}, lr=lr, max_steps=max_steps,
                   batch_size=acfg["batch_size"], seed=rng_seed, callback=callback, max_length=max_length,
                   desc=f"{kind} attack lr={lr:g}")
-    start_lp = start_logprobs(read_json(base_result), eval_records, style, base_result) if base_result and eval_records else []
+    start_lp = []
+    if base_result and eval_records:
+        start_lp = start_logprobs(read_json(base_result), eval_records, style, base_result)
     fs_curve = [[pt["step"], pt["fs"]] for pt in curve]
     result = {
         "benchmark": benchmark, "model": model, "method": method, "seed": seed, "kind": kind,
         "p": p, "lr": lr, "run": run, "attack_seed": rng_seed,
-        "eval_set": EVAL_SETS[(kind, style)],
+        "eval_set": EVAL_SETS[(kind, "rouge" if unlearned.get("reference") else style)],
         "pool_size": len(pool), "n_attack": len(attack_data), "attack_ids": [r.id for r in attack_records],
         "n_eval": len(eval_records), "eval_ids": [r.id for r in eval_records],
         "steps_per_epoch": steps_per_epoch, "fs_curve": fs_curve,
