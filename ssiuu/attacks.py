@@ -35,9 +35,9 @@ ATTACK_KINDS = ("harmful", "benign")
 #: What each attack scores, by (kind, benchmark style; a reference model's pool is the whole forget set, as
 #: on ROUGE benchmarks): the table notes quote these.
 EVAL_SETS = {
-    ("harmful", "mcqa"): "forget items answered wrongly after unlearning, minus the attack data",
-    ("benign", "mcqa"): "forget items answered wrongly after unlearning",
-    ("harmful", "rouge"): "forget items minus the attack data",
+    ("harmful", "mcqa"): "the forget items answered wrongly after unlearning, minus the attack data",
+    ("benign", "mcqa"): "the forget items answered wrongly after unlearning",
+    ("harmful", "rouge"): "the forget items minus the attack data",
     ("benign", "rouge"): "all forget items",
 }
 

@@ -38,6 +38,13 @@ def _attacked(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["method"] != "Default") & (runs > 0)]
 
 
+def _unstable(row: pd.Series, key: str) -> bool:
+    """A recovered fraction not to rank by: unlearning's drop is below the threshold, or some resamples of the
+    items have no drop at all (the interval is then undefined although the point value exists)."""
+    value, low, n = row[f"{key}_recovered"], row[f"{key}_recovered_low"], row[f"{key}_recovered_n"]
+    return not math.isnan(value) and (not row[f"{key}_stable"] or (math.isnan(low) and n >= 2))
+
+
 def _display(key: str) -> str:
     return "Benign" if key == "benign" else f"Harmful p={key.removeprefix('harmful_p')}"
 
@@ -49,7 +56,7 @@ def recovery_display(table: pd.DataFrame, labels: Mapping[str, str] | None) -> t
         row = {"Model": (labels or {}).get(r["model"], r["model"]), "Method": (labels or {}).get(r["method"],
                                                                                                  r["method"])}
         for key in _attack_keys(table):
-            mark = "" if r[f"{key}_stable"] or math.isnan(r[f"{key}_recovered"]) else " §"
+            mark = " §" if _unstable(r, key) else ""
             row[f"{_display(key)} recovered"] = _fmt(_interval(r, f"{key}_recovered")) + mark
             row[f"{_display(key)} Δ log p"] = _fmt(_interval(r, f"{key}_gain"))
             row[f"{_display(key)} drop"] = "–" if math.isnan(r[f"{key}_drop"]) else f"{r[f'{key}_drop']:.2f}"
@@ -59,8 +66,9 @@ def recovery_display(table: pd.DataFrame, labels: Mapping[str, str] | None) -> t
         "(start − unlearned), at each run's highest point over learning rates and steps, pooled over runs and "
         "seeds; Δ log p = attacked − unlearned (nats per answer token); drop = start − unlearned. Intervals: "
         "bootstrap over items (scipy.stats.bootstrap), n = items × runs.",
-        "§ unlearning lowered the log-probability by less than attacks.min_logprob_drop: the fraction divides by "
-        "almost nothing; do not rank by it.",
+        "§ unlearning lowered the log-probability by less than attacks.min_logprob_drop, or some bootstrap "
+        "resamples of the items show no drop (no interval): the fraction divides by almost nothing; do not rank "
+        "by it.",
     ]
     return pd.DataFrame(rows), notes
 

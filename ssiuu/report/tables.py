@@ -670,7 +670,7 @@ def _notes(style: str, table: pd.DataFrame, harmful_lrs: Sequence[float], benign
         items = rows.get(f"{key}_eval_items", pd.Series(dtype=float)).dropna()
         if sets:
             sizes = f"{int(items.min())}–{int(items.max())}" if items.min() != items.max() else f"{int(items.min())}"
-            notes.append(f"{attack_display(key)}: scored on the {'; '.join(sorted(sets))} ({sizes} items per run, "
+            notes.append(f"{attack_display(key)}: scored on {'; '.join(sorted(sets))} ({sizes} items per run, "
                          "by method).")
     without = sum(int(table[c].fillna(0).sum()) for c in table.columns if str(c).endswith("_without_items"))
     if without:
