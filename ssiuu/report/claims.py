@@ -543,17 +543,10 @@ def write_claims(results_dir: str | Path, out: str | Path, **options: Any) -> li
 
 
 def claims_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of :func:`write_claims` from a validated config (schema defaults where absent)."""
-    attacks, analysis = config.get("attacks", {}), config.get("analysis", {})
-    return {
-        "methods": list(config["methods"]),
-        "harmful_lrs": [
-            float(x) for x in attacks.get("harmful", {}).get("learning_rates", [1e-5, 5e-6, 1e-6])
-        ],
-        "benign_lrs": [float(x) for x in attacks.get("benign", {}).get("learning_rates", [1e-5, 1e-6, 1e-7])],
-        "harmful_ps": [float(x) for x in attacks.get("harmful", {}).get("fractions", [0.1, 0.3])],
-        "top_k": int(analysis.get("top_k", 100)),
-        "confidence": float(attacks.get("confidence_level", 0.95)),
-        "n_resamples": int(attacks.get("bootstrap_resamples", 9999)),
-        "min_logprob_drop": float(attacks.get("min_logprob_drop", 0.1)),
-    }
+    """Keyword arguments of :func:`write_claims`: the report's options (:func:`ssiuu.report.options_from_config`)."""
+    from ssiuu.report import options_from_config
+
+    opts = options_from_config(config)
+    keys = ("methods", "harmful_lrs", "benign_lrs", "harmful_ps", "top_k", "confidence", "n_resamples",
+            "min_logprob_drop")
+    return {k: opts[k] for k in keys}
