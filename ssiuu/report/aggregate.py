@@ -10,8 +10,7 @@ gains are not.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from functools import cache
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,14 @@ from ssiuu.report.stats import Interval, mean_interval, mean_of_means_interval, 
 SCORES = ("FS", "RS", "US")
 
 
-@cache
-def _fs_ids(split_path: Path) -> tuple[str, ...]:
-    return tuple(r.id for r in BenchmarkSplit.load(split_path).forget_train)
+def lr_matches(lr: float, lrs: Iterable[float]) -> bool:
+    """Learning rates compared with a relative tolerance (file names round them to ``1e-05`` style)."""
+    return any(math.isclose(float(lr), float(x), rel_tol=1e-6) for x in lrs)
+
+
+def fs_ids(split_path: Path) -> list[str]:
+    """The ids FS is scored on: the split's forget base questions (every forget QA for ROUGE benchmarks)."""
+    return [r.id for r in BenchmarkSplit.load(split_path).forget_train]
 
 
 def _items(result: Mapping[str, Any], part: str, key: str, ids: Sequence[str] | None = None) -> list[float]:
@@ -62,12 +66,11 @@ def _utility_interval(results: Sequence[Mapping[str, Any]], style: str, opts: Ma
     return standard_error_interval(sum(values) / len(values), stderr_us, n, confidence=opts["confidence"])
 
 
-def score_intervals(results: Sequence[Mapping[str, Any]], style: str, split_path: Path,
+def score_intervals(results: Sequence[Mapping[str, Any]], style: str, forget_ids: Sequence[str],
                     opts: Mapping[str, Any]) -> dict[str, Interval]:
     """FS, RS and US of a row (one or more seeds' ``unlearn.json`` / one ``base.json``), as fractions."""
     key = "correct" if style == "mcqa" else "rougeL_recall"
-    fs_ids = _fs_ids(split_path)
-    fs = [x for r in results for x in _items(r, "forget", key, fs_ids)]
+    fs = [x for r in results for x in _items(r, "forget", key, forget_ids)]
     rs = [x for r in results for x in _items(r, "test" if style == "mcqa" else "retain", key)]
     return {"FS": mean_interval(fs, **opts), "RS": mean_interval(rs, **opts),
             "US": _utility_interval(results, style, opts)}
@@ -85,24 +88,17 @@ def attack_columns(key: str, cell: AttackCell, min_drop: float) -> dict[str, Any
             | {f"{key}_runs": cell.runs, f"{key}_drop": cell.drop, f"{key}_stable": cell.stable(min_drop)})
 
 
-@cache
-def _attack_json(path: str) -> dict[str, Any]:
-    return read_json(path)
-
-
 def attack_cells_of(attacks: pd.DataFrame, keys: Sequence[str], lrs: Mapping[str, Sequence[float]],
                     opts: Mapping[str, Any], min_drop: float) -> dict[str, Any]:
     """The attack columns of a row (:func:`attack_columns`) from its attack files at the configured learning
     rates, with ``<key>_eval_set`` (what was scored), ``<key>_eval_items`` (items per run, smallest) and
     ``<key>_without_items`` (files without per-item curves, which no cell can use)."""
-    from ssiuu.report.tables import lr_matches
-
     columns: dict[str, Any] = {}
     for key in keys:
         sel = attacks[attacks["key"] == key]
         wanted = lrs["benign" if key == "benign" else "harmful"]
         keep = [lr_matches(lr, wanted) for lr in sel["lr"]]
-        results = [_attack_json(p) for p, k in zip(sel["path"], keep, strict=True) if k]
+        results = [read_json(p) for p, k in zip(sel["path"], keep, strict=True) if k]
         cell = attack_cell(group_by_run(results), **opts)
         columns |= attack_columns(key, cell, min_drop) | {f"{key}_cell": cell}
         columns[f"{key}_eval_set"] = next((r["eval_set"] for r in results if "eval_set" in r), None)

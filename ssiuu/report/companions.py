@@ -15,13 +15,11 @@ import pandas as pd
 
 from ssiuu.report.attack_cells import cell_difference
 from ssiuu.report.stats import Interval
+from ssiuu.report.tables import fmt_cell
 
 
 def _fmt(iv: Interval, digits: int = 2) -> str:
-    if math.isnan(iv.value):
-        return "–"
-    ci = "" if math.isnan(iv.low) else f" [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
-    return f"{iv.value:.{digits}f}{ci} n={iv.n}"
+    return fmt_cell(iv.value, iv.low, iv.high, iv.n, digits=digits)
 
 
 def _interval(row: pd.Series, name: str) -> Interval:

@@ -29,6 +29,15 @@ import pandas as pd
 
 from ssiuu.io import read_json, write_text
 from ssiuu.report import paper_values
+from ssiuu.report.aggregate import (
+    attack_cells_of,
+    cell_columns,
+    degraded,
+    fs_ids,
+    lr_matches,
+    row_methods,
+    score_intervals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +69,6 @@ def attack_display(key: str) -> str:
     if key == "benign":
         return "Benign"
     return f"Harmful p={key.removeprefix('harmful_p')}"
-
-
-def lr_matches(lr: float, lrs: Iterable[float]) -> bool:
-    """Learning rates compared with a relative tolerance (file names round them to ``1e-05`` style)."""
-    return any(math.isclose(float(lr), float(x), rel_tol=1e-6) for x in lrs)
 
 
 def _score(obj: Mapping[str, Any], key: str, path: Path, *, allow_null: bool = False) -> float:
@@ -433,14 +437,6 @@ def aggregate_table(
     ``X`` in FS, RS, US, harmful_p<p>…, benign: ``X`` (percent), ``X_low`` / ``X_high`` (the confidence
     interval, NaN where undefined) and ``X_n`` (observations); per attack also ``X_recovered`` and ``X_gain``
     (each with _low/_high/_n), ``X_runs``, ``X_drop`` and ``X_stable`` (:mod:`ssiuu.report.aggregate`)."""
-    from ssiuu.report.aggregate import (
-        attack_cells_of,
-        cell_columns,
-        degraded,
-        row_methods,
-        score_intervals,
-    )
-
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     results_dir = Path(results_dir)
@@ -462,10 +458,10 @@ def aggregate_table(
             bm = results_dir / bench / model
             if not (bm / "base.json").exists():
                 continue
-            split_path = bm / "split.json"
+            forget_ids = fs_ids(bm / "split.json")
             row = {"benchmark": bench, "model": model, "method": DEFAULT, "reference": False,
                    "n_seeds": pd.NA, "n_converged": pd.NA}
-            for x, iv in score_intervals([_read(bm / "base.json")], style, split_path, opts).items():
+            for x, iv in score_intervals([_read(bm / "base.json")], style, forget_ids, opts).items():
                 row |= cell_columns(x, iv)
             rows.append(row)
             default_row = row
@@ -480,7 +476,7 @@ def aggregate_table(
                 converged = sum(bool(load_unlearn(d / "unlearn.json", style)["converged"]) for d in dirs)
                 row = {"benchmark": bench, "model": model, "method": method, "reference": reference,
                        "n_seeds": len(dirs), "n_converged": pd.NA if reference else converged}
-                for x, iv in score_intervals(results, style, split_path, opts).items():
+                for x, iv in score_intervals(results, style, forget_ids, opts).items():
                     row |= cell_columns(x, iv)
                 mine = attacks[(attacks["benchmark"] == bench) & (attacks["model"] == model)
                                & (attacks["method"] == method)]

@@ -78,9 +78,9 @@ def attacked_methods(benchmark):
 
 def attack_checkpoint(wildcards):
     """The weights an attack starts from: an unlearned checkpoint or a reference model."""
-    if wildcards.method == "Start":
+    if wildcards.method == REFERENCE_METHODS["mcqa"]:
         return start_model(wildcards)
-    if wildcards.method == "NeverLearned":
+    if wildcards.method == REFERENCE_METHODS["rouge"]:
         return f"{W}/models/{wildcards.model}/neverlearned-{wildcards.benchmark}"
     return f"{W}/checkpoints/{wildcards.benchmark}/{wildcards.model}/{wildcards.method}/seed{wildcards.seed}"
 

@@ -38,7 +38,7 @@ rule reference_eval:
     benchmark:
         f"{W}/benchmarks/reference_eval/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        method="Start|NeverLearned",
+        method="|".join(REFERENCE_METHODS.values()),
     conda:
         ENV
     threads: config["threads"]
