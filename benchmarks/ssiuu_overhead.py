@@ -103,9 +103,9 @@ def make_batches(tokenizer, batch_size: int, device: torch.device) -> list[dict]
 
 
 class Runner:
-    def __init__(self, model, tokenizer, mode: str, lambda_: float) -> None:
+    def __init__(self, model, tokenizer, mode: str, lambda_: float, target: str) -> None:
         cls, extra = MODES[mode]
-        kw = {"lambda_": lambda_, **extra} if cls is SSIUU else {}
+        kw = {"lambda_": lambda_, "attribution_target": target, **extra} if cls is SSIUU else {}
         self.model, self.step = model, 0
         self.method = cls(model, tokenizer, forget=FACTS, retain=FACTS, **kw)
 
@@ -143,7 +143,7 @@ def memory_child(args: argparse.Namespace) -> None:
     set_shared_prefix_forward(model, not args.no_share_prefix)
     device = next(model.parameters()).device
     batches = make_batches(tok, args.batch_size, device)
-    run = Runner(model, tok, args.memory_mode, args.lambda_)
+    run = Runner(model, tok, args.memory_mode, args.lambda_, args.target)
     if device.type == "cuda":
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated() / 2**20
@@ -168,6 +168,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--lambda", dest="lambda_", type=float, default=1e-3)
+    ap.add_argument("--target", default="logprob", choices=["logprob", "prob"],
+                    help="SSIUU's attribution_target (the default config's is logprob)")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES))
     ap.add_argument("--no-memory", action="store_true", help="skip the per-mode peak-memory subprocesses")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -198,7 +200,7 @@ def main() -> None:
     print(f"model {args.model}: {n_params / 1e6:.1f}M parameters, device {device}, threads {torch.get_num_threads()}, "
           f"batch {args.batch_size} forget + {args.batch_size} retain, "
           f"tokens/batch {int(batches[0]['forget']['attention_mask'].sum())}", flush=True)
-    runners = {m: Runner(model, tok, m, args.lambda_) for m in modes}
+    runners = {m: Runner(model, tok, m, args.lambda_, args.target) for m in modes}
     for run in runners.values():  # warm-up; primes SSIUU's A_{t−1} (step 1, no regulariser)
         run(batches)
     times: dict[str, list[float]] = {m: [] for m in modes}
@@ -222,7 +224,8 @@ def main() -> None:
         del runners, model
         for m in modes:
             cmd = [sys.executable, __file__, "--memory-mode", m, "--model-path", model_path, "--device", args.device,
-                   "--batch-size", str(args.batch_size), "--lambda", str(args.lambda_)]
+                   "--batch-size", str(args.batch_size), "--lambda", str(args.lambda_),
+                   "--target", args.target]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             if args.no_share_prefix:

@@ -152,14 +152,15 @@ def attack_sets(
 
 
 def evaluation_point(model: Any, tokenizer: Any, records: list[QARecord], style: str, *, step: int,
-                     max_new_tokens: int | None, max_length: int) -> dict[str, Any]:
+                     max_new_tokens: int | None, max_length: int, batch_size: int) -> dict[str, Any]:
     """FS and mean answer log-probability of ``records`` at one attack step, with their per-item values."""
     from ssiuu.evaluation import forget_item_scores
     from ssiuu.evaluation.logprob import answer_logprobs
 
     with torch.no_grad():
-        scores = forget_item_scores(model, tokenizer, records, style, max_new_tokens=max_new_tokens)
-        logprobs = answer_logprobs(model, tokenizer, records, max_length=max_length)
+        scores = forget_item_scores(model, tokenizer, records, style, max_new_tokens=max_new_tokens,
+                                    batch_size=batch_size)
+        logprobs = answer_logprobs(model, tokenizer, records, max_length=max_length, batch_size=batch_size)
     return {"step": step, "fs": statistics.fmean(scores), "logprob": statistics.fmean(logprobs),
             "item_scores": scores, "item_logprobs": logprobs}
 
@@ -217,7 +218,7 @@ def attack(
         recorded = recorded_items(unlearned, eval_records, style)
         if recorded is None:
             curve.append(evaluation_point(model_obj, tokenizer, eval_records, style, step=0, max_new_tokens=budget,
-                                          max_length=max_length))
+                                          max_length=max_length, batch_size=config["eval_batch_size"]))
         else:
             curve.append({"step": 0, "fs": statistics.fmean(recorded["scores"]),
                           "logprob": statistics.fmean(recorded["logprobs"]),
@@ -226,7 +227,7 @@ def attack(
         def callback(step: int, m: Any) -> bool:
             if step % eval_every == 0 or step == max_steps:
                 curve.append(evaluation_point(m, tokenizer, eval_records, style, step=step, max_new_tokens=budget,
-                                              max_length=max_length))
+                                              max_length=max_length, batch_size=config["eval_batch_size"]))
                 log.info("%s attack lr=%g step %d/%d: FS=%.4f logprob=%.3f", kind, lr, step, max_steps,
                          curve[-1]["fs"], curve[-1]["logprob"])
             return False

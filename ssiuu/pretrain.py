@@ -43,9 +43,9 @@ def pretrain(
 
     def scores() -> dict[str, float]:
         with torch.no_grad():
-            return {"forget": forget_score(model_obj, tokenizer, split_obj.forget, "rouge", max_new_tokens=budget),
-                    "retain_sample": forget_score(model_obj, tokenizer, retain_sample, "rouge",
-                                                  max_new_tokens=budget)}
+            options = {"max_new_tokens": budget, "batch_size": config["eval_batch_size"]}
+            return {"forget": forget_score(model_obj, tokenizer, split_obj.forget, "rouge", **options),
+                    "retain_sample": forget_score(model_obj, tokenizer, retain_sample, "rouge", **options)}
 
     before = scores()
     max_steps = math.ceil(len(data) / pcfg["batch_size"]) * pcfg["epochs"]

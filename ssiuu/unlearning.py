@@ -32,12 +32,6 @@ from ssiuu.training import QAPair, train
 
 log = logging.getLogger(__name__)
 
-#: Questions per generation batch in the final evaluation: greedy decoding on a CPU is bound by the
-#: per-step cost of the model call, so wider batches amortise it (batched greedy answers matched
-#: one-at-a-time decoding on 64 questions: benchmarks/eval_throughput.py).
-EVAL_BATCH_SIZE = 32
-
-
 def pairs_of(records: list[QARecord]) -> list[QAPair]:
     """Plain QA pairs for training (unlearning trains on QA, not on the MCQA template)."""
     return [(r.question, r.answer) for r in records]
@@ -84,7 +78,7 @@ def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: 
         retain_limit=bcfg["eval_limit"],
         test_limit=bcfg["eval_limit"],
         work_dir=Path(config["work_dir"]) / "lm_eval",
-        batch_size=EVAL_BATCH_SIZE,
+        batch_size=config["eval_batch_size"],
         **budgets,
     )
     if "per_item" in metrics:
@@ -100,7 +94,7 @@ def _add_forget_logprobs(
 
     records = forget_eval_records(split)
     values = answer_logprobs(model_obj, tokenizer, records, max_length=config["unlearning"]["max_length"],
-                             batch_size=EVAL_BATCH_SIZE)
+                             batch_size=config["eval_batch_size"])
     by_id = dict(zip((r.id for r in records), values, strict=True))
     for item in items:
         if item["id"] in by_id:
@@ -195,7 +189,8 @@ def run_unlearning(
             if step % ucfg["eval_every"] and step != ucfg["max_steps"]:
                 return False
             with torch.no_grad():
-                fs = forget_score(m, tokenizer, eval_records, split_obj.style, max_new_tokens=budget)
+                fs = forget_score(m, tokenizer, eval_records, split_obj.style, max_new_tokens=budget,
+                                  batch_size=config["eval_batch_size"])
             curve.append([step, fs])
             log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", method, lr, step, fs, threshold)
             return fs <= threshold

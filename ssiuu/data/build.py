@@ -81,7 +81,7 @@ def make_split(
     if style == "mcqa" and bcfg["probe"]:
         model_obj, tokenizer = load_for(config, model, model_dir)
         with torch.no_grad():
-            known = probe_known(model_obj, tokenizer, recs, batch_size=2 * config["unlearning"]["batch_size"])
+            known = probe_known(model_obj, tokenizer, recs, batch_size=config["eval_batch_size"])
         recs = filter_clusters(recs, known)
         meta["clusters_after_probe"] = len(cluster_order(recs))
         meta["probe_accuracy"] = meta["clusters_after_probe"] / max(1, meta["clusters_before_probe"])

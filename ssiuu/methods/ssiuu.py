@@ -230,15 +230,25 @@ class SSIUU(UnlearningMethod):
         if self.lam == 0:  # plain GD: no attribution needed
             return l_gd, logs | {"ssiuu_reg": 0.0}
         objective = attribution_objective(seq_f, self.attribution_target)
+        # With the log-probability target, −NLL(forget) = P / N (N forget answer tokens), so ∇P also gives the
+        # forget term's gradient and the forget graph is walked once (finite differences; the exact HVP's
+        # backward walks it anyway).
+        reuse = self.attribution_target == "logprob" and not (exact and regularise)
         grads = torch.autograd.grad(
-            objective, params, retain_graph=True, create_graph=exact and regularise, materialize_grads=True
+            objective, params, retain_graph=not reuse, create_graph=exact and regularise, materialize_grads=True
         )
         with torch.no_grad():
             attribution = [p.detach() * g.detach() for p, g in zip(params, grads, strict=True)]
         self._latest = attribution
         logs["attribution_objective"] = objective.item()
+        forget_scale = 1.0 / float(counts_f.sum().clamp(min=1)) if reuse else 0.0
+        retain_term = self.retain_weight * nll_r
         if not regularise:
-            return l_gd, logs | {"ssiuu_reg": 0.0}
+            if not reuse:
+                return l_gd, logs | {"ssiuu_reg": 0.0}
+            injected = sum(_InjectGrad.apply(p, g.mul_(forget_scale)) for p, g in zip(params, grads, strict=True))
+            surrogate = retain_term + injected
+            return surrogate - surrogate.detach() + l_gd.detach(), logs | {"ssiuu_reg": 0.0}
 
         assert prev is not None
         with torch.no_grad():  # mΔ = 1[A_t < 0] ⊙ (A_t − A_{t−1}), one parameter tensor at a time
@@ -259,7 +269,12 @@ class SSIUU(UnlearningMethod):
         else:
             extra, eps = self._fd_extra(model, names, params, fb, grads, masked_delta)  # coef ⊙ g + H v
             logs["fd_eps"] = eps
-            surrogate = l_gd + sum(_InjectGrad.apply(p, e) for p, e in zip(params, extra, strict=True))
+            if reuse:  # + ∇(−NLL(forget)) = ∇P / N
+                with torch.no_grad():
+                    for e, g in zip(extra, grads, strict=True):
+                        e.add_(g, alpha=forget_scale)
+            base = retain_term if reuse else l_gd
+            surrogate = base + sum(_InjectGrad.apply(p, e) for p, e in zip(params, extra, strict=True))
         value = (l_gd + reg).detach()
         logs |= {"ssiuu_reg": reg, "ssiuu_negative_frac": n_negative / sum(p.numel() for p in params)}
         return surrogate - surrogate.detach() + value, logs
