@@ -43,13 +43,13 @@ test: setup
 
 lint: setup
 	ruff check ssiuu tests benchmarks
+	ruff format --check ssiuu tests benchmarks
 	snakemake --lint
 	snakefmt --check Snakefile workflow/rules
 
-regenerate: setup  ## tables and figures from the cached results/, no model, no training
-	$(PY) -m ssiuu --config config.yaml tables --out-dir results/tables
-	$(PY) -m ssiuu --config config.yaml figures --out-dir results/figures
-	$(PY) -m ssiuu --config config.yaml claims --out results/claims.md
+regenerate: setup  ## tables, figures and claims from the committed results/ through Snakemake: no model, no training
+	snakemake --configfile results/config.yaml --cores 2 --allowed-rules tables figures claims \
+		--forcerun tables figures claims -- tables figures claims
 
 slurm-test: setup
 	bash tests/slurm/run_local_slurm.sh

@@ -1,4 +1,4 @@
-# ssiuu: "Erase or Hide?" (SSIUU) reproduction pipeline. See README.md and ../shared/DESIGN.md.
+# ssiuu: "Erase or Hide?" (SSIUU) reproduction pipeline. See README.md and docs/architecture.md.
 from snakemake.utils import min_version, validate
 
 from ssiuu.config import read_yaml, validate_config

@@ -31,7 +31,9 @@ from ssiuu.models import load_model
 
 
 def variant_context(name: str) -> contextlib.AbstractContextManager:
-    return torch.autocast("cpu", dtype=torch.bfloat16) if name.startswith("bf16") else contextlib.nullcontext()
+    return (
+        torch.autocast("cpu", dtype=torch.bfloat16) if name.startswith("bf16") else contextlib.nullcontext()
+    )
 
 
 def main() -> None:
@@ -64,8 +66,9 @@ def main() -> None:
             size = variants[name]
             with variant_context(name), torch.no_grad():
                 t0 = time.perf_counter()
-                answers[name] = greedy_generate(model, tok, prompts, max_new_tokens=args.max_new_tokens,
-                                                batch_size=size, desc=name)
+                answers[name] = greedy_generate(
+                    model, tok, prompts, max_new_tokens=args.max_new_tokens, batch_size=size, desc=name
+                )
                 t1 = time.perf_counter()
                 logprobs[name] = answer_logprobs(model, tok, records, batch_size=size)
                 t2 = time.perf_counter()
@@ -74,7 +77,9 @@ def main() -> None:
             print(f"repeat {rep + 1} {name}: generate {t1 - t0:.2f}s, logprob {t2 - t1:.2f}s", flush=True)
 
     ref = names[0]
-    print(f"\n{len(prompts)} questions, {args.max_new_tokens} new tokens, {torch.get_num_threads()} thread(s)")
+    print(
+        f"\n{len(prompts)} questions, {args.max_new_tokens} new tokens, {torch.get_num_threads()} thread(s)"
+    )
     print("variant     generate s  ratio   logprob s  ratio   answers differing  max |Δ logprob|")
     for name in names:
         gen = statistics.median(times[name]["generate"])
@@ -83,8 +88,10 @@ def main() -> None:
         lp_ref = statistics.median(times[ref]["logprob"])
         differ = sum(a != b for a, b in zip(answers[name], answers[ref], strict=True))
         gap = max(abs(a - b) for a, b in zip(logprobs[name], logprobs[ref], strict=True))
-        print(f"{name:10s}  {gen:10.2f}  {gen_ref / gen:5.2f}x  {lp:9.2f}  {lp_ref / lp:5.2f}x   "
-              f"{differ:3d} of {len(prompts):<10d}  {gap:.2e}")
+        print(
+            f"{name:10s}  {gen:10.2f}  {gen_ref / gen:5.2f}x  {lp:9.2f}  {lp_ref / lp:5.2f}x   "
+            f"{differ:3d} of {len(prompts):<10d}  {gap:.2e}"
+        )
 
 
 if __name__ == "__main__":

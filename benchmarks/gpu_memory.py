@@ -28,14 +28,31 @@ import torch
 ARCHS = {
     # published configs of the paper's models (config.json of the hub repositories)
     "llama-3.2-3b": dict(
-        model_type="llama", hidden_size=3072, intermediate_size=8192, num_hidden_layers=28,
-        num_attention_heads=24, num_key_value_heads=8, head_dim=128, vocab_size=128256,
-        max_position_embeddings=131072, rope_theta=500000.0, rms_norm_eps=1e-5, tie_word_embeddings=True,
+        model_type="llama",
+        hidden_size=3072,
+        intermediate_size=8192,
+        num_hidden_layers=28,
+        num_attention_heads=24,
+        num_key_value_heads=8,
+        head_dim=128,
+        vocab_size=128256,
+        max_position_embeddings=131072,
+        rope_theta=500000.0,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
     ),
     "qwen2.5-3b": dict(
-        model_type="qwen2", hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
-        num_attention_heads=16, num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
-        rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
+        model_type="qwen2",
+        hidden_size=2048,
+        intermediate_size=11008,
+        num_hidden_layers=36,
+        num_attention_heads=16,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
     ),
 }
 
@@ -99,8 +116,8 @@ def build_model(arch: str, dtype: torch.dtype, attn: str | None, checkpointing: 
 
 
 def measure_one(args: argparse.Namespace) -> dict:
+    from ssiuu.forward import set_shared_prefix_forward
     from ssiuu.methods import get_method
-    from ssiuu.methods.base import set_shared_prefix_forward
     from ssiuu.models import tiny_tokenizer
     from ssiuu.training import encode_pairs, train
 
@@ -108,7 +125,10 @@ def measure_one(args: argparse.Namespace) -> dict:
     method_cls = get_method(name)
     attn = method_cls.required_attn_implementation(params)
     tokenizer = tiny_tokenizer()
-    forget, retain = padded(FORGET, tokenizer, args.prompt_tokens), padded(RETAIN, tokenizer, args.prompt_tokens)
+    forget, retain = (
+        padded(FORGET, tokenizer, args.prompt_tokens),
+        padded(RETAIN, tokenizer, args.prompt_tokens),
+    )
     lengths = encode_pairs(tokenizer, forget + retain)["attention_mask"].sum(1)
     dtype = getattr(torch, args.dtype)
     torch.cuda.reset_peak_memory_stats()
@@ -129,9 +149,20 @@ def measure_one(args: argparse.Namespace) -> dict:
         last[0] = now
         return False
 
-    train(model, tokenizer, method.loss, method.streams(), lr=1e-5, max_steps=args.steps,
-          batch_size=args.batch_size, optimizer_factory=method.optimizer_factory(),
-          param_mask=method.parameter_mask(), callback=tick, max_length=512, desc=args.one)
+    train(
+        model,
+        tokenizer,
+        method.loss,
+        method.streams(),
+        lr=1e-5,
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        optimizer_factory=method.optimizer_factory(),
+        param_mask=method.parameter_mask(),
+        callback=tick,
+        max_length=512,
+        desc=args.one,
+    )
     return {
         "method": args.one,
         "arch": args.arch,
@@ -151,7 +182,9 @@ def measure_one(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--arch", choices=sorted(ARCHS), default="llama-3.2-3b")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
@@ -159,8 +192,12 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=48)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--gradient-checkpointing", action="store_true")
-    parser.add_argument("--shared-prefix", choices=["auto", "on", "off"], default="auto",
-                        help="the config's shared_prefix_forward (auto: off on a GPU)")
+    parser.add_argument(
+        "--shared-prefix",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="the config's shared_prefix_forward (auto: off on a GPU)",
+    )
     parser.add_argument("--out", help="write the rows as JSON here")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -171,16 +208,34 @@ def main() -> None:
         return
     rows = []
     for label in args.methods:
-        cmd = [sys.executable, __file__, "--one", label, "--arch", args.arch, "--dtype", args.dtype,
-               "--batch-size", str(args.batch_size), "--prompt-tokens", str(args.prompt_tokens),
-               "--steps", str(args.steps), "--shared-prefix", args.shared_prefix] \
-            + (["--gradient-checkpointing"] if args.gradient_checkpointing else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            label,
+            "--arch",
+            args.arch,
+            "--dtype",
+            args.dtype,
+            "--batch-size",
+            str(args.batch_size),
+            "--prompt-tokens",
+            str(args.prompt_tokens),
+            "--steps",
+            str(args.steps),
+            "--shared-prefix",
+            args.shared_prefix,
+        ] + (["--gradient-checkpointing"] if args.gradient_checkpointing else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode == 0:
             row = json.loads(proc.stdout.strip().splitlines()[-1])
         else:
             oom = "OutOfMemoryError" in proc.stderr or "out of memory" in proc.stderr
-            row = {"method": label, "arch": args.arch, "error": "out of memory" if oom else proc.stderr[-1500:]}
+            row = {
+                "method": label,
+                "arch": args.arch,
+                "error": "out of memory" if oom else proc.stderr[-1500:],
+            }
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(f"\n{'method':<12} {'peak alloc GiB':>15} {'peak reserved GiB':>18} {'step s':>8}  tokens/seq")
@@ -188,8 +243,10 @@ def main() -> None:
         if "error" in r:
             print(f"{r['method']:<12} {r['error'][:60]}")
         else:
-            print(f"{r['method']:<12} {r['peak_allocated_gib']:>15} {r['peak_reserved_gib']:>18} "
-                  f"{r['step_s_median']:>8}  {r['tokens_per_sequence']}")
+            print(
+                f"{r['method']:<12} {r['peak_allocated_gib']:>15} {r['peak_reserved_gib']:>18} "
+                f"{r['step_s_median']:>8}  {r['tokens_per_sequence']}"
+            )
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(rows, fh, indent=1)

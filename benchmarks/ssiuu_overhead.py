@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
+from ssiuu.forward import set_shared_prefix_forward
 from ssiuu.methods import GD, SSIUU
-from ssiuu.methods.base import set_shared_prefix_forward
 from ssiuu.models import load_model, prepare_model
 from ssiuu.training import encode_pairs
 
@@ -156,7 +156,17 @@ def memory_child(args: argparse.Namespace) -> None:
         peak, kind = torch.cuda.max_memory_allocated() / 2**20, "cuda max_memory_allocated"
     else:
         peak, kind = proc_status_mb("VmHWM"), "VmHWM (peak RSS)"
-    print(json.dumps({"mode": args.memory_mode, "base_mb": base, "peak_mb": peak, "extra_mb": peak - base, "kind": kind}))
+    print(
+        json.dumps(
+            {
+                "mode": args.memory_mode,
+                "base_mb": base,
+                "peak_mb": peak,
+                "extra_mb": peak - base,
+                "kind": kind,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -168,13 +178,20 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--lambda", dest="lambda_", type=float, default=1e-3)
-    ap.add_argument("--target", default="logprob", choices=["logprob", "prob"],
-                    help="SSIUU's attribution_target (the default config's is logprob)")
+    ap.add_argument(
+        "--target",
+        default="logprob",
+        choices=["logprob", "prob"],
+        help="SSIUU's attribution_target (the default config's is logprob)",
+    )
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES))
     ap.add_argument("--no-memory", action="store_true", help="skip the per-mode peak-memory subprocesses")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
-    ap.add_argument("--no-share-prefix", action="store_true",
-                    help="run every row's chat-template prefix through the model (the pre-sharing forward)")
+    ap.add_argument(
+        "--no-share-prefix",
+        action="store_true",
+        help="run every row's chat-template prefix through the model (the pre-sharing forward)",
+    )
     ap.add_argument("--memory-mode", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--model-path", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -197,9 +214,12 @@ def main() -> None:
     device = next(model.parameters()).device
     batches = make_batches(tok, args.batch_size, device)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model {args.model}: {n_params / 1e6:.1f}M parameters, device {device}, threads {torch.get_num_threads()}, "
-          f"batch {args.batch_size} forget + {args.batch_size} retain, "
-          f"tokens/batch {int(batches[0]['forget']['attention_mask'].sum())}", flush=True)
+    print(
+        f"model {args.model}: {n_params / 1e6:.1f}M parameters, device {device}, threads {torch.get_num_threads()}, "
+        f"batch {args.batch_size} forget + {args.batch_size} retain, "
+        f"tokens/batch {int(batches[0]['forget']['attention_mask'].sum())}",
+        flush=True,
+    )
     runners = {m: Runner(model, tok, m, args.lambda_, args.target) for m in modes}
     for run in runners.values():  # warm-up; primes SSIUU's A_{t−1} (step 1, no regulariser)
         run(batches)
@@ -210,37 +230,74 @@ def main() -> None:
             wall, used = runners[m](batches)
             times[m].append(wall)
             cpu[m].append(used)
-        print(f"repeat {r + 1}/{args.repeats}: "
-              + ", ".join(f"{m} {times[m][-1]:.2f}s (cpu {cpu[m][-1]:.2f}s)" for m in modes), flush=True)
+        print(
+            f"repeat {r + 1}/{args.repeats}: "
+            + ", ".join(f"{m} {times[m][-1]:.2f}s (cpu {cpu[m][-1]:.2f}s)" for m in modes),
+            flush=True,
+        )
 
-    results = {"model": args.model, "device": str(device), "batch_size": args.batch_size, "repeats": args.repeats,
-               "threads": torch.get_num_threads(), "modes": {}}
+    results = {
+        "model": args.model,
+        "device": str(device),
+        "batch_size": args.batch_size,
+        "repeats": args.repeats,
+        "threads": torch.get_num_threads(),
+        "modes": {},
+    }
     for m in modes:
         ratio = statistics.median(t / g for t, g in zip(times[m], times["gd"], strict=True))
         cpu_ratio = statistics.median(t / g for t, g in zip(cpu[m], cpu["gd"], strict=True))
-        results["modes"][m] = {"median_s": statistics.median(times[m]), "times_s": times[m], "cpu_s": cpu[m],
-                               "ratio_vs_gd": ratio, "cpu_ratio_vs_gd": cpu_ratio}
+        results["modes"][m] = {
+            "median_s": statistics.median(times[m]),
+            "times_s": times[m],
+            "cpu_s": cpu[m],
+            "ratio_vs_gd": ratio,
+            "cpu_ratio_vs_gd": cpu_ratio,
+        }
     if not args.no_memory:
         del runners, model
         for m in modes:
-            cmd = [sys.executable, __file__, "--memory-mode", m, "--model-path", model_path, "--device", args.device,
-                   "--batch-size", str(args.batch_size), "--lambda", str(args.lambda_),
-                   "--target", args.target]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--memory-mode",
+                m,
+                "--model-path",
+                model_path,
+                "--device",
+                args.device,
+                "--batch-size",
+                str(args.batch_size),
+                "--lambda",
+                str(args.lambda_),
+                "--target",
+                args.target,
+            ]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             if args.no_share_prefix:
                 cmd.append("--no-share-prefix")
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            out = (
+                subprocess.run(cmd, capture_output=True, text=True, check=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             results["modes"][m]["memory"] = json.loads(out)
 
-    print(f"\n{'mode':<18} {'median step':>12} {'wall ratio':>11} {'CPU ratio':>10} {'peak MB':>9} {'extra MB':>9}")
+    print(
+        f"\n{'mode':<18} {'median step':>12} {'wall ratio':>11} {'CPU ratio':>10} {'peak MB':>9} {'extra MB':>9}"
+    )
     for m in modes:
         row = results["modes"][m]
         mem = row.get("memory", {})
-        print(f"{m:<18} {row['median_s']:>11.2f}s {row['ratio_vs_gd']:>10.2f}x {row['cpu_ratio_vs_gd']:>9.2f}x "
-              f"{mem.get('peak_mb', float('nan')):>9.0f} {mem.get('extra_mb', float('nan')):>9.0f}")
-    print("ratios: median over repeats of t(mode)/t(GD) within a repeat; CPU = process CPU time "
-          "(insensitive to other processes when --threads 1); extra MB = peak over the loaded model")
+        print(
+            f"{m:<18} {row['median_s']:>11.2f}s {row['ratio_vs_gd']:>10.2f}x {row['cpu_ratio_vs_gd']:>9.2f}x "
+            f"{mem.get('peak_mb', float('nan')):>9.0f} {mem.get('extra_mb', float('nan')):>9.0f}"
+        )
+    print(
+        "ratios: median over repeats of t(mode)/t(GD) within a repeat; CPU = process CPU time "
+        "(insensitive to other processes when --threads 1); extra MB = peak over the loaded model"
+    )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

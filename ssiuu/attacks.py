@@ -11,11 +11,13 @@ tables can give confidence intervals over items and runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,9 @@ from ssiuu.config import benchmark_config
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.evaluation.logprob import recovered_fraction
 from ssiuu.io import read_json, write_json
+from ssiuu.models import load_for
 from ssiuu.training import QAPair, nll_loss, train
-from ssiuu.unlearning import forget_eval_records, load_for, pairs_of
+from ssiuu.unlearning import forget_eval_records, pairs_of
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,9 @@ def attack_score(curve: list[list[float]]) -> float:
     return max(fs for _, fs in curve)
 
 
-def recorded_items(result: dict[str, Any], records: list[QARecord], style: str) -> dict[str, list[float]] | None:
+def recorded_items(
+    result: dict[str, Any], records: list[QARecord], style: str
+) -> dict[str, list[float]] | None:
     """Per-item FS scores and answer log-probabilities of ``records`` from a result's ``per_item["forget"]``.
 
     That evaluation ran on the very weights the checkpoint holds, so the attack's step-0 point need not be
@@ -91,8 +96,24 @@ def recorded_items(result: dict[str, Any], records: list[QARecord], style: str) 
     items = {item["id"]: item for item in result.get("per_item", {}).get("forget", [])}
     if any(key not in items.get(r.id, {}) or "logprob" not in items[r.id] for r in records):
         return None
-    return {"scores": [float(items[r.id][key]) for r in records],
-            "logprobs": [float(items[r.id]["logprob"]) for r in records]}
+    return {
+        "scores": [float(items[r.id][key]) for r in records],
+        "logprobs": [float(items[r.id]["logprob"]) for r in records],
+    }
+
+
+def step_zero(unlearned: dict[str, Any], records: list[QARecord], style: str) -> dict[str, Any] | None:
+    """The attack curve's step-0 point from the unlearned model's recorded per-item values (None: not recorded)."""
+    recorded = recorded_items(unlearned, records, style)
+    if recorded is None:
+        return None
+    return {
+        "step": 0,
+        "fs": statistics.fmean(recorded["scores"]),
+        "logprob": statistics.fmean(recorded["logprobs"]),
+        "item_scores": recorded["scores"],
+        "item_logprobs": recorded["logprobs"],
+    }
 
 
 def recovery_summary(curve: list[dict[str, Any]], start: list[float]) -> dict[str, Any]:
@@ -110,12 +131,27 @@ def recovery_summary(curve: list[dict[str, Any]], start: list[float]) -> dict[st
     for point in curve:
         point["logprob_gain"] = point["logprob"] - unlearned
         fraction = recovered_fraction(point["logprob"], unlearned, start_mean)
-        point["recovered_fraction"] = fraction if math.isfinite(fraction) else None  # undefined without a drop
+        point["recovered_fraction"] = (
+            fraction if math.isfinite(fraction) else None
+        )  # undefined without a drop
         fractions += [fraction] if math.isfinite(fraction) else []
     return {
         "logprob_drop": start_mean - unlearned,
         "max_logprob_gain": max(pt["logprob_gain"] for pt in curve),
         "max_recovered_fraction": max(fractions) if fractions else None,
+    }
+
+
+def curve_summary(curve: list[dict[str, Any]], start: list[float]) -> dict[str, Any]:
+    """An attack result's curve fields: the FS curve and its maximum (the attack score), the per-step points
+    and the continuous measure (:func:`recovery_summary`)."""
+    fs_curve = [[pt["step"], pt["fs"]] for pt in curve]
+    return {
+        "fs_curve": fs_curve,
+        "max_fs": attack_score(fs_curve) if fs_curve else None,
+        "start_logprobs": start,
+        "curve": curve,
+        **recovery_summary(curve, start),
     }
 
 
@@ -138,7 +174,9 @@ def attack_sets(
     data and the rest of the pool is scored. Benign: the attack data is instruction data and the whole pool
     is scored."""
     forget = forget_eval_records(split_obj)
-    correct = {item["id"]: bool(item.get("correct")) for item in unlearned.get("per_item", {}).get("forget", [])}
+    correct = {
+        item["id"]: bool(item.get("correct")) for item in unlearned.get("per_item", {}).get("forget", [])
+    }
     # a reference model (ssiuu/references.py) unlearned nothing: its pool is the whole forget set
     pool = list(forget) if unlearned.get("reference") else attack_pool(forget, correct, split_obj.style)
     if kind == "benign":
@@ -151,26 +189,127 @@ def attack_sets(
     return attack, evaluation, pool
 
 
-def evaluation_point(model: Any, tokenizer: Any, records: list[QARecord], style: str, *, step: int,
-                     max_new_tokens: int | None, max_length: int, batch_size: int) -> dict[str, Any]:
+def evaluation_point(
+    model: Any,
+    tokenizer: Any,
+    records: list[QARecord],
+    style: str,
+    *,
+    step: int,
+    max_new_tokens: int | None,
+    max_length: int,
+    batch_size: int,
+) -> dict[str, Any]:
     """FS and mean answer log-probability of ``records`` at one attack step, with their per-item values."""
     from ssiuu.evaluation import forget_item_scores
     from ssiuu.evaluation.logprob import answer_logprobs
 
     with torch.no_grad():
-        scores = forget_item_scores(model, tokenizer, records, style, max_new_tokens=max_new_tokens,
-                                    batch_size=batch_size)
+        scores = forget_item_scores(
+            model, tokenizer, records, style, max_new_tokens=max_new_tokens, batch_size=batch_size
+        )
         logprobs = answer_logprobs(model, tokenizer, records, max_length=max_length, batch_size=batch_size)
-    return {"step": step, "fs": statistics.fmean(scores), "logprob": statistics.fmean(logprobs),
-            "item_scores": scores, "item_logprobs": logprobs}
+    return {
+        "step": step,
+        "fs": statistics.fmean(scores),
+        "logprob": statistics.fmean(logprobs),
+        "item_scores": scores,
+        "item_logprobs": logprobs,
+    }
 
 
 def start_logprobs(base: dict[str, Any], records: list[QARecord], style: str, path: str) -> list[float]:
     """The starting model's answer log-probabilities of ``records``, from its ``base.json``."""
     recorded = recorded_items(base, records, style)
     if recorded is None:
-        raise ValueError(f"{path}: no per-item 'logprob' for the attack's evaluation items; rerun the base_eval rule")
+        raise ValueError(
+            f"{path}: no per-item 'logprob' for the attack's evaluation items; rerun the base_eval rule"
+        )
     return recorded["logprobs"]
+
+
+def _retrain(
+    config: dict[str, Any],
+    model_obj: Any,
+    tokenizer: Any,
+    attack_data: list[QAPair],
+    curve: list[dict[str, Any]],
+    point: Callable[..., dict[str, Any]],
+    *,
+    kind: str,
+    lr: float,
+    seed: int,
+    max_steps: int,
+    eval_every: int,
+) -> None:
+    """Fine-tune on the attack data, appending an evaluation point to ``curve`` every ``eval_every`` steps."""
+
+    def callback(step: int, m: Any) -> bool:
+        if step % eval_every == 0 or step == max_steps:
+            curve.append(point(m, step=step))
+            log.info(
+                "%s attack lr=%g step %d/%d: FS=%.4f logprob=%.3f",
+                kind,
+                lr,
+                step,
+                max_steps,
+                curve[-1]["fs"],
+                curve[-1]["logprob"],
+            )
+        return False
+
+    train(
+        model_obj,
+        tokenizer,
+        nll_loss,
+        {"attack": attack_data},
+        lr=lr,
+        max_steps=max_steps,
+        batch_size=config["attacks"][kind]["batch_size"],
+        seed=seed,
+        callback=callback,
+        max_length=config["unlearning"]["max_length"],
+        desc=f"{kind} attack lr={lr:g}",
+    )
+
+
+def _attack_curve(
+    config: dict[str, Any],
+    eval_records: list[QARecord],
+    style: str,
+    attack_data: list[QAPair],
+    *,
+    benchmark: str,
+    model: str,
+    checkpoint: str,
+    unlearned: dict[str, Any],
+    kind: str,
+    lr: float,
+    seed: int,
+    steps_per_epoch: int,
+) -> tuple[list[dict[str, Any]], Any, Any]:
+    """Load the checkpoint, record step 0 and retrain on the attack data: ``(curve, model, tokenizer)``."""
+    model_obj, tokenizer = load_for(config, model, checkpoint)
+    point = functools.partial(
+        evaluation_point,
+        tokenizer=tokenizer,
+        records=eval_records,
+        style=style,
+        max_new_tokens=benchmark_config(config, benchmark)["max_new_tokens"],
+        max_length=config["unlearning"]["max_length"],
+        batch_size=config["eval_batch_size"],
+    )
+    curve = [step_zero(unlearned, eval_records, style) or point(model_obj, step=0)]
+    if attack_data:
+        acfg = config["attacks"][kind]
+        schedule = {
+            "max_steps": steps_per_epoch * acfg["epochs"],
+            "eval_every": acfg["eval_every_steps"] or steps_per_epoch,
+        }
+        _retrain(
+            config, model_obj, tokenizer, attack_data, curve, point, kind=kind, lr=lr, seed=seed, **schedule
+        )
+    return curve, model_obj, tokenizer
 
 
 def attack(
@@ -201,58 +340,53 @@ def attack(
     attack_records, eval_records, pool = attack_sets(kind, split_obj, unlearned, p, rng_seed)
     attack_data = pairs_of(attack_records) if kind == "harmful" else benign_pairs(config, rng_seed)
     if not eval_records:
-        log.warning("%s: no evaluation items (pool of %d, %d drawn for the attack); no attack run",
-                    method, len(pool), len(attack_records))
+        log.warning(
+            "%s: no evaluation items (pool of %d, %d drawn for the attack); no attack run",
+            method,
+            len(pool),
+            len(attack_records),
+        )
         attack_data = []
     steps_per_epoch = math.ceil(len(attack_data) / acfg["batch_size"])  # 0 when there is no attack data
-    max_steps = steps_per_epoch * acfg["epochs"]
-    eval_every = acfg["eval_every_steps"] or steps_per_epoch
-    budget = benchmark_config(config, benchmark)["max_new_tokens"]
-    max_length = config["unlearning"]["max_length"]
 
     start = time.perf_counter()
-    curve: list[dict[str, Any]] = []
-    model_obj = tokenizer = None
+    curve, model_obj, tokenizer = [], None, None
     if eval_records:
-        model_obj, tokenizer = load_for(config, model, checkpoint)
-        recorded = recorded_items(unlearned, eval_records, style)
-        if recorded is None:
-            curve.append(evaluation_point(model_obj, tokenizer, eval_records, style, step=0, max_new_tokens=budget,
-                                          max_length=max_length, batch_size=config["eval_batch_size"]))
-        else:
-            curve.append({"step": 0, "fs": statistics.fmean(recorded["scores"]),
-                          "logprob": statistics.fmean(recorded["logprobs"]),
-                          "item_scores": recorded["scores"], "item_logprobs": recorded["logprobs"]})
-
-        def callback(step: int, m: Any) -> bool:
-            if step % eval_every == 0 or step == max_steps:
-                curve.append(evaluation_point(m, tokenizer, eval_records, style, step=step, max_new_tokens=budget,
-                                              max_length=max_length, batch_size=config["eval_batch_size"]))
-                log.info("%s attack lr=%g step %d/%d: FS=%.4f logprob=%.3f", kind, lr, step, max_steps,
-                         curve[-1]["fs"], curve[-1]["logprob"])
-            return False
-
-        if attack_data:
-            train(model_obj, tokenizer, nll_loss, {"attack": attack_data}, lr=lr, max_steps=max_steps,
-                  batch_size=acfg["batch_size"], seed=rng_seed, callback=callback, max_length=max_length,
-                  desc=f"{kind} attack lr={lr:g}")
+        where = {"benchmark": benchmark, "model": model, "checkpoint": checkpoint, "unlearned": unlearned}
+        draw = {"kind": kind, "lr": lr, "seed": rng_seed, "steps_per_epoch": steps_per_epoch}
+        curve, model_obj, tokenizer = _attack_curve(config, eval_records, style, attack_data, **where, **draw)
     start_lp = []
     if base_result and eval_records:
         start_lp = start_logprobs(read_json(base_result), eval_records, style, base_result)
-    fs_curve = [[pt["step"], pt["fs"]] for pt in curve]
-    result = {
-        "benchmark": benchmark, "model": model, "method": method, "seed": seed, "kind": kind,
-        "p": p, "lr": lr, "run": run, "attack_seed": rng_seed,
+    draw = {
+        "benchmark": benchmark,
+        "model": model,
+        "method": method,
+        "seed": seed,
+        "kind": kind,
+        "p": p,
+        "lr": lr,
+        "run": run,
+        "attack_seed": rng_seed,
         "eval_set": EVAL_SETS[(kind, "rouge" if unlearned.get("reference") else style)],
-        "pool_size": len(pool), "n_attack": len(attack_data), "attack_ids": [r.id for r in attack_records],
-        "n_eval": len(eval_records), "eval_ids": [r.id for r in eval_records],
-        "steps_per_epoch": steps_per_epoch, "fs_curve": fs_curve,
-        "max_fs": attack_score(fs_curve) if fs_curve else None,
-        "start_logprobs": start_lp, "curve": curve,
-        **recovery_summary(curve, start_lp),
-        "wall_time_s": time.perf_counter() - start,
-        "config": {k: acfg[k] for k in ("epochs", "batch_size", "eval_every_steps")},
     }
+    sets = {
+        "pool_size": len(pool),
+        "n_attack": len(attack_data),
+        "attack_ids": [r.id for r in attack_records],
+        "n_eval": len(eval_records),
+        "eval_ids": [r.id for r in eval_records],
+        "steps_per_epoch": steps_per_epoch,
+    }
+    result = (
+        draw
+        | sets
+        | curve_summary(curve, start_lp)
+        | {
+            "wall_time_s": time.perf_counter() - start,
+            "config": {k: acfg[k] for k in ("epochs", "batch_size", "eval_every_steps")},
+        }
+    )
     return result, model_obj, tokenizer
 
 

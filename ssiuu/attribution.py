@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ssiuu.model_parts import ModuleDiscoveryError, decoder_layers, model_device
 from ssiuu.progress import progress
 
 #: Module types in the order used everywhere (tables, flattening).
@@ -47,38 +48,7 @@ _FORMAT = "ssiuu-attribution-v1"
 EncodeFn = Callable[..., dict[str, Tensor]]
 
 
-class ModuleDiscoveryError(RuntimeError):
-    """The model does not have the Llama/Qwen2 layout that attribution expects."""
-
-
 # --------------------------------------------------------------------------------------------- discovery
-
-
-def find_decoder_layers(model: nn.Module) -> nn.ModuleList:
-    """The list of decoder blocks: ``model.model.layers`` for Llama/Qwen2 ``*ForCausalLM``, else searched.
-
-    The search accepts the first ``nn.ModuleList`` whose every child has ``self_attn`` and ``mlp``.
-    """
-    for path in ("model.layers", "layers", "model.model.layers", "language_model.layers"):
-        obj: Any = model
-        for name in path.split("."):
-            obj = getattr(obj, name, None)
-            if obj is None:
-                break
-        if isinstance(obj, nn.ModuleList) and len(obj) > 0:
-            return obj
-    for _, module in model.named_modules():
-        if (
-            isinstance(module, nn.ModuleList)
-            and len(module) > 0
-            and all(hasattr(m, "self_attn") and hasattr(m, "mlp") for m in module)
-        ):
-            return module
-    raise ModuleDiscoveryError(
-        f"cannot find the decoder layers of {type(model).__name__}: expected `model.model.layers` (Llama, Qwen2, "
-        "Mistral layout) or an nn.ModuleList of blocks with `self_attn` and `mlp` attributes. Attribution supports "
-        "Llama/Qwen2-architecture causal LMs only."
-    )
 
 
 def discover_neuron_modules(model: nn.Module) -> dict[str, list[nn.Module]]:
@@ -87,7 +57,7 @@ def discover_neuron_modules(model: nn.Module) -> dict[str, list[nn.Module]]:
     For ``q``/``k``/``v``/``o`` the neurons are the module's outputs; for ``ffn`` the listed module is
     ``mlp.down_proj`` and the neurons are its *input* (the FFN activation).
     """
-    layers = find_decoder_layers(model)
+    layers = decoder_layers(model)
     found: dict[str, list[nn.Module]] = {t: [] for t in MODULE_TYPES}
     for idx, layer in enumerate(layers):
         attn = getattr(layer, "self_attn", None)
@@ -304,9 +274,41 @@ class _Reducer:
 
         return hook
 
+    def attach(self, modules: dict[str, list[nn.Module]]) -> list[Any]:
+        """Hook every module (``ffn``: its input, else its output); returns the handles to remove."""
+        handles = []
+        for t, mods in modules.items():
+            for layer, mod in enumerate(mods):
+                if t == "ffn":
+                    handles.append(mod.register_forward_pre_hook(self.pre_hook((t, layer))))
+                else:
+                    handles.append(mod.register_forward_hook(self.forward_hook((t, layer))))
+        return handles
 
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    def run(
+        self, model: nn.Module, embed: nn.Module, enc: dict[str, Tensor], device: torch.device, target: str
+    ) -> None:
+        """One forward and backward pass of an encoded batch; fills :attr:`max` / :attr:`min`."""
+        input_ids = enc["input_ids"].to(device)
+        attention_mask = enc["attention_mask"].to(device)
+        labels = enc["labels"].to(device)
+        self.positions = attribution_positions(attention_mask, labels)
+        self.max.clear()
+        self.min.clear()
+        # A leaf input: gradients flow to every activation, but no parameter .grad is touched.
+        inputs_embeds = embed(input_ids).detach().requires_grad_(True)
+        logits = model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False).logits
+        objective = answer_objective(logits, labels, target).sum()
+        torch.autograd.grad(objective, inputs_embeds)
+
+    def take(self, key: tuple[str, int]) -> tuple[Tensor, Tensor]:
+        """``(max_k A, min_k A)`` of one (module type, layer) for the last batch."""
+        if key not in self.max:
+            raise RuntimeError(
+                f"no gradient reached module {key[0]!r} of layer {key[1]}: its activation does not "
+                "influence the answer probability (is the module used in the forward pass?)"
+            )
+        return self.max[key], self.min[key]
 
 
 def neuron_attribution(
@@ -344,14 +346,8 @@ def neuron_attribution(
     out_min = {t: torch.empty(n, n_layers, counts[t]) for t in modules}
 
     reducer = _Reducer()
-    handles = []
-    for t, mods in modules.items():
-        for layer, mod in enumerate(mods):
-            if t == "ffn":
-                handles.append(mod.register_forward_pre_hook(reducer.pre_hook((t, layer))))
-            else:
-                handles.append(mod.register_forward_hook(reducer.forward_hook((t, layer))))
-    device = _model_device(model)
+    handles = reducer.attach(modules)
+    device = model_device(model)
     was_training = model.training
     model.eval()
     embed = model.get_input_embeddings()
@@ -359,32 +355,13 @@ def neuron_attribution(
         with torch.enable_grad():
             for start in progress(range(0, n, batch_size), desc=desc):
                 batch_pairs = list(pairs[start : start + batch_size])
-                enc = encode(tokenizer, batch_pairs, max_length=max_length)
-                input_ids = enc["input_ids"].to(device)
-                attention_mask = enc["attention_mask"].to(device)
-                labels = enc["labels"].to(device)
-                reducer.positions = attribution_positions(attention_mask, labels)
-                reducer.max.clear()
-                reducer.min.clear()
-                # A leaf input: gradients flow to every activation, but no parameter .grad is touched.
-                inputs_embeds = embed(input_ids).detach().requires_grad_(True)
-                logits = model(
-                    inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False
-                ).logits
-                objective = answer_objective(logits, labels, target).sum()
-                torch.autograd.grad(objective, inputs_embeds)
+                reducer.run(
+                    model, embed, encode(tokenizer, batch_pairs, max_length=max_length), device, target
+                )
                 end = start + len(batch_pairs)
                 for t in modules:
                     for layer in range(n_layers):
-                        key = (t, layer)
-                        if key not in reducer.max:
-                            raise RuntimeError(
-                                f"no gradient reached module {t!r} of layer {layer}: its activation does not "
-                                "influence the answer probability (is the module used in the forward pass?)"
-                            )
-                        out_max[t][start:end, layer] = reducer.max[key]
-                        out_min[t][start:end, layer] = reducer.min[key]
-                del logits, objective, inputs_embeds
+                        out_max[t][start:end, layer], out_min[t][start:end, layer] = reducer.take((t, layer))
     finally:
         for h in handles:
             h.remove()

@@ -8,15 +8,13 @@ validation failure into one line of a :class:`ConfigError` that names the key, t
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from ssiuu.layout import method_variant
 from ssiuu.validation import config_problems, schema_problem
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -50,7 +48,9 @@ def load_schema() -> dict[str, Any]:
 
 def _schema_problems(config: dict[str, Any]) -> list[str]:
     """Every schema error of ``config``, one line each (filling defaults in as it goes)."""
-    errors = sorted(_Validator(load_schema()).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(
+        _Validator(load_schema()).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]
+    )
     return [line for error in errors for line in schema_problem(error)]
 
 
@@ -66,8 +66,10 @@ def validate_config(config: dict[str, Any], source: str | None = None) -> dict[s
         problems = _schema_problems(config) or config_problems(config)
     if problems:
         where = f" in {source}" if source else ""
-        raise ConfigError(f"invalid configuration{where} (see workflow/schemas/config.schema.yaml):\n"
-                          + "\n".join(f"  {p}" for p in problems))
+        raise ConfigError(
+            f"invalid configuration{where} (see workflow/schemas/config.schema.yaml):\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
     return config
 
 
@@ -83,7 +85,9 @@ def read_yaml(path: str | Path) -> Any:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from err
     except yaml.MarkedYAMLError as err:
-        raise ConfigError(f"{path}:{_yaml_error(err)}; check the brackets, quotes and indentation there") from err
+        raise ConfigError(
+            f"{path}:{_yaml_error(err)}; check the brackets, quotes and indentation there"
+        ) from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: invalid YAML: {err}") from err
 
@@ -120,18 +124,6 @@ def load_config(*paths: str | Path, overrides: dict[str, Any] | None = None) -> 
     return validate_config(merge(config, overrides or {}), source=", ".join(map(str, paths)) or None)
 
 
-def write_resolved(config: dict[str, Any], work_dir: str | Path) -> Path:
-    """Write the resolved config to a content-addressed file that every rule's command reads."""
-    text = yaml.safe_dump(config, sort_keys=True)
-    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
-    path = Path(work_dir) / "configs" / f"config-{digest}.yaml"
-    if not path.exists():
-        from ssiuu.io import write_text
-
-        write_text(path, text)
-    return path
-
-
 def benchmark_style(config: dict[str, Any], benchmark: str) -> str:
     from ssiuu.data import style_of
 
@@ -142,29 +134,18 @@ def benchmark_config(config: dict[str, Any], benchmark: str) -> dict[str, Any]:
     try:
         return config["benchmarks"][benchmark]
     except KeyError:
-        raise ConfigError(f"benchmarks: no benchmark named {benchmark!r}; configured: {sorted(config['benchmarks'])}") from None
+        raise ConfigError(
+            f"benchmarks: no benchmark named {benchmark!r}; configured: {sorted(config['benchmarks'])}"
+        ) from None
 
 
 def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
     try:
         return config["models"][model]
     except KeyError:
-        raise ConfigError(f"models: no model named {model!r}; configured: {sorted(config['models'])}") from None
-
-
-def method_variant(name: str) -> tuple[str, dict[str, Any]]:
-    """Split a method wildcard into its registry name and overrides: ``SSIUU-lambda0.01`` → SSIUU, {lambda: 0.01}.
-
-    Variants drive the ablations (Fig. 7a) as ordinary DAG jobs.
-    """
-    base, _, rest = name.partition("-")
-    if not rest:
-        return base, {}
-    key = rest.rstrip("0123456789.e-+")
-    value = rest[len(key) :]
-    if not key or not value:
-        raise ConfigError(f"method variant {name!r} must look like NAME-<key><number>, e.g. SSIUU-lambda0.01")
-    return base, {key: json.loads(value) if value[0] != "." else float(value)}
+        raise ConfigError(
+            f"models: no model named {model!r}; configured: {sorted(config['models'])}"
+        ) from None
 
 
 def method_params(config: dict[str, Any], method: str, benchmark: str) -> dict[str, Any]:
@@ -173,7 +154,9 @@ def method_params(config: dict[str, Any], method: str, benchmark: str) -> dict[s
     params = dict(config.get("method_params", {}).get(base, {}))
     if base.upper() == "SSIUU" and "lambda_" not in params:
         bench = benchmark_config(config, benchmark)
-        params["lambda_"] = bench.get("ssiuu_lambda", DEFAULT_SSIUU_LAMBDA[benchmark_style(config, benchmark)])
+        params["lambda_"] = bench.get(
+            "ssiuu_lambda", DEFAULT_SSIUU_LAMBDA[benchmark_style(config, benchmark)]
+        )
     for key, value in overrides.items():
         params["lambda_" if key == "lambda" else key] = value
     return params
@@ -189,6 +172,23 @@ def unlearning_config(config: dict[str, Any], benchmark: str, method: str | None
     return ucfg
 
 
+def unlearn_settings(config: dict[str, Any], benchmark: str, method: str) -> dict[str, Any]:
+    """The config one unlearning job depends on (rule ``unlearn``'s params: a change reruns that job only).
+
+    The ``unlearning`` section with the benchmark's overrides and this method's learning rates and step
+    budget resolved (so another method's entries are left out), and the method's constructor parameters."""
+    per_method = ("learning_rates", "method_learning_rates", "max_steps", "method_max_steps")
+    settings = {k: v for k, v in unlearning_config(config, benchmark, method).items() if k not in per_method}
+    return {
+        "unlearning": {
+            **settings,
+            "learning_rates": learning_rates(config, method, benchmark),
+            "max_steps": unlearning_config(config, benchmark, method)["max_steps"],
+        },
+        "method": method_params(config, method, benchmark),
+    }
+
+
 def learning_rates(config: dict[str, Any], method: str, benchmark: str | None = None) -> list[float]:
     """Ascending learning rates to try: the method's own list, else the list for all methods, where a
     benchmark's overrides (``benchmarks.<benchmark>.unlearning``) replace the top-level keys."""
@@ -198,5 +198,6 @@ def learning_rates(config: dict[str, Any], method: str, benchmark: str | None = 
     return sorted(rates)
 
 
-def iter_method_names(config: dict[str, Any]) -> Iterable[str]:
-    return list(config["methods"])
+def check_config(config: dict[str, Any]) -> None:
+    """Command ``check-config``: loading validated the config already (YAML, schema, methods, parameters)."""
+    validate_config(config)

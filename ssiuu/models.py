@@ -10,6 +10,9 @@ Specs:
 - a Hugging Face hub id (``meta-llama/Llama-3.2-3B-Instruct``). Offline, a hub id that is not cached
   fails with an error that says how to provide the weights.
 
+:func:`load_for` loads a prepared checkpoint the way a pipeline config asks for it (device, dtype,
+attention implementation, gradient checkpointing, shared-prefix forward).
+
 Attention: SSIUU's exact Hessian-vector product needs a double backward. ``eager`` attention supports it
 on every device; ``sdpa`` only on its math kernel (``torch.nn.attention.sdpa_kernel(SDPBackend.MATH)``):
 the flash kernels, the CPU one included (torch 2.13), have no double backward. :func:`load_model` takes the implementation from the caller, so the unlearning step can ask for
@@ -33,7 +36,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from ssiuu.config import model_config
 from ssiuu.finite import require_finite_model
+from ssiuu.forward import set_shared_prefix_forward
 from ssiuu.progress import quiet_library_bars
 
 TINY_SPEC = "tiny-random-llama"
@@ -65,7 +70,9 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {name!r} requested but CUDA is not available: set `device: auto` or `cpu`")
+        raise ModelLoadError(
+            f"device {name!r} requested but CUDA is not available: set `device: auto` or `cpu`"
+        )
     return device
 
 
@@ -155,6 +162,11 @@ def packaged_gguf(name: str) -> Path:
     return files[0]
 
 
+def prepare_configured_model(config: dict[str, Any], model: str, out: str) -> Path:
+    """Command ``prepare-model``: the config's ``models.<model>.source`` as a safetensors directory."""
+    return prepare_model(model_config(config, model)["source"], out)
+
+
 def _is_prepared_dir(path: Path) -> bool:
     return (path / "config.json").exists()
 
@@ -178,7 +190,9 @@ def prepare_model(spec: str, out_dir: str | Path, *, seed: int = 0) -> Path:
     elif spec.startswith("gguf:"):
         gguf_path = packaged_gguf(spec.removeprefix("gguf:"))
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-        loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+        )
         config = loaded.config
         if hasattr(config, "quantization_config"):  # the weights are dequantised: drop the GGUF marker
             del config.quantization_config
@@ -232,7 +246,9 @@ def load_model(
         path = Path(spec)
         if path.exists():
             if not _is_prepared_dir(path):
-                raise ModelLoadError(f"{path} exists but holds no config.json: is it a Hugging Face checkpoint?")
+                raise ModelLoadError(
+                    f"{path} exists but holds no config.json: is it a Hugging Face checkpoint?"
+                )
             source, kwargs = path, {}
         elif spec.startswith((".", "/")) or spec.count("/") != 1:
             raise ModelLoadError(f"model directory {spec} does not exist: run the `prepare_model` rule first")
@@ -256,3 +272,26 @@ def load_model(
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.to(torch_device).eval(), tokenizer
+
+
+def load_for(
+    config: dict[str, Any], model: str, model_dir: str | Path, attn_implementation: str | None = None
+) -> tuple[Any, Any]:
+    """Load a prepared checkpoint with the config's device, dtype and attention implementation (the method's
+    ``attn_implementation`` when given), gradient checkpointing and ``shared_prefix_forward`` setting."""
+    mcfg = model_config(config, model)
+    model_obj, tokenizer = load_model(
+        str(model_dir),
+        device=config["device"],
+        dtype=config["dtype"],
+        attn_implementation=attn_implementation or mcfg["attn_implementation"],
+    )
+    if config.get("gradient_checkpointing"):
+        # transformers 5.24 renamed gradient_checkpointing_enable (deprecated, removed in v6)
+        enable = (
+            getattr(model_obj, "activation_checkpointing_enable", None)
+            or model_obj.gradient_checkpointing_enable
+        )
+        enable()
+    set_shared_prefix_forward(model_obj, config["shared_prefix_forward"])
+    return model_obj, tokenizer

@@ -15,15 +15,23 @@ import torch
 from ssiuu.config import benchmark_config
 from ssiuu.data.records import BenchmarkSplit
 from ssiuu.io import write_json
+from ssiuu.models import load_for
 from ssiuu.training import nll_loss, train
-from ssiuu.unlearning import _save_checkpoint, load_for, pairs_of
+from ssiuu.unlearning import _save_checkpoint, pairs_of
 
 #: Retain records scored before/after (the forget set is scored whole); the full retain set is scored by base_eval.
 RETAIN_SAMPLE = 40
 
 
 def pretrain(
-    config: dict[str, Any], benchmark: str, model: str, *, model_dir: str, split: str, out: str, metrics: str,
+    config: dict[str, Any],
+    benchmark: str,
+    model: str,
+    *,
+    model_dir: str,
+    split: str,
+    out: str,
+    metrics: str,
     retain_only: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune on forget + retain (the starting model), or on the retain set only (``retain_only``: the
@@ -32,7 +40,9 @@ def pretrain(
 
     split_obj = BenchmarkSplit.load(split)
     if split_obj.style != "rouge":
-        raise ValueError(f"benchmark {benchmark!r} is MCQA-style: it is not pre-finetuned (only TOFU-style ones are)")
+        raise ValueError(
+            f"benchmark {benchmark!r} is MCQA-style: it is not pre-finetuned (only TOFU-style ones are)"
+        )
     pcfg = benchmark_config(config, benchmark)["pretrain"]
     data = pairs_of(split_obj.retain if retain_only else split_obj.forget + split_obj.retain)
     model_obj, tokenizer = load_for(config, model, model_dir)
@@ -44,18 +54,38 @@ def pretrain(
     def scores() -> dict[str, float]:
         with torch.no_grad():
             options = {"max_new_tokens": budget, "batch_size": config["eval_batch_size"]}
-            return {"forget": forget_score(model_obj, tokenizer, split_obj.forget, "rouge", **options),
-                    "retain_sample": forget_score(model_obj, tokenizer, retain_sample, "rouge", **options)}
+            return {
+                "forget": forget_score(model_obj, tokenizer, split_obj.forget, "rouge", **options),
+                "retain_sample": forget_score(model_obj, tokenizer, retain_sample, "rouge", **options),
+            }
 
     before = scores()
     max_steps = math.ceil(len(data) / pcfg["batch_size"]) * pcfg["epochs"]
-    res = train(model_obj, tokenizer, nll_loss, {"all": data}, lr=pcfg["lr"], max_steps=max_steps,
-                batch_size=pcfg["batch_size"], seed=benchmark_config(config, benchmark)["seed"],
-                max_length=config["unlearning"]["max_length"], desc=f"pretrain {benchmark}")
+    res = train(
+        model_obj,
+        tokenizer,
+        nll_loss,
+        {"all": data},
+        lr=pcfg["lr"],
+        max_steps=max_steps,
+        batch_size=pcfg["batch_size"],
+        seed=benchmark_config(config, benchmark)["seed"],
+        max_length=config["unlearning"]["max_length"],
+        desc=f"pretrain {benchmark}",
+    )
     after = scores()
     _save_checkpoint(model_obj, tokenizer, out)
-    result = {"benchmark": benchmark, "model": model, "retain_only": retain_only, "rouge_l_recall_before": before, "rouge_l_recall_after": after,
-              "steps": res.steps, "epochs": pcfg["epochs"], "lr": pcfg["lr"], "final_loss": res.losses[-1],
-              "wall_time_s": time.perf_counter() - start}
+    result = {
+        "benchmark": benchmark,
+        "model": model,
+        "retain_only": retain_only,
+        "rouge_l_recall_before": before,
+        "rouge_l_recall_after": after,
+        "steps": res.steps,
+        "epochs": pcfg["epochs"],
+        "lr": pcfg["lr"],
+        "final_loss": res.losses[-1],
+        "wall_time_s": time.perf_counter() - start,
+    }
     write_json(metrics, result)
     return result

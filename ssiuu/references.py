@@ -27,15 +27,28 @@ def is_reference(method: str) -> bool:
 
 
 def reference_eval(
-    config: dict[str, Any], benchmark: str, model: str, method: str, seed: int, *, model_dir: str, split: str,
+    config: dict[str, Any],
+    benchmark: str,
+    model: str,
+    method: str,
+    seed: int,
+    *,
+    model_dir: str,
+    split: str,
     out: str,
+    base: str | None = None,
 ) -> dict[str, Any]:
-    """Rule ``reference_eval``: evaluate a reference model in the format of ``unlearn.json``."""
+    """Rule ``reference_eval``: evaluate a reference model in the format of ``unlearn.json``.
+
+    ``Start`` is the model ``base_eval`` scored already: its scores are read from ``base`` (the same weights,
+    scored by the same evaluation), not computed twice."""
     import torch
 
     from ssiuu.data.records import BenchmarkSplit
-    from ssiuu.io import write_json
-    from ssiuu.unlearning import evaluate, load_for
+    from ssiuu.evaluation import SPLIT_METRICS
+    from ssiuu.io import read_json, write_json
+    from ssiuu.models import load_for
+    from ssiuu.unlearning import evaluate
 
     split_obj = BenchmarkSplit.load(split)
     if REFERENCES.get(split_obj.style) != method:
@@ -44,11 +57,24 @@ def reference_eval(
             f"use {REFERENCES[split_obj.style]!r}"
         )
     start = time.perf_counter()
-    model_obj, tokenizer = load_for(config, model, model_dir)
-    with torch.no_grad():
-        metrics = evaluate(config, benchmark, model_obj, tokenizer, split_obj)
-    result = {"benchmark": benchmark, "model": model, "method": method, "seed": seed, "reference": True,
-              "converged": None, "lr": None, "steps": 0, "params": {}, **metrics,
-              "wall_time_s": time.perf_counter() - start}
+    if method == REFERENCES["mcqa"] and base is not None:
+        metrics = {key: read_json(base)[key] for key in SPLIT_METRICS}
+    else:
+        model_obj, tokenizer = load_for(config, model, model_dir)
+        with torch.no_grad():
+            metrics = evaluate(config, benchmark, model_obj, tokenizer, split_obj)
+    result = {
+        "benchmark": benchmark,
+        "model": model,
+        "method": method,
+        "seed": seed,
+        "reference": True,
+        "converged": None,
+        "lr": None,
+        "steps": 0,
+        "params": {},
+        **metrics,
+        "wall_time_s": time.perf_counter() - start,
+    }
     write_json(out, result)
     return result

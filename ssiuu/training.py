@@ -19,11 +19,12 @@ from torch import nn
 from ssiuu.data.templates import chat_prompt
 from ssiuu.finite import NonFiniteLossError as NonFiniteLossError  # re-exported: callers catch it here
 from ssiuu.finite import require_finite
+from ssiuu.forward import Batch, answer_nll
+from ssiuu.model_parts import model_device
 from ssiuu.progress import progress
 
 #: (user message, answer). The loop wraps the user message in the chat template.
 QAPair = tuple[str, str]
-Batch = dict[str, Any]
 LossFn = Callable[[nn.Module, dict[str, Batch], int], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 OptimizerFactory = Callable[[list[dict[str, Any]], float], torch.optim.Optimizer]
 
@@ -68,18 +69,29 @@ def encode_pairs(tokenizer: Any, pairs: Sequence[QAPair], max_length: int = 256)
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def _to_device(batch: Batch, device: torch.device) -> Batch:
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """The batch with its tensors moved to ``device``."""
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def encode(tokenizer: Any, pairs: Sequence[QAPair], device: torch.device, max_length: int = 256) -> Batch:
+    """A batch exactly as the training loop feeds it to a loss: :func:`encode_pairs` on ``device``, plus
+    ``pairs``, the raw pairs."""
+    return to_device(encode_pairs(tokenizer, list(pairs), max_length), device) | {"pairs": list(pairs)}
+
+
+def batched(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """``items`` in consecutive lists of ``size`` (the last one shorter)."""
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def nll_loss(model: nn.Module, batches: dict[str, Batch], step: int) -> torch.Tensor:
     """The plain fine-tuning loss on every stream (pre-finetuning and attacks use it).
 
-    Uses the methods' answer-only NLL, which sends only answer positions through the LM head.
+    Uses the methods' answer-only NLL (:func:`ssiuu.forward.answer_nll`), which sends only answer positions
+    through the LM head.
     """
-    from ssiuu.methods.base import answer_nll as answer_only_nll
-
-    return sum(answer_only_nll(model, batch) for batch in batches.values())  # type: ignore[return-value]
+    return sum(answer_nll(model, batch) for batch in batches.values())  # type: ignore[return-value]
 
 
 @dataclass
@@ -112,6 +124,28 @@ class _Stream:
         return [self.pairs[i] for i in idx]
 
 
+def _micro_steps(
+    model: nn.Module,
+    loss_fn: LossFn,
+    draw: Callable[[], dict[str, Batch]],
+    step: int,
+    grad_accum: int,
+    desc: str,
+) -> tuple[float, dict[str, float]]:
+    """The ``grad_accum`` micro-steps of optimiser step ``step``: ``draw()`` (a batch of every stream), the
+    loss, its backward. Returns the step's mean loss and the last micro-step's logs."""
+    step_loss, logs = 0.0, {}
+    for _ in range(grad_accum):
+        batches = draw()
+        out = loss_fn(model, batches, step)
+        loss, extra = out if isinstance(out, tuple) else (out, {})
+        require_finite([("the loss", loss)], desc, f" at step {step} (streams {list(batches)})")
+        (loss / grad_accum).backward()
+        step_loss += loss.item() / grad_accum
+        logs = {k: float(v) for k, v in extra.items()}
+    return step_loss, logs
+
+
 def _param_groups(
     model: nn.Module, param_mask: dict[str, torch.Tensor] | None, weight_decay: float
 ) -> tuple[list[dict[str, Any]], dict[nn.Parameter, torch.Tensor]]:
@@ -123,7 +157,9 @@ def _param_groups(
         if param_mask is not None and name in param_mask:
             mask = param_mask[name].to(p.device)
             if mask.shape != p.shape:
-                raise ValueError(f"mask for {name} has shape {tuple(mask.shape)}, parameter has {tuple(p.shape)}")
+                raise ValueError(
+                    f"mask for {name} has shape {tuple(mask.shape)}, parameter has {tuple(p.shape)}"
+                )
             if not mask.any():
                 continue
             if not mask.all():
@@ -137,6 +173,20 @@ def _param_groups(
     if not groups:
         raise ValueError("no trainable parameters: the parameter mask freezes everything")
     return groups, masks
+
+
+def _freeze_untrained(
+    model: nn.Module, groups: list[dict[str, Any]]
+) -> tuple[list[nn.Parameter], list[tuple[str, nn.Parameter]]]:
+    """Turn off the gradients of the parameters outside ``groups``; returns the trained ones, plain and
+    as ``("parameter <name>", p)`` for :func:`ssiuu.finite.require_finite`."""
+    params = [p for g in groups for p in g["params"]]
+    trainable = set(params)
+    named_trainable = [(f"parameter {n}", p) for n, p in model.named_parameters() if p in trainable]
+    for p in model.parameters():  # frozen parameters need no gradient at all
+        if p not in trainable:
+            p.requires_grad_(False)
+    return params, named_trainable
 
 
 def train(
@@ -168,15 +218,16 @@ def train(
     if max_steps < 0 or grad_accum < 1 or batch_size < 1:
         raise ValueError("max_steps must be ≥ 0, grad_accum and batch_size ≥ 1")
     seed_everything(seed)
-    device = next(model.parameters()).device
-    stream_objs = {name: _Stream(name, pairs, batch_size, seed + i) for i, (name, pairs) in enumerate(streams.items())}
+    device = model_device(model)
+    stream_objs = {
+        name: _Stream(name, pairs, batch_size, seed + i) for i, (name, pairs) in enumerate(streams.items())
+    }
     groups, masks = _param_groups(model, param_mask, weight_decay)
-    params = [p for g in groups for p in g["params"]]
-    trainable = set(params)
-    named_trainable = [(f"parameter {n}", p) for n, p in model.named_parameters() if p in trainable]
-    for p in model.parameters():  # frozen parameters need no gradient at all
-        if p not in trainable:
-            p.requires_grad_(False)
+    params, named_trainable = _freeze_untrained(model, groups)
+
+    def draw() -> dict[str, Batch]:  # one batch of every stream
+        return {name: encode(tokenizer, s.next(), device, max_length) for name, s in stream_objs.items()}
+
     optimizer = (optimizer_factory or (lambda g, lr: torch.optim.AdamW(g, lr=lr)))(groups, lr)
     result = TrainResult(steps=0)
     start = time.perf_counter()
@@ -185,18 +236,7 @@ def train(
     try:
         for step in range(1, max_steps + 1):
             optimizer.zero_grad(set_to_none=True)
-            step_loss, logs = 0.0, {}
-            for _ in range(grad_accum):
-                batches = {}
-                for name, stream in stream_objs.items():
-                    pairs = stream.next()
-                    batches[name] = _to_device(encode_pairs(tokenizer, pairs, max_length), device) | {"pairs": pairs}
-                out = loss_fn(model, batches, step)
-                loss, extra = out if isinstance(out, tuple) else (out, {})
-                require_finite([("the loss", loss)], desc, f" at step {step} (streams {list(batches)})")
-                (loss / grad_accum).backward()
-                step_loss += loss.item() / grad_accum
-                logs = {k: float(v) for k, v in extra.items()}
+            step_loss, logs = _micro_steps(model, loss_fn, draw, step, grad_accum, desc)
             for p, mask in masks.items():
                 if p.grad is not None:
                     p.grad.mul_(mask)

@@ -11,6 +11,7 @@ import logging
 import resource
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,16 @@ from ssiuu.config import (
     learning_rates,
     method_params,
     method_variant,
-    model_config,
     unlearning_config,
 )
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.finite import NonFiniteLossError, non_finite, require_finite_model
 from ssiuu.io import read_json, write_json
+from ssiuu.models import load_for
 from ssiuu.training import QAPair, train
 
 log = logging.getLogger(__name__)
+
 
 def pairs_of(records: list[QARecord]) -> list[QAPair]:
     """Plain QA pairs for training (unlearning trains on QA, not on the MCQA template)."""
@@ -42,27 +44,9 @@ def forget_eval_records(split: BenchmarkSplit) -> list[QARecord]:
     return split.forget_train
 
 
-def load_for(config: dict[str, Any], model: str, model_dir: str | Path, attn_implementation: str | None = None):
-    """Load a prepared checkpoint with the config's device, dtype and attention implementation."""
-    from ssiuu.methods.base import set_shared_prefix_forward
-    from ssiuu.models import load_model
-
-    mcfg = model_config(config, model)
-    model_obj, tokenizer = load_model(
-        str(model_dir),
-        device=config["device"],
-        dtype=config["dtype"],
-        attn_implementation=attn_implementation or mcfg["attn_implementation"],
-    )
-    if config.get("gradient_checkpointing"):
-        # transformers 5.24 renamed gradient_checkpointing_enable (deprecated, removed in v6)
-        enable = getattr(model_obj, "activation_checkpointing_enable", None) or model_obj.gradient_checkpointing_enable
-        enable()
-    set_shared_prefix_forward(model_obj, config["shared_prefix_forward"])
-    return model_obj, tokenizer
-
-
-def evaluate(config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: Any, split: BenchmarkSplit) -> dict:
+def evaluate(
+    config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: Any, split: BenchmarkSplit
+) -> dict:
     """FS, RS, test score and US of a model on a split, and each FS item's answer log-probability."""
     from ssiuu.evaluation import evaluate_split
 
@@ -93,8 +77,13 @@ def _add_forget_logprobs(
     from ssiuu.evaluation.logprob import answer_logprobs
 
     records = forget_eval_records(split)
-    values = answer_logprobs(model_obj, tokenizer, records, max_length=config["unlearning"]["max_length"],
-                             batch_size=config["eval_batch_size"])
+    values = answer_logprobs(
+        model_obj,
+        tokenizer,
+        records,
+        max_length=config["unlearning"]["max_length"],
+        batch_size=config["eval_batch_size"],
+    )
     by_id = dict(zip((r.id for r in records), values, strict=True))
     for item in items:
         if item["id"] in by_id:
@@ -113,7 +102,9 @@ def threshold_for(config: dict[str, Any], benchmark: str, split: BenchmarkSplit)
     return mismatched_threshold(split.forget + split.retain, seed=benchmark_config(config, benchmark)["seed"])
 
 
-def base_eval(config: dict[str, Any], benchmark: str, model: str, *, model_dir: str, split: str, out: str) -> dict:
+def base_eval(
+    config: dict[str, Any], benchmark: str, model: str, *, model_dir: str, split: str, out: str
+) -> dict:
     """Rule ``base_eval``: the Default row (FS, RS, test, US) and the early-stop threshold."""
     split_obj = BenchmarkSplit.load(split)
     start = time.perf_counter()
@@ -139,6 +130,122 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@dataclass
+class _Job:
+    """What every learning-rate try of one unlearning job shares."""
+
+    config: dict[str, Any]
+    benchmark: str
+    model: str
+    method: str
+    seed: int
+    model_dir: str
+    split: BenchmarkSplit
+    threshold: float
+    start_fs: float
+
+    def __post_init__(self) -> None:
+        from ssiuu.methods import get_method
+
+        self.ucfg = unlearning_config(self.config, self.benchmark, self.method)
+        self.method_cls = get_method(method_variant(self.method)[0])
+        self.params = method_params(self.config, self.method, self.benchmark)
+        self.eval_records = forget_eval_records(self.split)
+        self.budget = benchmark_config(self.config, self.benchmark)["max_new_tokens"]
+        self.pairs = pairs_of(self.split.forget_train), pairs_of(self.split.retain_train)
+        attn = getattr(self.method_cls, "required_attn_implementation", None)
+        self.attn = attn(self.params) if callable(attn) else attn
+        #: statistics of the starting model that every try shares (KLUE's, SIMU's neuron scores)
+        self.start_cache: dict[Any, Any] = {}
+
+
+def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
+    """Train at one learning rate until FS reaches the threshold: ``(try entry, (lr, result, curve, model,
+    tokenizer, converged))``, or ``(entry, None)`` when the try became non-finite."""
+    from ssiuu.evaluation import forget_score
+
+    model_obj, tokenizer = load_for(job.config, job.model, job.model_dir, attn_implementation=job.attn)
+    torch.manual_seed(job.seed)
+    forget_pairs, retain_pairs = job.pairs
+    method_obj = job.method_cls(
+        model_obj,
+        tokenizer,
+        forget=forget_pairs,
+        retain=retain_pairs,
+        seed=job.seed,
+        start_cache=job.start_cache,
+        **job.params,
+    )
+    curve: list[list[float]] = [[0, job.start_fs]]
+    ucfg = job.ucfg
+
+    def callback(step: int, m: Any) -> bool:
+        if step % ucfg["eval_every"] and step != ucfg["max_steps"]:
+            return False
+        with torch.no_grad():
+            fs = forget_score(
+                m,
+                tokenizer,
+                job.eval_records,
+                job.split.style,
+                max_new_tokens=job.budget,
+                batch_size=job.config["eval_batch_size"],
+            )
+        curve.append([step, fs])
+        log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", job.method, lr, step, fs, job.threshold)
+        return fs <= job.threshold
+
+    try:
+        res = train(
+            model_obj,
+            tokenizer,
+            method_obj.loss,
+            method_obj.streams(),
+            lr=lr,
+            max_steps=ucfg["max_steps"],
+            batch_size=ucfg["batch_size"],
+            grad_accum=ucfg["grad_accum"],
+            seed=job.seed,
+            optimizer_factory=method_obj.optimizer_factory(),
+            param_mask=method_obj.parameter_mask(),
+            callback=callback,
+            max_length=ucfg["max_length"],
+            desc=f"{job.method} lr={lr:g}",
+        )
+    except NonFiniteLossError as err:
+        log.warning("%s lr=%g skipped: %s", job.method, lr, err)
+        return {"lr": lr, "converged": False, "non_finite": str(err), "fs_curve": curve, "error": err}, None
+    converged = curve[-1][1] <= job.threshold
+    entry = {
+        "lr": lr,
+        "steps": res.steps,
+        "converged": converged,
+        "fs_curve": curve,
+        "loss_curve": res.losses,
+        "wall_time_s": res.wall_time_s,
+    }
+    return entry, (lr, res, curve, model_obj, tokenizer, converged)
+
+
+def _search(job: _Job) -> tuple[tuple, list[dict[str, Any]]]:
+    """The learning-rate search, lowest rate first: the first try that converges, else the one that forgot most
+    (a tie keeps the lower rate). Raises :class:`NonFiniteLossError` when every try became non-finite."""
+    tries: list[dict[str, Any]] = []
+    chosen, failure = None, None
+    for lr in learning_rates(job.config, job.method, job.benchmark):
+        entry, outcome = _try_rate(job, lr)
+        failure = entry.pop("error", failure)
+        tries.append(entry)
+        if outcome is not None and (chosen is None or outcome[2][-1][1] < chosen[2][-1][1]):
+            chosen = outcome
+        if outcome is not None and outcome[5]:
+            break
+    if chosen is None:
+        rates = ", ".join(f"{t['lr']:g}" for t in tries)
+        raise non_finite(job.method, f"every learning rate ({rates}) made the model non-finite") from failure
+    return chosen, tries
+
+
 def run_unlearning(
     config: dict[str, Any],
     benchmark: str,
@@ -158,79 +265,20 @@ def run_unlearning(
     (marked ``converged: false``); every try stays in ``tries``. A try whose loss, weights or evaluation
     logits become NaN/inf is skipped with a warning (``non_finite`` in its entry); when every try is,
     :class:`NonFiniteLossError` is raised and nothing is written."""
-    from ssiuu.evaluation import forget_score
-    from ssiuu.methods import get_method
-
-    split_obj = BenchmarkSplit.load(split)
-    base_result = read_json(base)
-    threshold = float(base_result["threshold"])
-    ucfg = unlearning_config(config, benchmark, method)
-    name, _ = method_variant(method)
-    method_cls = get_method(name)
-    params = method_params(config, method, benchmark)
-    eval_records = forget_eval_records(split_obj)
-    budget = benchmark_config(config, benchmark)["max_new_tokens"]
-    forget_pairs, retain_pairs = pairs_of(split_obj.forget_train), pairs_of(split_obj.retain_train)
-    attn = getattr(method_cls, "required_attn_implementation", None)
-    if callable(attn):
-        attn = attn(params)
-
-    tries: list[dict[str, Any]] = []
+    split_obj, base_result = BenchmarkSplit.load(split), read_json(base)
+    job = _Job(
+        config,
+        benchmark,
+        model,
+        method,
+        seed,
+        model_dir,
+        split_obj,
+        float(base_result["threshold"]),
+        float(base_result["forget_score"]),
+    )
     start = time.perf_counter()
-    chosen, failure = None, None
-    for lr in learning_rates(config, method, benchmark):
-        model_obj, tokenizer = load_for(config, model, model_dir, attn_implementation=attn)
-        torch.manual_seed(seed)
-        method_obj = method_cls(model_obj, tokenizer, forget=forget_pairs, retain=retain_pairs, seed=seed, **params)
-        curve: list[list[float]] = [[0, float(base_result["forget_score"])]]
-
-        def callback(step: int, m: Any, curve: list[list[float]] = curve, tokenizer: Any = tokenizer,
-                     lr: float = lr) -> bool:
-            if step % ucfg["eval_every"] and step != ucfg["max_steps"]:
-                return False
-            with torch.no_grad():
-                fs = forget_score(m, tokenizer, eval_records, split_obj.style, max_new_tokens=budget,
-                                  batch_size=config["eval_batch_size"])
-            curve.append([step, fs])
-            log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", method, lr, step, fs, threshold)
-            return fs <= threshold
-
-        try:
-            res = train(
-                model_obj,
-                tokenizer,
-                method_obj.loss,
-                method_obj.streams(),
-                lr=lr,
-                max_steps=ucfg["max_steps"],
-                batch_size=ucfg["batch_size"],
-                grad_accum=ucfg["grad_accum"],
-                seed=seed,
-                optimizer_factory=method_obj.optimizer_factory(),
-                param_mask=method_obj.parameter_mask(),
-                callback=callback,
-                max_length=ucfg["max_length"],
-                desc=f"{method} lr={lr:g}",
-            )
-        except NonFiniteLossError as err:
-            log.warning("%s lr=%g skipped: %s", method, lr, err)
-            failure = err
-            tries.append({"lr": lr, "converged": False, "non_finite": str(err), "fs_curve": curve})
-            del method_obj, model_obj
-            continue
-        converged = curve[-1][1] <= threshold
-        tries.append({"lr": lr, "steps": res.steps, "converged": converged, "fs_curve": curve,
-                      "loss_curve": res.losses, "wall_time_s": res.wall_time_s})
-        # keep the try that forgot most (a tie keeps the lower rate); a converged try always wins and ends the search
-        if chosen is None or curve[-1][1] < chosen[2][-1][1]:
-            chosen = (lr, res, curve, model_obj, tokenizer, converged)
-        if converged:
-            break
-        del method_obj, model_obj
-    if chosen is None:
-        rates = ", ".join(f"{t['lr']:g}" for t in tries)
-        raise non_finite(method, f"every learning rate ({rates}) made the model non-finite") from failure
-    lr, res, curve, model_obj, tokenizer, converged = chosen
+    (lr, res, curve, model_obj, tokenizer, converged), tries = _search(job)
     with torch.no_grad():
         metrics = evaluate(config, benchmark, model_obj, tokenizer, split_obj)
     _save_checkpoint(model_obj, tokenizer, checkpoint)
@@ -239,9 +287,9 @@ def run_unlearning(
         "model": model,
         "method": method,
         "seed": seed,
-        "params": params,
+        "params": job.params,
         "converged": converged,
-        "threshold": threshold,
+        "threshold": job.threshold,
         "lr": lr,
         "steps": res.steps,
         "fs_curve": curve,
@@ -251,7 +299,9 @@ def run_unlearning(
         "peak_memory_mb": _peak_memory_mb(),
     }
     if not converged:
-        log.warning("%s never reached the threshold %.3f; result marked converged=false", method, threshold)
+        log.warning(
+            "%s never reached the threshold %.3f; result marked converged=false", method, job.threshold
+        )
     write_json(out, result)
     return result
 
@@ -260,7 +310,9 @@ def _save_checkpoint(model_obj: Any, tokenizer: Any, path: str | Path) -> None:
     """Save atomically: into ``<path>.partial`` first, then rename; a NaN/inf weight saves nothing."""
     path = Path(path)
     require_finite_model(model_obj, f"checkpoint {path}")
-    if getattr(model_obj, "hf_quantizer", None) is not None or hasattr(model_obj.config, "quantization_config"):
+    if getattr(model_obj, "hf_quantizer", None) is not None or hasattr(
+        model_obj.config, "quantization_config"
+    ):
         # a checkpoint prepared from GGUF by an older ssiuu still carries the GGUF marker; its weights are plain
         model_obj.hf_quantizer = None
         model_obj.is_quantized = False

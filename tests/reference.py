@@ -1,5 +1,5 @@
 """Independent reference log-likelihoods for tests: a full log-softmax over every position, written
-without the package's answer-only LM-head path (ssiuu.methods.base), so the two can be compared."""
+without the package's answer-only LM-head path (ssiuu.forward), so the two can be compared."""
 
 from __future__ import annotations
 

@@ -15,8 +15,15 @@ from ssiuu.evaluation.logprob import recovered_fraction
 
 def _records(n: int) -> list[QARecord]:
     return [
-        QARecord(id=f"q{i}", cluster=f"c{i}", entity=f"e{i}", kind="base", question=f"Question {i}?",
-                 answer=f"gold{i}", false_options=(f"wrong{i}a", f"wrong{i}b"))
+        QARecord(
+            id=f"q{i}",
+            cluster=f"c{i}",
+            entity=f"e{i}",
+            kind="base",
+            question=f"Question {i}?",
+            answer=f"gold{i}",
+            false_options=(f"wrong{i}a", f"wrong{i}b"),
+        )
         for i in range(n)
     ]
 
@@ -90,15 +97,32 @@ def _split_and_unlearn(tmp_path, correct: list[bool], style: str = "mcqa"):
 
     forget = _records(len(correct))
     split = tmp_path / "split.json"
-    BenchmarkSplit(name="wf", style=style, forget=forget, retain=_records(len(correct) + 2)[len(correct):],
-                   test=[]).save(split)
+    BenchmarkSplit(
+        name="wf", style=style, forget=forget, retain=_records(len(correct) + 2)[len(correct) :], test=[]
+    ).save(split)
     unlearn = tmp_path / "unlearn.json"
-    write_json(unlearn, {"per_item": {"forget": [{"id": r.id, "correct": c, "rougeL_recall": 0.1 * i,
-                                                  "logprob": -3.0 - i}
-                                                 for i, (r, c) in enumerate(zip(forget, correct))]}})
+    write_json(
+        unlearn,
+        {
+            "per_item": {
+                "forget": [
+                    {"id": r.id, "correct": c, "rougeL_recall": 0.1 * i, "logprob": -3.0 - i}
+                    for i, (r, c) in enumerate(zip(forget, correct))
+                ]
+            }
+        },
+    )
     base = tmp_path / "base.json"
-    write_json(base, {"per_item": {"forget": [{"id": r.id, "correct": True, "rougeL_recall": 1.0,
-                                               "logprob": -1.0} for r in forget]}})
+    write_json(
+        base,
+        {
+            "per_item": {
+                "forget": [
+                    {"id": r.id, "correct": True, "rougeL_recall": 1.0, "logprob": -1.0} for r in forget
+                ]
+            }
+        },
+    )
     return str(split), str(unlearn), str(base)
 
 
@@ -111,9 +135,22 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
     monkeypatch.setattr(attacks, "train", lambda *a, **k: pytest.fail("an empty pool must not train"))
     config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
     out = tmp_path / "attack.json"
-    result = attacks.run_attack(config, kind="harmful", p=0.1, lr=1e-5, run=0, benchmark="wf", model="m",
-                                method="RMU", seed=0, checkpoint="unused", split=split, unlearn_result=unlearn,
-                                base_result=base, out=str(out))
+    result = attacks.run_attack(
+        config,
+        kind="harmful",
+        p=0.1,
+        lr=1e-5,
+        run=0,
+        benchmark="wf",
+        model="m",
+        method="RMU",
+        seed=0,
+        checkpoint="unused",
+        split=split,
+        unlearn_result=unlearn,
+        base_result=base,
+        out=str(out),
+    )
     assert result["n_attack"] == 0 and result["attack_ids"] == [] and result["eval_ids"] == []
     assert result["max_fs"] is None and result["curve"] == []
     assert out.exists()
@@ -128,15 +165,30 @@ def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch,
     monkeypatch.setattr(attacks, "benign_pairs", lambda *a, **k: [("q", "a")])
     monkeypatch.setattr(attacks, "train", lambda *a, **k: None)  # the step-0 point alone
     config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
-    result = attacks.run_attack(config, kind="benign", p=None, lr=1e-5, run=0, benchmark="wf", model="m",
-                                method="GD", seed=0, checkpoint="unused", split=split, unlearn_result=unlearn,
-                                base_result=base, out=str(tmp_path / "a.json"))
+    result = attacks.run_attack(
+        config,
+        kind="benign",
+        p=None,
+        lr=1e-5,
+        run=0,
+        benchmark="wf",
+        model="m",
+        method="GD",
+        seed=0,
+        checkpoint="unused",
+        split=split,
+        unlearn_result=unlearn,
+        base_result=base,
+        out=str(tmp_path / "a.json"),
+    )
     assert result["eval_ids"] == ["q0", "q2", "q3"]  # q1 was answered right by chance
     point = result["curve"][0]
     assert point["item_scores"] == [0.0, 0.0, 0.0] and point["item_logprobs"] == [-3.0, -5.0, -6.0]
     assert result["start_logprobs"] == [-1.0, -1.0, -1.0]
     assert result["logprob_drop"] == pytest.approx(-1.0 - statistics.fmean([-3.0, -5.0, -6.0]))
-    assert recorded_items({"per_item": {"forget": [{"id": "q0", "correct": True}]}}, _records(1), "mcqa") is None
+    assert (
+        recorded_items({"per_item": {"forget": [{"id": "q0", "correct": True}]}}, _records(1), "mcqa") is None
+    )
 
 
 def test_a_reference_model_draws_from_the_whole_forget_set(tmp_path):

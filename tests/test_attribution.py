@@ -10,13 +10,13 @@ from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCau
 from ssiuu.attribution import (
     MODULE_TYPES,
     AttributionSummary,
-    ModuleDiscoveryError,
     attribution_positions,
     compute_attribution_summary,
     discover_neuron_modules,
     neuron_attribution,
     neuron_counts,
 )
+from ssiuu.model_parts import ModuleDiscoveryError
 from ssiuu.models import tiny_tokenizer
 from ssiuu.training import encode_pairs
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from result_files import result_files
 from scipy import stats
 
 from ssiuu.report import claims as C
 from ssiuu.report.attack_cells import attack_cell, group_by_run
+from ssiuu.report.results import ResultError
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 OPTS = {"confidence": 0.95, "n_resamples": 999}
@@ -21,14 +23,21 @@ MODULES = ["q", "k", "v", "o", "ffn"]
 
 # --------------------------------------------------------------------------------------------- claim 1
 def write_heatmap(root: Path, plus: np.ndarray, minus: np.ndarray, method: str = "GD") -> Path:
-    """analysis/influence/heatmap.csv of one method: 5 module types × len(plus) // 5 layers."""
+    """analysis/influence/heatmap.csv of one method (ssiuu.analysis' schema): 5 module types × len(plus) // 5
+    layers, direction positive (D+) / negative (D−)."""
     d = root / "bench" / "tiny" / "analysis" / "influence"
     d.mkdir(parents=True)
     rows = []
-    for sign, values in (("plus", plus), ("minus", minus)):
+    for direction, values in (("positive", plus), ("negative", minus)):
         for i, v in enumerate(values):
             rows.append(
-                {"method": method, "sign": sign, "module": MODULES[i % 5], "layer": i // 5, "value": v}
+                {
+                    "method": method,
+                    "direction": direction,
+                    "module": MODULES[i % 5],
+                    "layer": i // 5,
+                    "value": v,
+                }
             )
     pd.DataFrame(rows).to_csv(d / "heatmap.csv", index=False)
     return root
@@ -44,7 +53,7 @@ def test_gd_hides_verdict_follows_the_paired_interval(
     rng = np.random.default_rng(1)
     plus = 0.1 + 0.01 * rng.random(40)
     minus = plus + minus_offset + np.where(np.arange(40) % 2 == 0, 0.02, -0.02)  # zero-mean spread per cell
-    claim = C.claim_hiding(write_heatmap(tmp_path, plus, minus), **OPTS)
+    claim = C.claim_hiding(result_files(write_heatmap(tmp_path, plus, minus)), **OPTS)
     (finding,) = claim.findings
     assert claim.verdict == finding.verdict == verdict
     iv = finding.data["difference"]
@@ -53,13 +62,15 @@ def test_gd_hides_verdict_follows_the_paired_interval(
 
 
 def test_gd_hides_without_influence_results_is_inconclusive(tmp_path: Path) -> None:
-    claim = C.claim_hiding(write_heatmap(tmp_path, np.ones(10), np.ones(10), method="NPO"), **OPTS)
+    claim = C.claim_hiding(
+        result_files(write_heatmap(tmp_path, np.ones(10), np.ones(10), method="NPO")), **OPTS
+    )
     assert claim.verdict == C.INCONCLUSIVE and "GD not in the influence results" in claim.findings[0].text
-    assert C.claim_hiding(tmp_path / "nothing", **OPTS).findings[0].text.startswith("no data")
+    assert C.claim_hiding(result_files(tmp_path / "nothing"), **OPTS).findings[0].text.startswith("no data")
 
 
 def test_gd_hides_on_the_synthetic_fixture_quotes_fig3c() -> None:
-    claim = C.claim_hiding(FIX, top_k=100, **OPTS)
+    claim = C.claim_hiding(result_files(FIX), top_k=100, **OPTS)
     (finding,) = claim.findings
     assert finding.where == "synth_mcqa/tiny" and claim.verdict == C.SUPPORTED  # GD: D− scale 4, D+ scale 1
     assert finding.data["top_k_sum_minus"] > finding.data["top_k_sum_plus"] > 0
@@ -141,7 +152,11 @@ def test_lowest_findings_read_the_aggregated_table() -> None:
 
 def test_lowest_attack_on_the_synthetic_fixture() -> None:
     claim = C.claim_lowest_attack(
-        FIX, methods=["GA", "GD", "SSIUU"], harmful_lrs=[1e-5, 1e-6], benign_lrs=[1e-5, 1e-7], **OPTS
+        result_files(FIX),
+        methods=["GA", "GD", "SSIUU"],
+        harmful_lrs=[1e-5, 1e-6],
+        benign_lrs=[1e-5, 1e-7],
+        **OPTS,
     )
     wheres = [f.where for f in claim.findings]
     assert wheres == [f"synth_{b}/tiny harmful p={p}" for b in ("mcqa", "rouge") for p in ("0.1", "0.3")]
@@ -207,39 +222,61 @@ def write_correlation(root: Path, rho: dict[str, float], n: int, modules: dict |
     ],
 )
 def test_stability_verdicts(tmp_path: Path, rho: dict, n: int, modules: dict | None, verdict: str) -> None:
-    claim = C.claim_stability(write_correlation(tmp_path, rho, n, modules))
+    claim = C.claim_stability(result_files(write_correlation(tmp_path, rho, n, modules)))
     assert claim.verdict == verdict, claim.findings[0].text
 
 
 def test_stability_on_the_synthetic_fixture() -> None:
-    (finding,) = C.claim_stability(FIX).findings  # distributions_rho.csv: ρ 0.70 / 0.85 / 0.98, n = 2000
+    (finding,) = C.claim_stability(
+        result_files(FIX)
+    ).findings  # correlation.csv: ρ 0.70 / 0.85 / 0.98, n = 200000
     assert finding.where == "synth_mcqa/tiny" and finding.verdict == C.SUPPORTED
     assert "SSIUU ρ = 0.9800 [" in finding.text and "highest other: GD 0.8500 [" in finding.text
 
 
 def test_stability_without_n_or_without_ssiuu_is_inconclusive(tmp_path: Path) -> None:
-    d = tmp_path / "b" / "tiny" / "analysis"
+    d = tmp_path / "b" / "tiny" / "analysis" / "distributions"
     d.mkdir(parents=True)
-    pd.DataFrame({"method": ["GD", "SSIUU"], "rho": [0.5, 0.99]}).to_csv(
-        d / "distributions_rho.csv", index=False
+    (d / "correlation.csv").write_text(
+        "pre,post,module,quantity,n_values,pearson_r\nGD,GD+attack,all,extremes,,0.5\n"
+        "SSIUU,SSIUU+attack,all,extremes,,0.99\n"
     )
-    (finding,) = C.claim_stability(tmp_path).findings
+    (finding,) = C.claim_stability(result_files(tmp_path)).findings
     assert finding.verdict == C.INCONCLUSIVE and "no n_values" in finding.text
     root = write_correlation(tmp_path / "other", {"GD": 0.9, "NPO": 0.8}, 100)
-    assert C.claim_stability(root).findings[0].text.startswith("no data (ρ for SSIUU")
+    assert C.claim_stability(result_files(root)).findings[0].text.startswith("no data (ρ for SSIUU")
+    assert (
+        C.claim_stability(result_files(tmp_path / "none"))
+        .findings[0]
+        .text.startswith("no data (no analysis/")
+    )
+
+
+def test_a_correlation_file_in_another_schema_is_an_error(tmp_path: Path) -> None:
+    d = tmp_path / "b" / "tiny" / "analysis" / "distributions"
+    d.mkdir(parents=True)
+    pd.DataFrame({"method": ["GD", "SSIUU"], "rho": [0.5, 0.99]}).to_csv(d / "correlation.csv", index=False)
+    with pytest.raises(
+        ResultError,
+        match=r"correlation.csv: missing column 'pre', 'module', 'n_values', "
+        r"'pearson_r' .*; rerun the distributions rule",
+    ):
+        C.claim_stability(result_files(tmp_path))
 
 
 # --------------------------------------------------------------------------------------------- all
 def test_write_claims_on_the_synthetic_fixture(tmp_path: Path) -> None:
     opts = {"methods": ["GA", "GD", "SSIUU"], "harmful_lrs": [1e-5, 1e-6], "benign_lrs": [1e-5, 1e-7]}
-    md, js = C.write_claims(FIX, tmp_path / "claims.md", **opts, **OPTS)
+    md, js = C.write_claims(result_files(FIX), tmp_path / "claims.md", **opts, **OPTS)
     text = md.read_text()
     numbered = [line for line in text.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
     assert len(numbered) == 3 and all(" — *" in line for line in numbered)
     found = json.loads(js.read_text())["claims"]
     assert [c["number"] for c in found] == [1, 2, 3]
     assert all(c["verdict"] in (C.SUPPORTED, C.NOT_SUPPORTED, C.INCONCLUSIVE) for c in found)
-    assert C.write_claims(FIX, tmp_path / "again.md", **opts, **OPTS)[0].read_text() == text  # reproducible
+    assert (
+        C.write_claims(result_files(FIX), tmp_path / "again.md", **opts, **OPTS)[0].read_text() == text
+    )  # reproducible
 
 
 def test_combine() -> None:

@@ -43,7 +43,10 @@ def test_bad_config_names_the_key(bad, key):
 
 
 def test_shipped_configs_validate():
-    for extra in ["workflow/configs/smoke.yaml", *(["workflow/configs/paper.yaml"] if (ROOT / "workflow/configs/paper.yaml").exists() else [])]:
+    for extra in [
+        "workflow/configs/smoke.yaml",
+        *(["workflow/configs/paper.yaml"] if (ROOT / "workflow/configs/paper.yaml").exists() else []),
+    ]:
         config = load_config(ROOT / "config.yaml", ROOT / extra)
         assert config["models"]
 
@@ -62,26 +65,36 @@ def test_snakemake_rejects_a_bad_config_with_the_key(tmp_path):
     bad.write_text(yaml.safe_dump({"unlearning": {"max_stepz": 3}}))
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad), "-d", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode != 0
     assert "max_stepz" in proc.stdout + proc.stderr
 
 
 def test_cli_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "ssiuu", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ssiuu", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("prepare-model", "split", "unlearn", "attack", "attribution", "logit-lens", "tables"):
         assert command in out
 
 
 def test_benchmark_unlearning_overrides_only_its_own_keys():
-    config = validate_config({
-        "benchmarks": {
-            "wf": {"kind": "worldfacts"},
-            "fi": {"kind": "fictitious", "unlearning": {"learning_rates": [5e-4, 2e-4], "max_steps": 7}},
-        },
-        "unlearning": {"learning_rates": [1e-5, 3e-5], "max_steps": 30, "method_learning_rates": {"RMU": [1e-3]}},
-    })
+    config = validate_config(
+        {
+            "benchmarks": {
+                "wf": {"kind": "worldfacts"},
+                "fi": {"kind": "fictitious", "unlearning": {"learning_rates": [5e-4, 2e-4], "max_steps": 7}},
+            },
+            "unlearning": {
+                "learning_rates": [1e-5, 3e-5],
+                "max_steps": 30,
+                "method_learning_rates": {"RMU": [1e-3]},
+            },
+        }
+    )
     assert unlearning_config(config, "fi")["max_steps"] == 7
     assert unlearning_config(config, "fi")["batch_size"] == config["unlearning"]["batch_size"]
     assert unlearning_config(config, "wf")["max_steps"] == 30
@@ -99,8 +112,9 @@ def test_generation_budget_reaches_the_final_evaluation(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(ssiuu.evaluation, "evaluate_split", lambda *a, **k: seen.update(k) or {})
-    config = validate_config({"benchmarks": {"fi": {"kind": "fictitious", "max_new_tokens": 24},
-                                             "wf": {"kind": "worldfacts"}}})
+    config = validate_config(
+        {"benchmarks": {"fi": {"kind": "fictitious", "max_new_tokens": 24}, "wf": {"kind": "worldfacts"}}}
+    )
     unlearning.evaluate(config, "fi", None, None, None)
     assert seen["rouge_max_new_tokens"] == 24 and seen["mcqa_max_new_tokens"] == 24
     seen.clear()
@@ -111,11 +125,18 @@ def test_generation_budget_reaches_the_final_evaluation(monkeypatch):
 
 
 def test_method_max_steps_override_the_step_budget_per_method_and_benchmark():
-    config = validate_config({
-        "benchmarks": {"wf": {"kind": "worldfacts"},
-                       "fi": {"kind": "fictitious", "unlearning": {"max_steps": 12, "method_max_steps": {"RMU": 36}}}},
-        "unlearning": {"max_steps": 30, "method_max_steps": {"RMU": 90}},
-    })
+    config = validate_config(
+        {
+            "benchmarks": {
+                "wf": {"kind": "worldfacts"},
+                "fi": {
+                    "kind": "fictitious",
+                    "unlearning": {"max_steps": 12, "method_max_steps": {"RMU": 36}},
+                },
+            },
+            "unlearning": {"max_steps": 30, "method_max_steps": {"RMU": 90}},
+        }
+    )
     assert unlearning_config(config, "wf", "RMU")["max_steps"] == 90
     assert unlearning_config(config, "wf", "GD")["max_steps"] == 30
     assert unlearning_config(config, "wf")["max_steps"] == 30

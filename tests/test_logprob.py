@@ -15,9 +15,16 @@ from tests.reference import token_logprobs
 
 def test_answer_logprobs_is_the_mean_log_softmax_over_answer_tokens(tiny):
     model, tok = tiny
-    records = [QARecord(id=f"r{i}", cluster=f"c{i}", entity="e", kind="qa", question=q, answer=a)
-               for i, (q, a) in enumerate([("Where was Ann born?", "Oslo, Norway."), ("What is 2+2?", "4"),
-                                           ("Name a colour.", "A deep and quiet blue.")])]
+    records = [
+        QARecord(id=f"r{i}", cluster=f"c{i}", entity="e", kind="qa", question=q, answer=a)
+        for i, (q, a) in enumerate(
+            [
+                ("Where was Ann born?", "Oslo, Norway."),
+                ("What is 2+2?", "4"),
+                ("Name a colour.", "A deep and quiet blue."),
+            ]
+        )
+    ]
     got = answer_logprobs(model, tok, records, batch_size=2)
     batch = encode_pairs(tok, [(r.question, r.answer) for r in records])
     with torch.no_grad():

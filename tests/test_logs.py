@@ -14,11 +14,11 @@ from ssiuu.analysis.logit_lens import logit_lens_accuracy
 from ssiuu.attribution import neuron_attribution
 from ssiuu.data.records import QARecord
 from ssiuu.evaluation.generation import greedy_generate
-from ssiuu.methods.base import answer_nll, encode, shares_prefix
+from ssiuu.forward import answer_nll, shares_prefix
 from ssiuu.methods.klue import mean_attribution
 from ssiuu.methods.simu import SIMU
 from ssiuu.progress import progress
-from ssiuu.training import nll_loss, train
+from ssiuu.training import encode, nll_loss, train
 
 PAIRS = [("What is the capital of France?", "Paris"), ("Which continent is Brazil in?", "South America")]
 CONTROL = ("\r", "\x1b[")

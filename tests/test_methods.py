@@ -12,12 +12,13 @@ from reference import answer_logprobs
 from reference import answer_nll as loop_nll
 
 from ssiuu.data.templates import REFUSAL_ANSWER, chat_prompt, template_prefix_length
+from ssiuu.forward import answer_nll, hidden_at, sequence_logprobs
 from ssiuu.methods import METHODS, MethodConfigError, build_method, get_method, method_hparams
-from ssiuu.methods.base import answer_nll, decoder_layers, hidden_at, sequence_logprobs
 from ssiuu.methods.klue import KLUE, ffn_max_attribution, superficial_variants
 from ssiuu.methods.rmu import RMU, rmu_layer, steering_vector
 from ssiuu.methods.simu import SIMU, critical_neurons, integrated_gradients, logits_from_block
 from ssiuu.methods.sophia import MaskedSophiaG
+from ssiuu.model_parts import decoder_layers
 from ssiuu.models import tiny_random_llama
 from ssiuu.training import encode_pairs, train
 
@@ -106,7 +107,9 @@ def test_npo_loss_by_hand_with_frozen_reference():
     npo = get_method("NPO")(model, tok, forget=FORGET, retain=RETAIN, beta=0.3)
     bs = batches(tok)
     at_start = value(npo.loss(model, bs, 1))  # θ = θ_ref: −(2/β) log σ(0) = (2/β) log 2
-    torch.testing.assert_close(at_start, 2 / 0.3 * math.log(2) + loop_nll(model, bs["retain"]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        at_start, 2 / 0.3 * math.log(2) + loop_nll(model, bs["retain"]), rtol=1e-5, atol=1e-5
+    )
     perturb(model)
     ratio = answer_logprobs(model, bs["forget"]) - answer_logprobs(ref, bs["forget"]).detach()
     expected = -(2 / 0.3) * F.logsigmoid(-0.3 * ratio).mean() + loop_nll(model, bs["retain"])
@@ -154,7 +157,9 @@ CHAT_TEMPLATE = (
 def test_template_prefix_length_counts_the_shared_system_part():
     _, tok = tiny()
     assert tok.chat_template  # the tiny tokenizer's own template opens every prompt with "<|im_start|>user\n"
-    assert template_prefix_length(tok) == len(tok("<|im_start|>user\n", add_special_tokens=False)["input_ids"])
+    assert template_prefix_length(tok) == len(
+        tok("<|im_start|>user\n", add_special_tokens=False)["input_ids"]
+    )
     tok.chat_template = None
     assert template_prefix_length(tok) == 0  # no chat template: prompts are raw
     tok.chat_template = CHAT_TEMPLATE
@@ -176,7 +181,9 @@ def test_rmu_loss_by_hand_and_frozen_params(chat_template):
     bs = batches(tok)
 
     def h(m, b):  # residual stream after block 2 = hidden_states[3]
-        return m(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True).hidden_states[3]
+        return m(
+            input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True
+        ).hidden_states[3]
 
     torch.testing.assert_close(hidden_at(model, bs["forget"], 2), h(model, bs["forget"]))
     target = 20.0 * steering_vector(64, seed=5)
@@ -187,7 +194,9 @@ def test_rmu_loss_by_hand_and_frozen_params(chat_template):
     mr[:, :skip] = False
     forget_mse = ((h(model, bs["forget"])[mf] - target) ** 2).mean()
     retain_mse = ((h(model, bs["retain"])[mr] - h(ref, bs["retain"])[mr]) ** 2).mean()
-    torch.testing.assert_close(value(rmu.loss(model, bs, 1)), forget_mse + 50.0 * retain_mse, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        value(rmu.loss(model, bs, 1)), forget_mse + 50.0 * retain_mse, rtol=1e-4, atol=1e-4
+    )
 
     mask = rmu.parameter_mask()
     trainable = {n for n, m in mask.items() if m.all()}
@@ -214,6 +223,7 @@ def test_klue_attribution_matches_finite_differences():
             for k in range(n_tok):
                 vals = []
                 for eps in (1e-5, -1e-5):  # h → (1 + ε) h at one token: dP/dε = h · ∂P/∂h
+
                     def hook(_m, args, k=k, eps=eps, neuron=neuron):
                         x = args[0].clone()
                         x[0, k, neuron] *= 1 + eps
@@ -234,8 +244,12 @@ def test_klue_selection_and_mask_hold_during_training():
     assert len(variants) == 5 * len(FORGET)
     assert [a for _, a in variants] == [a for _, a in FORGET for _ in range(5)]
     assert {q for q, _ in variants} <= {q for q, _ in RETAIN}
-    plain = KLUE(model, tok, forget=FORGET, retain=RETAIN, superficial_alpha=0.0, attribution_target="logprob")
-    klue = KLUE(model, tok, forget=FORGET, retain=RETAIN, superficial_alpha=10.0, attribution_target="logprob")
+    plain = KLUE(
+        model, tok, forget=FORGET, retain=RETAIN, superficial_alpha=0.0, attribution_target="logprob"
+    )
+    klue = KLUE(
+        model, tok, forget=FORGET, retain=RETAIN, superficial_alpha=10.0, attribution_target="logprob"
+    )
     assert klue.selected.sum() == math.ceil(0.1 * 2 * 128)
     assert not torch.equal(plain.scores, klue.scores)  # the superficial term changes the scores
 
@@ -261,10 +275,10 @@ def test_simu_partial_forward_and_ig_completeness():
     model, tok = tiny()
     model.double()
     b = batch_of(tok, FORGET[:2])
-    from ssiuu.methods.base import _answer_columns
+    from ssiuu.forward import answer_columns
     from ssiuu.methods.simu import capture_block_inputs
 
-    cols, target, valid = _answer_columns(b["labels"])
+    cols, target, valid = answer_columns(b["labels"])
     inputs = capture_block_inputs(model, b)
     full = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, cols]
     for start in (0, 1):
@@ -274,14 +288,18 @@ def test_simu_partial_forward_and_ig_completeness():
     scores = integrated_gradients(model, b, steps=400)
 
     def objective(layer, alpha):
-        handle = decoder_layers(model)[layer].mlp.down_proj.register_forward_pre_hook(lambda _m, a: (alpha * a[0],))
+        handle = decoder_layers(model)[layer].mlp.down_proj.register_forward_pre_hook(
+            lambda _m, a: (alpha * a[0],)
+        )
         with torch.no_grad():
             out = answer_logprobs(model, b).sum()
         handle.remove()
         return out
 
     for layer in (0, 1):
-        torch.testing.assert_close(scores[layer].sum(), objective(layer, 1.0) - objective(layer, 0.0), rtol=2e-2, atol=1e-3)
+        torch.testing.assert_close(
+            scores[layer].sum(), objective(layer, 1.0) - objective(layer, 0.0), rtol=2e-2, atol=1e-3
+        )
 
 
 def test_critical_neurons_threshold_per_layer():
@@ -321,15 +339,24 @@ def test_simu_mask_sophia_and_training():
 
     before = snapshot(model)
     res = train(
-        model, tok, simu.loss, simu.streams(), lr=1e-2, max_steps=3, batch_size=3,
-        optimizer_factory=simu.optimizer_factory(), param_mask=mask,
+        model,
+        tok,
+        simu.loss,
+        simu.streams(),
+        lr=1e-2,
+        max_steps=3,
+        batch_size=3,
+        optimizer_factory=simu.optimizer_factory(),
+        param_mask=mask,
     )
     assert isinstance(simu.optimizer, MaskedSophiaG)
     assert "sampled_ce" in res.logs[0] and "sampled_ce" not in res.logs[1] and "sampled_ce" in res.logs[2]
     for n, p in model.named_parameters():
         frozen = ~mask[n]
         assert torch.equal(p[frozen], before[n][frozen]), n
-    assert not torch.equal(model.model.layers[0].self_attn.q_proj.weight, before["model.layers.0.self_attn.q_proj.weight"])
+    assert not torch.equal(
+        model.model.layers[0].self_attn.q_proj.weight, before["model.layers.0.self_attn.q_proj.weight"]
+    )
     for p, state in simu.optimizer.state.items():
         m = simu.optimizer.masks.get(p)
         if m is not None:

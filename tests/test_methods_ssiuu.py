@@ -26,7 +26,10 @@ def batch_of(tok, pairs):
 
 
 def step_batches(tok, t):
-    return {"forget": batch_of(tok, FORGET[3 * t : 3 * t + 3]), "retain": batch_of(tok, RETAIN[3 * t : 3 * t + 3])}
+    return {
+        "forget": batch_of(tok, FORGET[3 * t : 3 * t + 3]),
+        "retain": batch_of(tok, RETAIN[3 * t : 3 * t + 3]),
+    }
 
 
 def objective(model, batch, target):
@@ -49,7 +52,9 @@ def reference_J(model, bs, target, lam, prev, negative, *, create_graph=True):
     params = list(model.parameters())
     with math_sdpa():
         g = torch.autograd.grad(objective(model, bs["forget"], target), params, create_graph=create_graph)
-        reg = sum(((m * (a0 - p * gi)) ** 2).sum() for m, a0, p, gi in zip(negative, prev, params, g, strict=True))
+        reg = sum(
+            ((m * (a0 - p * gi)) ** 2).sum() for m, a0, p, gi in zip(negative, prev, params, g, strict=True)
+        )
         return gd_value(model, bs) + lam * reg
 
 
@@ -117,8 +122,9 @@ def test_gradient_matches_brute_force_of_the_full_objective(hvp, target, float64
     if target == "prob":  # P is tiny on a random model: scale λ by 1/P² so that J's term matters
         with torch.no_grad():
             lam = float(objective(model, step_batches(tok, 0)["forget"], "prob")) ** -2
-    method = SSIUU(model, tok, forget=FORGET, retain=RETAIN, lambda_=lam, hvp=hvp, attribution_target=target,
-                   fd_eps=1e-7)
+    method = SSIUU(
+        model, tok, forget=FORGET, retain=RETAIN, lambda_=lam, hvp=hvp, attribution_target=target, fd_eps=1e-7
+    )
     out1, b1, b2, a1, loss2, logs2, grad2, negative = run_two_steps(model, tok, method)
 
     # t = 1: plain GD (value and gradient)
@@ -162,19 +168,38 @@ def test_gradient_matches_brute_force_of_the_full_objective(hvp, target, float64
 def test_exact_and_finite_difference_agree_in_float32_with_tied_embeddings():
     tok = tiny_tokenizer()
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, tie_word_embeddings=True, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
     )
     config._attn_implementation = "sdpa"  # the exact mode runs SDPA on its math kernel
     torch.manual_seed(0)
     base = LlamaForCausalLM(config)
     assert base.lm_head.weight is base.model.embed_tokens.weight
     regs = {}
-    for hvp, scheme in (("exact", "forward"), ("finite_difference", "forward"), ("finite_difference", "central")):
+    for hvp, scheme in (
+        ("exact", "forward"),
+        ("finite_difference", "forward"),
+        ("finite_difference", "central"),
+    ):
         model = LlamaForCausalLM(config)
         model.load_state_dict(base.state_dict())
-        method = SSIUU(model, tok, forget=FORGET, retain=RETAIN, lambda_=10.0, hvp=hvp, fd_scheme=scheme,
-                       attribution_target="logprob")
+        method = SSIUU(
+            model,
+            tok,
+            forget=FORGET,
+            retain=RETAIN,
+            lambda_=10.0,
+            hvp=hvp,
+            fd_scheme=scheme,
+            attribution_target="logprob",
+        )
         *_, loss2, _, grad2, _ = run_two_steps(model, tok, method)
         gd = flat(grads_of(model, gd_value(model, step_batches(tok, 1))))
         regs[(hvp, scheme)] = flat(grad2) - gd
@@ -211,7 +236,14 @@ def test_exact_hvp_refuses_gradient_checkpointing_and_finite_difference_trains_u
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     with pytest.raises(ValueError, match="gradient checkpointing.*finite_difference"):
         SSIUU(model, tok, forget=FORGET, retain=RETAIN, hvp="exact")
-    method = SSIUU(model, tok, forget=FORGET, retain=RETAIN, hvp="finite_difference", lambda_=1.0,
-                   attribution_target="logprob")
+    method = SSIUU(
+        model,
+        tok,
+        forget=FORGET,
+        retain=RETAIN,
+        hvp="finite_difference",
+        lambda_=1.0,
+        attribution_target="logprob",
+    )
     res = train(model, tok, method.loss, method.streams(), lr=1e-3, max_steps=2, batch_size=3)
     assert res.steps == 2 and res.logs[1]["ssiuu_reg"] > 0

@@ -23,7 +23,9 @@ def test_tiny_model_is_deterministic_by_seed():
     text = "What is the capital of France? Paris."
     assert tok.decode(tok(text)["input_ids"]) == text  # byte-level: lossless
     assert tok.pad_token_id is not None and tok.eos_token_id is not None
-    prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert prompt.endswith("<|im_start|>assistant\n")
 
 

@@ -19,9 +19,24 @@ def smoke_run(tmp_path_factory):
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(ROOT / "Snakefile"),
-         "--configfile", str(ROOT / "workflow/configs/smoke.yaml"), "-d", str(workdir)],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=1500,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "2",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(ROOT / "workflow/configs/smoke.yaml"),
+            "-d",
+            str(workdir),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1500,
     )
     if proc.returncode != 0:
         logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in (workdir / "work/logs").rglob("*.log"))

@@ -27,10 +27,19 @@ PAPER = ROOT / "workflow/configs/paper.yaml"
 SMOKE = ROOT / "workflow/configs/smoke.yaml"
 ENV_FILE = ROOT / "envs/ssiuu.yaml"
 
-#: rules whose command runs a torch model (DESIGN.md §2): each needs a GPU on a cluster
+#: rules whose command runs a torch model: each needs a GPU on a cluster
 TORCH_RULES = {
-    "prepare_model", "split", "base_eval", "pretrain", "pretrain_never_learned", "unlearn", "reference_eval",
-    "attack_harmful", "attack_benign", "attribution", "logit_lens",
+    "prepare_model",
+    "split",
+    "base_eval",
+    "pretrain",
+    "pretrain_never_learned",
+    "unlearn",
+    "reference_eval",
+    "attack_harmful",
+    "attack_benign",
+    "attribution",
+    "logit_lens",
 }
 #: rules that need no GPU: on a cluster they go to the CPU partition (`*cpu_partition` in the profile)
 CPU_RULES = {"build_benchmark", "influence", "distributions", "tables", "figures", "claims"}
@@ -50,9 +59,19 @@ def workflow_rules() -> set[str]:
 
 
 def snakemake(*args: str, timeout: int = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PATH": f"{SNAKEMAKE.parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "PATH": f"{SNAKEMAKE.parent}:{os.environ['PATH']}",
+    }
     return subprocess.run(
-        [str(SNAKEMAKE), "--nolock", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [str(SNAKEMAKE), "--nolock", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -116,7 +135,9 @@ def test_slurm_profile_names_only_existing_rules_and_gives_every_torch_rule_a_gp
         res = profile["set-resources"].get(rule)
         assert res and {"runtime", "mem_mb"} <= set(res), f"{rule}: no runtime/mem_mb in the slurm profile"
         has_gpu = int(res.get("gpu", 0)) >= 1 or "gpu" in str(res.get("gres", ""))
-        assert has_gpu == (rule in TORCH_RULES), f"{rule}: gpu request {res} (torch rule: {rule in TORCH_RULES})"
+        assert has_gpu == (rule in TORCH_RULES), (
+            f"{rule}: gpu request {res} (torch rule: {rule in TORCH_RULES})"
+        )
     assert {"slurm_partition", "slurm_account", "runtime", "mem_mb"} <= set(profile["default-resources"])
     for rule in CPU_RULES:
         partition = profile["set-resources"][rule].get("slurm_partition")
@@ -203,7 +224,7 @@ def paper_dry_run() -> str:
 
 
 def expected_paper_counts(cfg: dict) -> dict[str, int]:
-    """Jobs per rule of the paper protocol, counted from the config by hand (DESIGN.md §2-3)."""
+    """Jobs per rule of the paper protocol, counted from the config by hand."""
     models, benches = list(cfg["models"]), cfg["benchmarks"]
     mcqa = [b for b, v in benches.items() if v["kind"] in ("faithun", "worldfacts")]
     rouge = [b for b in benches if b not in mcqa]
@@ -228,10 +249,15 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
         "pretrain_never_learned": n_m * len(rouge) * n_ref,
         "reference_eval": n_m * n_s * len(benches) * n_ref,
         "unlearn": n_m * n_s * (len(benches) * len(methods) + len(mcqa) * n_variants),
-        "attack_harmful": n_m * n_s * (len(benches) * len(attacked) * per_method
-                                       + len(mcqa) * (n_variants * per_method + sweep)),
-        "attack_benign": n_m * n_s * len(benches) * len(attacked)
-        * len(cfg["attacks"]["benign"]["learning_rates"]) * runs,
+        "attack_harmful": n_m
+        * n_s
+        * (len(benches) * len(attacked) * per_method + len(mcqa) * (n_variants * per_method + sweep)),
+        "attack_benign": n_m
+        * n_s
+        * len(benches)
+        * len(attacked)
+        * len(cfg["attacks"]["benign"]["learning_rates"])
+        * runs,
     }
 
 
@@ -265,13 +291,17 @@ def test_paper_config_validates_with_every_method_param_known():
 
     cfg = load_config(PAPER)
     assert {m["source"] for m in cfg["models"].values()} == {
-        "meta-llama/Llama-3.2-3B-Instruct", "Qwen/Qwen2.5-3B-Instruct"}
+        "meta-llama/Llama-3.2-3B-Instruct",
+        "Qwen/Qwen2.5-3B-Instruct",
+    }
     assert cfg["dtype"] == "bfloat16" and cfg["device"] == "auto" and cfg["attacks"]["runs"] == 3
     assert cfg["attacks"]["benign"]["n_instances"] == 1000
     from ssiuu.methods import method_hparams
 
     for method, params in cfg["method_params"].items():
-        assert set(params) <= set(method_hparams(method)), f"{method}: unknown {set(params) - set(method_hparams(method))}"
+        assert set(params) <= set(method_hparams(method)), (
+            f"{method}: unknown {set(params) - set(method_hparams(method))}"
+        )
 
 
 def test_paper_config_sets_every_key_of_the_default_config():
@@ -304,7 +334,7 @@ def test_conda_env_pins_satisfy_pyproject():
         req = Requirement(line)
         pins[req.name.lower().replace("_", "-")] = req
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    head_node_only = {"snakemake", "snakemake-executor-plugin-slurm"}   # run the DAG, not the rules
+    head_node_only = {"snakemake", "snakemake-executor-plugin-slurm"}  # run the DAG, not the rules
     for line in project:
         req = Requirement(line)
         name = req.name.lower().replace("_", "-")
@@ -312,7 +342,9 @@ def test_conda_env_pins_satisfy_pyproject():
             continue
         assert name in pins, f"{name} (pyproject.toml) missing from {ENV_FILE.name}"
         version = next(iter(pins[name].specifier)).version
-        assert req.specifier.contains(version, prereleases=True), f"{name}=={version} violates {req.specifier}"
+        assert req.specifier.contains(version, prereleases=True), (
+            f"{name}=={version} violates {req.specifier}"
+        )
     assert (ROOT / "envs/ssiuu.post-deploy.sh").exists()
 
 
@@ -334,7 +366,9 @@ def test_snakemake_lint_is_reported():
     lints = collections.Counter(re.findall(r"^\s+\* (.+?):?$", text, re.M))
     if out.returncode != 0:
         assert lints, f"snakemake --lint failed without lints:\n{text[-3000:]}"
-        warnings.warn("snakemake --lint: " + "; ".join(f"{n}x {msg}" for msg, n in lints.items()), stacklevel=1)
+        warnings.warn(
+            "snakemake --lint: " + "; ".join(f"{n}x {msg}" for msg, n in lints.items()), stacklevel=1
+        )
 
 
 def test_local_slurm_script_is_valid_bash():

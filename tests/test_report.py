@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from result_files import result_files
 from scipy import stats as scipy_stats
 
+from ssiuu.config import load_config
 from ssiuu.references import REFERENCE_LABELS
 from ssiuu.report import (
     build_figures,
@@ -39,7 +41,7 @@ PAPER = Path("/work/shared/papers/ssiuu-paper.txt")
 
 def table(style: str = "mcqa", results: Path = FIX, **kw) -> pd.DataFrame:
     args = {"methods": METHODS, "harmful_lrs": HARMFUL_LRS, "benign_lrs": BENIGN_LRS} | kw
-    return aggregate_table(results, style, **args).set_index("method")
+    return aggregate_table(result_files(results), style, **args).set_index("method")
 
 
 @pytest.fixture()
@@ -57,7 +59,7 @@ def test_attack_value_is_mean_over_runs_of_max_over_lrs() -> None:
     assert t.loc["GA", "harmful_p0.1_runs"] == 4
     assert t.loc["GA", "harmful_p0.1_n"] == 4 * 20  # 4 seed × run draws of 20 evaluation items each
     assert t.loc["GA", "harmful_p0.1_low"] < 35.0 < t.loc["GA", "harmful_p0.1_high"]
-    per_seed = collect_results(FIX, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS).set_index(
+    per_seed = collect_results(result_files(FIX), harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS).set_index(
         ["benchmark", "method"]
     )
     ga = per_seed.loc[("synth_mcqa", "GA")].sort_values("seed")
@@ -70,7 +72,7 @@ def test_lr_sweep_extras_do_not_change_table1() -> None:
     assert table().loc["GA", "harmful_p0.1"] == pytest.approx(35.0)
     swept = table(harmful_lrs=[1e-5, 5e-6, 1e-6], methods=["GA", "GD"])  # only GA/GD ran 5e-06
     assert swept.loc["GA", "harmful_p0.1"] == pytest.approx(95.0)
-    everything = collect_results(FIX)  # no learning rates given: every file counts
+    everything = collect_results(result_files(FIX))  # no learning rates given: every file counts
     ga = everything[(everything["benchmark"] == "synth_mcqa") & (everything["method"] == "GA")]
     assert ga["harmful_p0.1"].tolist() == pytest.approx([0.95, 0.95])
 
@@ -103,8 +105,13 @@ def test_every_attack_cell_matches_independent_computation(bench: str, style: st
             assert t.loc[method, key] == pytest.approx(100 * statistics.fmean(items)), (method, key)
             assert t.loc[method, f"{key}_n"] == len(items)
             if len(set(items)) > 1:
-                ci = scipy_stats.bootstrap((np.array(items),), np.mean, n_resamples=9999, method="percentile",
-                                           rng=np.random.default_rng(0)).confidence_interval
+                ci = scipy_stats.bootstrap(
+                    (np.array(items),),
+                    np.mean,
+                    n_resamples=9999,
+                    method="percentile",
+                    rng=np.random.default_rng(0),
+                ).confidence_interval
                 assert t.loc[method, f"{key}_low"] == pytest.approx(100 * ci.low), (method, key)
                 assert t.loc[method, f"{key}_high"] == pytest.approx(100 * ci.high), (method, key)
 
@@ -121,7 +128,9 @@ def test_fs_rs_us_mean_and_ci_over_two_seeds() -> None:
     assert pd.isna(t.loc["Default", "harmful_p0.1"])
     # US on MCQA: lm-eval's standard error (0.05 per task, 2 seeds averaged) -> ±1.96 × 0.05 / √2
     half = 100 * 1.959964 * (0.05**2 + 0.05**2) ** 0.5 / 2
-    assert (t.loc["GA", "US_low"], t.loc["GA", "US_high"]) == pytest.approx((47.0 - half, 47.0 + half), abs=1e-4)
+    assert (t.loc["GA", "US_low"], t.loc["GA", "US_high"]) == pytest.approx(
+        (47.0 - half, 47.0 + half), abs=1e-4
+    )
     # ROUGE style: RS = retain-set score; equal per-item recalls give a zero-width interval
     r = table("rouge")
     assert r.loc["GA", "RS"] == pytest.approx(85.0)
@@ -133,7 +142,7 @@ def test_ablation_variants_are_not_table_rows() -> None:
     t = table()
     assert list(t.index) == ["Default", *METHODS, "Start"]  # the reference row follows the methods
     assert t.loc["Start", "reference"] and pd.isna(t.loc["Start", "n_converged"])
-    per_seed = collect_results(FIX, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS)
+    per_seed = collect_results(result_files(FIX), harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS)
     # Default + seeds (+ λ variants) + the reference row, per benchmark
     assert len(per_seed) == (1 + 2 * 3 + 3 + 1) + (1 + 3 + 1)
     assert sorted(per_seed.loc[per_seed["method"].str.contains("lambda"), "lambda"]) == [1e-4, 1e-2, 1.0]
@@ -143,7 +152,7 @@ def test_ablation_variants_are_not_table_rows() -> None:
 
 def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
     paths = build_tables(
-        FIX,
+        result_files(FIX),
         tmp_path,
         {"tiny": "Tiny (synthetic)"},
         methods=METHODS,
@@ -172,7 +181,9 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
 
 
 def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
-    build_tables(FIX, tmp_path, None, methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS)
+    build_tables(
+        result_files(FIX), tmp_path, None, methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS
+    )
     md = (tmp_path / "table1_vs_paper.md").read_text()
     assert "paper (Llama-3.2-3B)" in md and "paper (Qwen-2.5-3B)" in md
     assert "not results of this" in md and "arXiv 2509.22263" in md
@@ -188,7 +199,9 @@ def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
 
 
 def test_rs_header_names_its_split_and_vs_paper_tables_keep_the_dagger(tmp_path: Path) -> None:
-    build_tables(FIX, tmp_path, None, methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS)
+    build_tables(
+        result_files(FIX), tmp_path, None, methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS
+    )
     for name in ("table1", "table1_vs_paper"):
         md = (tmp_path / f"{name}.md").read_text()
         assert "RS test acc. (↑)" in md and "| RS (↑)" not in md, name
@@ -261,38 +274,49 @@ def test_attack_file_must_agree_with_its_name(results_copy: Path) -> None:
     path = results_copy / "synth_mcqa/tiny/GA/seed0/attacks/harmful_p0.1_lr1e-05_run0.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | {"lr": 1e-6}))
     with pytest.raises(ResultError, match="file name says 1e-05"):
-        collect_attacks(results_copy)
+        collect_attacks(result_files(results_copy))
 
 
 def test_no_results_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="base.json"):
         build_tables(
-            tmp_path, tmp_path / "out", methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS
+            result_files(tmp_path),
+            tmp_path / "out",
+            methods=METHODS,
+            harmful_lrs=HARMFUL_LRS,
+            benign_lrs=BENIGN_LRS,
         )
 
 
 def test_attack_run_scores_filters_p() -> None:
     runs = attack_run_scores(
-        collect_attacks(FIX), harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS, harmful_ps=[0.3]
+        collect_attacks(result_files(FIX)), harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS, harmful_ps=[0.3]
     )
     assert set(runs["key"]) == {"harmful_p0.3", "benign"}
 
 
 def test_options_from_config() -> None:
-    cfg = {
+    overrides = {
         "methods": ["GA", "SSIUU"],
-        "models": {"smollm2": {"label": "SmolLM2-135M-Instruct"}},
-        "benchmarks": {"worldfacts": {"label": "WorldFacts"}},
         "attacks": {
             "harmful": {"fractions": [0.1, 0.3], "learning_rates": [1e-5]},
             "benign": {"learning_rates": [1e-5]},
         },
         "analysis": {"enabled": True, "lambda_ablation": [1e-4, 1e-2, 1.0]},
     }
+    cfg = load_config(Path(__file__).parents[1] / "config.yaml", overrides=overrides)
     opts = options_from_config(cfg)
-    assert opts["labels"] == {"smollm2": "SmolLM2-135M-Instruct", "worldfacts": "WorldFacts"} | REFERENCE_LABELS
+    labels = {
+        "smollm2": "SmolLM2-135M-Instruct",
+        "worldfacts": "WorldFacts (FaithUn-style)",
+        "fictitious": "Fictitious authors (TOFU-style)",
+    }
+    assert opts["labels"] == labels | REFERENCE_LABELS
     assert opts["lambda_variants"] == ["SSIUU-lambda0.0001", "SSIUU-lambda0.01", "SSIUU-lambda1"]
     assert opts["harmful_lrs"] == [1e-5] and opts["harmful_ps"] == [0.1, 0.3]
+    assert (
+        opts["n_resamples"] == cfg["attacks"]["bootstrap_resamples"]
+    )  # the schema's default, not the code's
     # every option is a keyword of the entry points
     inspect.signature(build_figures).bind("R", "out", **opts)
     inspect.signature(build_report_assets).bind("R", "tables", "figures", **opts)
@@ -301,8 +325,11 @@ def test_options_from_config() -> None:
 def test_report_never_imports_torch(tmp_path: Path) -> None:
     code = (
         "import sys\n"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from result_files import result_files\n"
         "from ssiuu.report import build_tables\n"
-        f"build_tables({str(FIX)!r}, {str(tmp_path)!r}, methods=['GA'], harmful_lrs=[1e-5], benign_lrs=[1e-5])\n"
+        f"build_tables(result_files({str(FIX)!r}), {str(tmp_path)!r}, methods=['GA'], harmful_lrs=[1e-5],"
+        " benign_lrs=[1e-5])\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

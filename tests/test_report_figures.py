@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
@@ -10,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from result_files import result_files
 
 from ssiuu.report import build_report_assets
 from ssiuu.report import figures as F
+from ssiuu.report.results import ResultFiles
 from ssiuu.report.tables import ResultError, aggregate_table, collect_attacks
 
 FIX = Path(__file__).parent / "fixtures" / "results"
@@ -37,7 +40,7 @@ def assert_written(out: Path, stem: str) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("report")
     paths = build_report_assets(
-        FIX, out / "tables", out / "figures", labels={"tiny": "Tiny (synthetic)"}, **KW
+        result_files(FIX), out / "tables", out / "figures", labels={"tiny": "Tiny (synthetic)"}, **KW
     )
     return out, paths
 
@@ -58,7 +61,7 @@ def test_build_report_assets_writes_every_figure_and_table(built: tuple[Path, di
 
 
 def test_fig_function_with_custom_stem(tmp_path: Path) -> None:
-    F.fig4_logit_lens(FIX, tmp_path, methods=["SSIUU"], stem="lens")
+    F.fig4_logit_lens(result_files(FIX), tmp_path, methods=["SSIUU"], stem="lens")
     assert_written(tmp_path, "lens")
 
 
@@ -71,7 +74,7 @@ def test_missing_analysis_inputs_give_skipped_panels(
     with caplog.at_level(logging.WARNING, logger="ssiuu.report.figures"):
         for stem in STEMS[1:]:  # Fig. 2 needs no analysis input
             extra = {"harmful_lrs": KW["harmful_lrs"]} if stem == "fig7_ablation" else {}
-            F.FIGURES[stem](results_copy, tmp_path, **extra)
+            F.FIGURES[stem](result_files(results_copy), tmp_path, **extra)
             assert_written(tmp_path, stem)
     skipped = " ".join(r.getMessage() for r in caplog.records)
     assert "logit_lens.csv missing" in skipped and "no influence results" in skipped
@@ -80,7 +83,7 @@ def test_missing_analysis_inputs_give_skipped_panels(
 
 def test_lambda_rows_use_params_and_variant_names() -> None:
     lam = F._lambda_rows(
-        FIX,
+        result_files(FIX),
         "synth_mcqa",
         "tiny",
         ablation_method="SSIUU",
@@ -100,11 +103,22 @@ def test_lambda_rows_use_params_and_variant_names() -> None:
 @pytest.mark.parametrize(
     "name,content,match",
     [
-        ("logit_lens.csv", "state,layer,accuracy,n\nbase,0,1.5,10\n", "above 1"),
-        ("logit_lens.csv", "layer,accuracy\n0,0.5\n", "no state column"),
-        ("influence/heatmap.csv", "method,sign,module,layer,value\nGD,sideways,q,0,0.1\n", "neither plus"),
-        ("influence/cumulative.csv", "method,sign,m,cumulative\nGD,plus,1,0.5\nGD,plus,2,0.2\n", "decreases"),
-        ("distributions_rho.csv", "method,rho\nGD,1.7\n", "above 1"),
+        ("logit_lens.csv", "state,layer,accuracy,n_evaluated\nbase,0,1.5,10\n", "above 1"),
+        (
+            "influence/heatmap.csv",
+            "method,direction,module,layer,value\nGD,sideways,q,0,0.1\n",
+            "neither 'positive'",
+        ),
+        (
+            "influence/cumulative.csv",
+            "method,direction,m,cumulative\nGD,positive,1,0.5\nGD,positive,2,0.2\n",
+            "decreases",
+        ),
+        (
+            "distributions/correlation.csv",
+            "pre,post,module,quantity,n_values,pearson_r\nGD,GD+attack,all,extremes,10,1.7\n",
+            "above 1",
+        ),
     ],
 )
 def test_malformed_analysis_inputs_raise(
@@ -116,10 +130,61 @@ def test_malformed_analysis_inputs_raise(
         "logit_lens.csv": F.fig4_logit_lens,
         "influence/heatmap.csv": F.fig5_heatmaps,
         "influence/cumulative.csv": F.fig3_influence,
-        "distributions_rho.csv": F.fig6_distributions,
+        "distributions/correlation.csv": F.fig6_distributions,
     }[name]
     with pytest.raises(ResultError, match=match):
-        fn(results_copy, tmp_path)
+        fn(result_files(results_copy), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name,content,column,rule",
+    [
+        ("logit_lens.csv", "layer,accuracy\n0,0.5\n", "'state', 'n_evaluated'", "logit_lens"),
+        ("logit_lens.csv", "state,layer,accuracy,n\nbase,0,0.5,10\n", "'n_evaluated'", "logit_lens"),
+        (
+            "influence/heatmap.csv",
+            "method,sign,module,layer,value\nGD,plus,q,0,0.1\n",
+            "'direction'",
+            "influence",
+        ),
+        (
+            "influence/cumulative.csv",
+            "state,direction,m,cumulative\nGD,positive,1,0.5\n",
+            "'method'",
+            "influence",
+        ),
+        (
+            "distributions/histogram.csv",
+            "method,state,bin_left,bin_right,density\nGD,base,0,1,1\n",
+            "'model'",
+            "distributions",
+        ),
+        (
+            "distributions/correlation.csv",
+            "method,rho,n_values\nGD,0.9,10\n",
+            "'pre', 'module', 'pearson_r'",
+            "distributions",
+        ),
+    ],
+)
+def test_a_missing_column_names_the_file_the_column_and_the_rule(
+    results_copy: Path, tmp_path: Path, name: str, content: str, column: str, rule: str
+) -> None:
+    """The report reads the one schema ssiuu.analysis writes; another column name is an error, not a synonym."""
+    path = results_copy / "synth_mcqa/tiny/analysis" / name
+    path.write_text(content)
+    fn = {
+        "logit_lens.csv": F.fig4_logit_lens,
+        "influence/heatmap.csv": F.fig5_heatmaps,
+        "influence/cumulative.csv": F.fig3_influence,
+        "distributions/histogram.csv": F.fig6_distributions,
+        "distributions/correlation.csv": F.fig6_distributions,
+    }[name]
+    with pytest.raises(ResultError) as err:
+        fn(result_files(results_copy), tmp_path)
+    message = str(err.value)
+    assert str(path) in message and f"missing column {column}" in message, message
+    assert message.endswith(f"rerun the {rule} rule"), message
 
 
 def test_parse_state() -> None:
@@ -129,51 +194,57 @@ def test_parse_state() -> None:
     assert F.parse_state("base") == ("base", None, False)
 
 
-def test_per_state_influence_layout_is_read(tmp_path: Path) -> None:
-    """The layout of ssiuu.analysis.save_influence_tables: one sub-directory per state, direction column."""
+def test_influence_csv_is_read_in_the_analysis_schema(tmp_path: Path) -> None:
+    """influence/cumulative.csv as ssiuu.analysis.pipeline.influence writes it: method, direction, m, cumulative;
+    a ``-seed<s>`` suffix of the method label is a seed, averaged over by the curves."""
+    rows = []
     for state, scale in (("GD-seed0", 1.0), ("GD-seed1", 3.0)):
-        d = tmp_path / state
-        d.mkdir()
-        pd.DataFrame(
-            {
-                "direction": ["positive", "positive", "negative", "negative"],
-                "m": [1, 2, 1, 2],
-                "cumulative": [scale, 2 * scale, 2 * scale, 3 * scale],
-            }
-        ).to_csv(d / "cumulative.csv", index=False)
+        rows += [
+            {"method": state, "direction": d, "m": m, "cumulative": c * scale}
+            for d, m, c in (("positive", 1, 1), ("positive", 2, 2), ("negative", 1, 2), ("negative", 2, 3))
+        ]
+    pd.DataFrame(rows).to_csv(tmp_path / "cumulative.csv", index=False)
     cum = F.read_influence(tmp_path, "cumulative")
     assert set(cum["method"]) == {"GD"} and sorted(cum["seed"].unique()) == [0, 1]
+    assert set(cum["sign"]) == {"plus", "minus"}
     mean = F._seed_mean_curves(cum)
     assert mean[(mean["sign"] == "plus") & (mean["m"] == 2)]["mean"].item() == pytest.approx(4.0)
     assert F.read_influence(tmp_path, "heatmap") is None
 
 
-def test_state_labelled_distributions_and_correlation_file(tmp_path: Path) -> None:
-    """distributions.csv with model labels (base, GD-seed0, GD-seed0-attacked) and a correlation.csv."""
+def test_distributions_and_correlation_in_the_analysis_schema(tmp_path: Path) -> None:
+    """distributions/histogram.csv (model = base, GD, GD+attack) and distributions/correlation.csv as
+    ssiuu.analysis.save_distribution_tables writes them."""
+    d = tmp_path / "distributions"
+    d.mkdir()
     rows = []
-    for model in ("base", "GD-seed0", "GD-seed0-attacked"):
+    for model in ("base", "GD", "GD+attack"):
         rows += [
-            {"model": model, "bin_left": -1.0, "bin_right": 0.0, "count": 3},
-            {"model": model, "bin_left": 0.0, "bin_right": 1.0, "count": 1},
+            {"model": model, "bin": 0, "bin_left": -1.0, "bin_right": 0.0, "count": 3, "density": 0.75},
+            {"model": model, "bin": 1, "bin_left": 0.0, "bin_right": 1.0, "count": 1, "density": 0.25},
         ]
-    pd.DataFrame(rows).to_csv(tmp_path / "distributions.csv", index=False)
+    pd.DataFrame(rows).assign(n_below=0, n_above=0).to_csv(d / "histogram.csv", index=False)
     pd.DataFrame(
         {
-            "pre": ["GD-seed0", "GD-seed0"],
-            "post": ["GD-seed0-attacked"] * 2,
+            "pre": ["GD", "GD"],
+            "post": ["GD+attack"] * 2,
             "module": ["all", "q"],
+            "quantity": "extremes",
+            "n_values": [100, 20],
             "pearson_r": [0.9, 0.1],
         }
-    ).to_csv(tmp_path / "correlation.csv", index=False)
+    ).to_csv(d / "correlation.csv", index=False)
     hist, rho = F.read_distributions(tmp_path)
     assert sorted(set(hist["state"])) == ["attacked", "base", "unlearned"]
     assert hist[(hist["state"] == "base")]["density"].tolist() == pytest.approx([0.75, 0.25])
+    assert not hist["edge_clipped"].any()
     assert rho["rho"].tolist() == [0.9] and rho["method"].tolist() == ["GD"]
+    assert F.read_correlation(tmp_path)["n"].tolist() == [100, 20]
 
 
 def test_fig2_needs_results(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="base.json"):
-        F.fig2_vulnerability(tmp_path, tmp_path / "out", **KW)
+        F.fig2_vulnerability(result_files(tmp_path), tmp_path / "out", **KW)
 
 
 def test_every_figure_and_table_has_a_report_caption() -> None:
@@ -187,7 +258,10 @@ def test_every_figure_and_table_has_a_report_caption() -> None:
 def drawn(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
     """The matplotlib Figure a figure function draws (saving is skipped)."""
     captured = {}
-    monkeypatch.setattr(F, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and [])
+    module = importlib.import_module(fn.__module__)  # ssiuu.report.figures.fig<k>
+    monkeypatch.setattr(
+        module, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and []
+    )
     fn(*args, **kwargs)
     return captured["fig"]
 
@@ -200,25 +274,41 @@ def legend_texts(fig) -> list[str]:
     return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
 
 
-def distribution_results(tmp_path: Path, seeds: list[int], old_writer: bool) -> Path:
-    """results/b/m/analysis with histograms of GD (base + per seed) and ρ per seed."""
-    analysis = tmp_path / "results" / "b" / "m" / "analysis"
-    analysis.mkdir(parents=True)
+def distribution_results(tmp_path: Path, seeds: list[int], old_writer: bool) -> ResultFiles:
+    """results/b/m/analysis/distributions with histograms of GD (base + per seed) and ρ per seed. The old
+    writer clipped the 4 values outside the bins into the edge bins; the current one counts them in n_below,
+    n_above (density = count / all values / bin width, as ssiuu.analysis.attribution_histograms)."""
+    d = tmp_path / "results" / "b" / "m" / "analysis" / "distributions"
+    d.mkdir(parents=True)
     edges = [-1.0, -0.5, 0.0, 0.5, 1.0]
-    labels = ["base"] + [f"GD-seed{s}{x}" for s in seeds for x in ("", "-attacked")]
+    labels = ["base"] + [f"GD-seed{s}{x}" for s in seeds for x in ("", "+attack")]
     rows = []
     for label in labels:
         for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
-            row = {"model": label, "bin": i, "bin_left": lo, "bin_right": hi, "count": [5, 1, 1, 5][i]}
-            rows.append(row if old_writer else row | {"n_below": 2, "n_above": 2})
-    pd.DataFrame(rows).to_csv(analysis / "distributions.csv", index=False)
-    rho = [{"pre": f"GD-seed{s}", "post": f"GD-seed{s}-attacked", "pearson_r": 0.9 - 0.1 * s} for s in seeds]
-    pd.DataFrame(rho).to_csv(analysis / "correlation.csv", index=False)
-    return tmp_path / "results"
+            count = [5, 1, 1, 5][i]
+            row = {"model": label, "bin": i, "bin_left": lo, "bin_right": hi, "count": count}
+            if old_writer:
+                rows.append(row | {"density": count / 12 / 0.5})
+            else:
+                rows.append(row | {"density": count / 16 / 0.5, "n_below": 2, "n_above": 2})
+    pd.DataFrame(rows).to_csv(d / "histogram.csv", index=False)
+    rho = [
+        {
+            "pre": f"GD-seed{s}",
+            "post": f"GD-seed{s}+attack",
+            "module": "all",
+            "quantity": "extremes",
+            "n_values": 16,
+            "pearson_r": 0.9 - 0.1 * s,
+        }
+        for s in seeds
+    ]
+    pd.DataFrame(rho).to_csv(d / "correlation.csv", index=False)
+    return result_files(tmp_path / "results")
 
 
 def test_fig6_letters_every_panel_and_says_one_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fig = drawn(monkeypatch, F.fig6_distributions, FIX, tmp_path)
+    fig = drawn(monkeypatch, F.fig6_distributions, result_files(FIX), tmp_path)
     letters = [t[:3] for t in titles(fig)]
     assert letters == ["(a)", "(b)", "(c)", "(d)"], titles(fig)  # GA, GD, SSIUU, then ρ
     assert any("one unlearning seed, so no spread" in t for t in legend_texts(fig)), legend_texts(fig)
@@ -248,20 +338,12 @@ def test_fig6_tails_are_not_drawn_in_the_edge_bins(
 
 
 def test_fig4_gives_n_in_every_panel_title(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fig = drawn(monkeypatch, F.fig4_logit_lens, FIX, tmp_path, methods=["GD", "SSIUU"])
+    fig = drawn(monkeypatch, F.fig4_logit_lens, result_files(FIX), tmp_path, methods=["GD", "SSIUU"])
     assert [t.split(":")[0] for t in titles(fig)] == ["(a) GD", "(b) SSIUU"]
     assert all("n = 20 forget items" in t for t in titles(fig)), titles(fig)
 
 
 # ------------------------------------------------------------------------------------ Figs. 2 and 7
-def figure_of(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
-    """The Figure a figure function draws, without saving it."""
-    captured = {}
-    monkeypatch.setattr(F, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and [])
-    fn(*args, **kwargs)
-    return captured["fig"]
-
-
 def errorbar_segments(ax) -> int:
     return sum(
         len(c.lines[2][0].get_segments()) for c in ax.containers if type(c).__name__ == "ErrorbarContainer"
@@ -279,9 +361,9 @@ def test_ci_error_bars_only_where_the_interval_is_defined() -> None:
 
 
 def test_fig2_intervals_n_and_reference_marks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fig = figure_of(monkeypatch, F.fig2_vulnerability, FIX, tmp_path, n_resamples=199, **KW)
+    fig = drawn(monkeypatch, F.fig2_vulnerability, result_files(FIX), tmp_path, n_resamples=199, **KW)
     scores, recovered, gain = fig.axes[:3]  # synth_mcqa row
-    table = aggregate_table(FIX, "mcqa", n_resamples=199, **KW)
+    table = aggregate_table(result_files(FIX), "mcqa", n_resamples=199, **KW)
     rows = table[table["method"].isin(KW["methods"])]
     keys = ["FS", "harmful_p0.1", "harmful_p0.3", "benign"]
     assert errorbar_segments(scores) == sum(int(rows[f"{k}_low"].notna().sum()) for k in keys)
@@ -303,13 +385,15 @@ def test_fig2_skips_the_recovery_panels_without_per_item_results(
     for f in results_copy.glob("*/tiny/*/seed*/attacks/*.json"):
         obj = json.loads(f.read_text())
         f.write_text(json.dumps({k: v for k, v in obj.items() if k not in ("curve", "start_logprobs")}))
-    fig = figure_of(monkeypatch, F.fig2_vulnerability, results_copy, tmp_path, n_resamples=199, **KW)
+    fig = drawn(
+        monkeypatch, F.fig2_vulnerability, result_files(results_copy), tmp_path, n_resamples=199, **KW
+    )
     assert "skipped" in " ".join(t.get_text() for t in fig.axes[1].texts)
     assert errorbar_segments(fig.axes[0]) == 3  # only the FS bars keep an interval
 
 
 def test_lr_sweep_rows_hold_one_cell_per_learning_rate() -> None:
-    attacks = collect_attacks(FIX)
+    attacks = collect_attacks(result_files(FIX))
     ga = attacks[(attacks["benchmark"] == "synth_mcqa") & (attacks["method"] == "GA")]
     sweep = F._lr_sweep_rows(ga, ["harmful_p0.1", "benign"], {"confidence": 0.95, "n_resamples": 199}, 0.1)
     assert sweep["lr"].tolist() == [1e-7, 1e-6, 5e-6, 1e-5]
@@ -325,7 +409,9 @@ def test_lr_sweep_rows_hold_one_cell_per_learning_rate() -> None:
 def test_fig7_draws_intervals_and_marks_the_configured_rates(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fig = figure_of(monkeypatch, F.fig7_ablation, FIX, tmp_path, harmful_lrs=[1e-5, 1e-6], n_resamples=199)
+    fig = drawn(
+        monkeypatch, F.fig7_ablation, result_files(FIX), tmp_path, harmful_lrs=[1e-5, 1e-6], n_resamples=199
+    )
     titles = [ax.get_title() for ax in fig.axes]
     assert [t[:3] for t in titles] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"], titles
     sweep_panel = fig.axes[1]

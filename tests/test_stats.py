@@ -23,8 +23,14 @@ SAMPLE = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
 
 def test_mean_interval_matches_scipy_bootstrap_on_a_known_sample():
     got = mean_interval(SAMPLE, confidence=0.95, n_resamples=2000)
-    ref = scipy_stats.bootstrap((np.array(SAMPLE),), np.mean, confidence_level=0.95, n_resamples=2000,
-                                method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    ref = scipy_stats.bootstrap(
+        (np.array(SAMPLE),),
+        np.mean,
+        confidence_level=0.95,
+        n_resamples=2000,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    ).confidence_interval
     assert got.value == pytest.approx(8 / 12) and got.n == 12
     assert (got.low, got.high) == pytest.approx((ref.low, ref.high))
     assert got.low < got.value < got.high
@@ -55,8 +61,16 @@ def test_difference_and_mean_of_means_and_standard_error():
 
 
 def _result(seed: int, run: int, lr: float, points: list[tuple[list[float], list[float]]]) -> dict:
-    curve = [{"step": i, "fs": float(np.mean(s)), "logprob": float(np.mean(lp)), "item_scores": s,
-              "item_logprobs": lp} for i, (s, lp) in enumerate(points)]
+    curve = [
+        {
+            "step": i,
+            "fs": float(np.mean(s)),
+            "logprob": float(np.mean(lp)),
+            "item_scores": s,
+            "item_logprobs": lp,
+        }
+        for i, (s, lp) in enumerate(points)
+    ]
     return {"seed": seed, "run": run, "lr": lr, "curve": curve, "start_logprobs": [-1.0] * len(points[0][0])}
 
 
@@ -82,6 +96,7 @@ def test_attack_cell_takes_each_runs_best_point_over_learning_rates_and_pools_th
 
 
 def test_a_cell_without_evaluation_items_is_missing():
-    cell = attack_cell(group_by_run([{"seed": 0, "run": 0, "lr": 1e-5, "curve": []}]), confidence=0.95,
-                       n_resamples=100)
+    cell = attack_cell(
+        group_by_run([{"seed": 0, "run": 0, "lr": 1e-5, "curve": []}]), confidence=0.95, n_resamples=100
+    )
     assert cell.runs == 0 and math.isnan(cell.score.value) and not cell.stable(0.1)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ssiuu.methods.base import (
+from ssiuu.forward import (
     answer_logits,
     answer_nll,
     sequence_logprobs,
@@ -22,7 +22,7 @@ def test_answer_only_labels(tiny):
         n_real = int(batch["attention_mask"][i].sum())
         assert batch["input_ids"][i, n_real - len(kept) : n_real].tolist() == kept
         assert (labels[: n_real - len(kept)] == -100).all() and (labels[n_real:] == -100).all()
-    prompt = tok.decode(batch["input_ids"][0][batch["labels"][0] == -100][: 10])
+    prompt = tok.decode(batch["input_ids"][0][batch["labels"][0] == -100][:10])
     assert prompt.startswith("<|im_start|>user")  # chat template applied
 
 
@@ -59,8 +59,11 @@ def test_sequence_logprob_matches_manual(tiny):
     "pairs",
     [
         # a long shared prefix, rows of different lengths (right padding)
-        [("Tell me please, where is Paris?", "France"), ("Tell me please, where is the city of Rome?", "In Italy"),
-         ("Tell me please, 2+2?", "4")],
+        [
+            ("Tell me please, where is Paris?", "France"),
+            ("Tell me please, where is the city of Rome?", "In Italy"),
+            ("Tell me please, 2+2?", "4"),
+        ],
         # identical prompts (DPO's chosen/rejected): the prefix stops before the first answer prediction
         [("Same question?", "yes indeed"), ("Same question?", "no")],
     ],
@@ -71,7 +74,9 @@ def test_shared_prefix_forward_equals_the_full_forward(tiny, pairs):
     batch = encode_pairs(tok, pairs)
     first_col = int((batch["labels"][:, 1:] != -100).any(0).nonzero()[0])
     prefix = shared_prefix_length(batch, first_col)
-    common = next(i for i in range(batch["input_ids"].shape[1]) if len(set(batch["input_ids"][:, i].tolist())) > 1)
+    common = next(
+        i for i in range(batch["input_ids"].shape[1]) if len(set(batch["input_ids"][:, i].tolist())) > 1
+    )
     assert 0 < prefix == min(common, first_col)
     grads = {}
     for share in (False, True):
@@ -83,7 +88,9 @@ def test_shared_prefix_forward_equals_the_full_forward(tiny, pairs):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     for a, b in zip(grads[False][1], grads[True][1]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
-    assert shared_prefix_length({k: v[:1] for k, v in batch.items()}, first_col) == 0  # one row: nothing to share
+    assert (
+        shared_prefix_length({k: v[:1] for k, v in batch.items()}, first_col) == 0
+    )  # one row: nothing to share
 
 
 @pytest.mark.parametrize(("setting", "forwards"), [("auto", 2), (True, 2), (False, 1)])
@@ -93,7 +100,9 @@ def test_shared_prefix_forward_setting_picks_the_path(tiny, setting, forwards):
     model, tok = tiny
     batch = encode_pairs(tok, [("Tell me please, where is Paris?", "France"), ("Tell me please, 2+2?", "4")])
     calls = []
-    handle = model.model.embed_tokens.register_forward_hook(lambda module, args, out: calls.append(args[0].shape))
+    handle = model.model.embed_tokens.register_forward_hook(
+        lambda module, args, out: calls.append(args[0].shape)
+    )
     try:
         set_shared_prefix_forward(model, setting)
         logits = answer_logits(model, batch)[0]
@@ -113,7 +122,9 @@ def test_activation_checkpointing_turns_the_shared_prefix_off(tiny):
     set_shared_prefix_forward(model, True)
     batch = encode_pairs(tok, [("Tell me please, where is Paris?", "France"), ("Tell me please, 2+2?", "4")])
     calls = []
-    handle = model.model.embed_tokens.register_forward_hook(lambda module, args, out: calls.append(args[0].shape))
+    handle = model.model.embed_tokens.register_forward_hook(
+        lambda module, args, out: calls.append(args[0].shape)
+    )
     try:
         answer_logits(model, batch)
     finally:
@@ -131,8 +142,16 @@ def test_loss_decreases_on_memorisation(tiny):
     data = [("What is the capital of France?", "Paris"), ("Name a color.", "Blue")]
     before = answer_nll(model, encode_pairs(tok, data)).item()
     seen = []
-    result = train(model, tok, nll_loss, {"train": data}, lr=3e-3, max_steps=25, batch_size=2,
-                   callback=lambda step, m: seen.append(step) or False)
+    result = train(
+        model,
+        tok,
+        nll_loss,
+        {"train": data},
+        lr=3e-3,
+        max_steps=25,
+        batch_size=2,
+        callback=lambda step, m: seen.append(step) or False,
+    )
     after = answer_nll(model, encode_pairs(tok, data)).item()
     assert after < 0.3 * before
     assert result.steps == 25 and seen == list(range(1, 26))
@@ -141,7 +160,9 @@ def test_loss_decreases_on_memorisation(tiny):
 
 def test_callback_stops_early(tiny):
     model, tok = tiny
-    result = train(model, tok, nll_loss, {"a": [("q", "a")]}, lr=1e-3, max_steps=10, callback=lambda s, m: s == 3)
+    result = train(
+        model, tok, nll_loss, {"a": [("q", "a")]}, lr=1e-3, max_steps=10, callback=lambda s, m: s == 3
+    )
     assert result.steps == 3 and result.stopped_early
 
 
@@ -166,8 +187,16 @@ def test_param_mask_keeps_frozen_entries_bit_identical(tiny):
     mask[:, :5] = True
     before = {k: v.clone() for k, v in model.named_parameters()}
     frozen = {k: torch.zeros_like(v, dtype=torch.bool) for k, v in model.named_parameters() if k != name}
-    train(model, tok, nll_loss, {"a": [("q", "answer")]}, lr=1e-2, max_steps=3, weight_decay=0.1,
-          param_mask=frozen | {name: mask})
+    train(
+        model,
+        tok,
+        nll_loss,
+        {"a": [("q", "answer")]},
+        lr=1e-2,
+        max_steps=3,
+        weight_decay=0.1,
+        param_mask=frozen | {name: mask},
+    )
     after = dict(model.named_parameters())
     assert torch.equal(after[name][~mask], before[name][~mask])
     assert not torch.equal(after[name][mask], before[name][mask])

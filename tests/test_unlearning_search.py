@@ -16,8 +16,18 @@ from ssiuu.training import TrainResult
 
 
 def _records(n: int) -> list[QARecord]:
-    return [QARecord(id=f"q{i}", cluster=f"c{i}", entity=f"e{i}", kind="base", question=f"Q{i}?", answer=f"a{i}",
-                     false_options=(f"x{i}", f"y{i}")) for i in range(n)]
+    return [
+        QARecord(
+            id=f"q{i}",
+            cluster=f"c{i}",
+            entity=f"e{i}",
+            kind="base",
+            question=f"Q{i}?",
+            answer=f"a{i}",
+            false_options=(f"x{i}", f"y{i}"),
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -33,6 +43,7 @@ def search(monkeypatch, tmp_path):
 
         class Method:
             def __init__(self, *a, **k): ...
+
             loss = staticmethod(lambda *a: None)
             streams = staticmethod(lambda: {})
             optimizer_factory = staticmethod(lambda: None)
@@ -48,19 +59,35 @@ def search(monkeypatch, tmp_path):
         monkeypatch.setattr(unlearning, "train", train)
         monkeypatch.setattr(ssiuu.methods, "get_method", lambda name: Method)
         monkeypatch.setattr(ssiuu.evaluation, "forget_score", lambda m, *a, **k: final_fs[m.try_index])
-        monkeypatch.setattr(unlearning, "evaluate",
-                            lambda config, b, m, *a: {"forget_score": final_fs[m.try_index]})
+        monkeypatch.setattr(
+            unlearning, "evaluate", lambda config, b, m, *a: {"forget_score": final_fs[m.try_index]}
+        )
         monkeypatch.setattr(unlearning, "_save_checkpoint", lambda m, tok, path: saved.append(m.try_index))
         split = tmp_path / "split.json"
-        BenchmarkSplit(name="wf", style="mcqa", forget=_records(3), retain=_records(5)[3:], test=[]).save(split)
+        BenchmarkSplit(name="wf", style="mcqa", forget=_records(3), retain=_records(5)[3:], test=[]).save(
+            split
+        )
         base = tmp_path / "base.json"
         write_json(base, {"threshold": 0.33, "forget_score": 1.0})
-        config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}},
-                                  "unlearning": {"learning_rates": [1e-5, 3e-5, 1e-4], "max_steps": 4,
-                                                 "eval_every": 2}})
+        config = validate_config(
+            {
+                "benchmarks": {"wf": {"kind": "worldfacts"}},
+                "unlearning": {"learning_rates": [1e-5, 3e-5, 1e-4], "max_steps": 4, "eval_every": 2},
+            }
+        )
         out = tmp_path / "unlearn.json"
-        unlearning.run_unlearning(config, "wf", "m", "GD", 0, model_dir="unused", split=str(split),
-                                  base=str(base), out=str(out), checkpoint=str(tmp_path / "ckpt"))
+        unlearning.run_unlearning(
+            config,
+            "wf",
+            "m",
+            "GD",
+            0,
+            model_dir="unused",
+            split=str(split),
+            base=str(base),
+            out=str(out),
+            checkpoint=str(tmp_path / "ckpt"),
+        )
         return read_json(out), saved
 
     return run

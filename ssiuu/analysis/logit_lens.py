@@ -30,8 +30,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ssiuu.attribution import EncodeFn, _default_encode, final_norm_and_head, find_decoder_layers
+from ssiuu.attribution import EncodeFn, _default_encode, final_norm_and_head
 from ssiuu.data.records import QARecord
+from ssiuu.model_parts import decoder_layers, model_device
 from ssiuu.progress import progress
 
 
@@ -69,7 +70,7 @@ def logit_lens_logprobs(
 ) -> Tensor:
     """``[n_layers + 1, B]``: log-probability of ``tokens[b]`` under the lens at ``positions[b]``, per layer."""
     norm, head = final_norm_and_head(model)
-    n_layers = len(find_decoder_layers(model))
+    n_layers = len(decoder_layers(model))
     out = model(
         input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, use_cache=False
     )
@@ -120,7 +121,7 @@ def logit_lens_accuracy(
     encode = encode_fn or _default_encode()
     prompt_of = prompt_fn or (lambda r: r.question)
     distractors = pick_distractors(records, seed)
-    device = next(model.parameters()).device
+    device = model_device(model)
     was_training = model.training
     model.eval()
     correct: list[Tensor] = []

@@ -11,7 +11,8 @@ import torch
 from ssiuu.attribution import AttributionSummary, compute_attribution_summary
 from ssiuu.data.records import BenchmarkSplit
 from ssiuu.io import atomic_path
-from ssiuu.unlearning import load_for, pairs_of
+from ssiuu.models import load_for
+from ssiuu.unlearning import pairs_of
 
 
 def _parse_pairs(items: list[str]) -> dict[str, str]:
@@ -50,19 +51,34 @@ def attribution(
             raise ValueError("the post-attack attribution needs --unlearn-result and --attack-lr")
         method, seed = state.removesuffix("-attacked").rsplit("-seed", 1)
         _, model_obj, tokenizer = attack(
-            config, kind="harmful", p=attack_p, lr=attack_lr, run=0, benchmark=benchmark, model=model,
-            method=method, seed=int(seed), checkpoint=model_dir, split=split, unlearn_result=unlearn_result,
+            config,
+            kind="harmful",
+            p=attack_p,
+            lr=attack_lr,
+            run=0,
+            benchmark=benchmark,
+            model=model,
+            method=method,
+            seed=int(seed),
+            checkpoint=model_dir,
+            split=split,
+            unlearn_result=unlearn_result,
             base_result=None,
         )
         if model_obj is None:
-            raise ValueError(f"{unlearn_result}: the harmful attack draw leaves no evaluation items; no attacked state")
+            raise ValueError(
+                f"{unlearn_result}: the harmful attack draw leaves no evaluation items; no attacked state"
+            )
     else:
         model_obj, tokenizer = load_for(config, model, model_dir)
     with atomic_path(out) as tmp:
         summary = compute_attribution_summary(
-            model_obj, tokenizer, pairs_of(split_obj.forget_train),
+            model_obj,
+            tokenizer,
+            pairs_of(split_obj.forget_train),
             batch_size=config["analysis"]["attribution_batch_size"],
-            max_length=config["unlearning"]["max_length"], label=state,
+            max_length=config["unlearning"]["max_length"],
+            label=state,
             target=config["analysis"]["attribution_target"],
         )
         summary.save(tmp)
@@ -85,8 +101,12 @@ def influence(config: dict[str, Any], *, base: str, unlearned: list[str], out_di
     tables: dict[str, dict[str, pd.DataFrame]] = {"cumulative": {}, "heatmap": {}, "totals": {}}
     for state, path in _parse_pairs(unlearned).items():
         method = state.rsplit("-seed", 1)[0]
-        paths = save_influence_tables(base_summary, AttributionSummary.load(path), out / "per_method" / state,
-                                      k=config["analysis"]["top_k"])
+        paths = save_influence_tables(
+            base_summary,
+            AttributionSummary.load(path),
+            out / "per_method" / state,
+            k=config["analysis"]["top_k"],
+        )
         for name, p in paths.items():
             tables[name][method] = pd.read_csv(p)
     for name, frames in tables.items():
@@ -108,7 +128,9 @@ def distributions(config: dict[str, Any], *, base: str, pairs: list[str], out: s
     save_distribution_tables(summaries, correlations, out)
 
 
-def logit_lens(config: dict[str, Any], *, benchmark: str, model: str, split: str, states: list[str], out: str) -> None:
+def logit_lens(
+    config: dict[str, Any], *, benchmark: str, model: str, split: str, states: list[str], out: str
+) -> None:
     """Rule ``logit_lens``: accuracy of P(gold) > P(distractor) per layer, for each model state (Fig. 4)."""
     from ssiuu.analysis import logit_lens_accuracy
 
@@ -118,7 +140,12 @@ def logit_lens(config: dict[str, Any], *, benchmark: str, model: str, split: str
         model_obj, tokenizer = load_for(config, model, model_dir)
         with torch.no_grad():
             frames[state.rsplit("-seed", 1)[0]] = logit_lens_accuracy(
-                model_obj, tokenizer, split_obj.forget_train, batch_size=config["analysis"]["attribution_batch_size"],
-                seed=0, max_length=config["unlearning"]["max_length"], desc=f"logit lens {state}",
+                model_obj,
+                tokenizer,
+                split_obj.forget_train,
+                batch_size=config["analysis"]["attribution_batch_size"],
+                seed=0,
+                max_length=config["unlearning"]["max_length"],
+                desc=f"logit lens {state}",
             )
     _concat_csv(frames, "state", Path(out))

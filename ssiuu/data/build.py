@@ -64,7 +64,7 @@ def make_split(
 
     from ssiuu.data import style_of
     from ssiuu.data.splits import cluster_order, filter_clusters, split_authors, split_by_cluster
-    from ssiuu.unlearning import load_for
+    from ssiuu.models import load_for
 
     bcfg = benchmark_config(config, benchmark)
     with in_file(records):

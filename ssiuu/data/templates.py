@@ -48,6 +48,7 @@ def template_prefix_length(tokenizer: Any) -> int:
     it holds the system prompt and the user-turn header, identical in every example.
     """
     first, second = (
-        tokenizer(chat_prompt(tokenizer, text), add_special_tokens=False)["input_ids"] for text in ("apple", "zebra")
+        tokenizer(chat_prompt(tokenizer, text), add_special_tokens=False)["input_ids"]
+        for text in ("apple", "zebra")
     )
     return next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second)))

@@ -27,6 +27,7 @@ __all__ = [
     "MCQAResult",
     "OFFLINE_TASKS",
     "RougeResult",
+    "SPLIT_METRICS",
     "evaluate_split",
     "forget_item_scores",
     "forget_score",
@@ -37,6 +38,9 @@ __all__ = [
     "rouge_l_recall",
     "utility_score",
 ]
+
+#: The keys of :func:`evaluate_split`'s result (what ``base.json`` and ``unlearn.json`` hold of an evaluation).
+SPLIT_METRICS = ("forget_score", "retain_score", "test_score", "utility", "US", "per_item", "by_kind")
 
 #: Default generation lengths: MCQA answers are one option; TOFU answers are a sentence or two.
 MCQA_MAX_NEW_TOKENS = 16
@@ -76,7 +80,9 @@ def forget_item_scores(
     raise ValueError(f"unknown benchmark style {style!r}: expected 'mcqa' or 'rouge'")
 
 
-def forget_score(model: Any, tokenizer: Any, records: Sequence[QARecord], style: str, **options: Any) -> float:
+def forget_score(
+    model: Any, tokenizer: Any, records: Sequence[QARecord], style: str, **options: Any
+) -> float:
     """FS: MCQA accuracy (``style='mcqa'``) or mean ROUGE-L recall (``style='rouge'``) on ``records``; the
     keyword options are those of :func:`forget_item_scores`."""
     scores = forget_item_scores(model, tokenizer, records, style, **options)
@@ -92,6 +98,50 @@ def _by_kind(items: list[dict[str, Any]], records: Sequence[QARecord], key: str)
     for item, rec in zip(items, records, strict=True):
         groups[rec.kind].append(float(item[key]))
     return {kind: float(sum(v) / len(v)) for kind, v in sorted(groups.items())}
+
+
+def _parts(
+    split: BenchmarkSplit, retain_limit: int | None, test_limit: int | None
+) -> tuple[dict[str, list[QARecord]], list[str]]:
+    """The record sets one evaluation scores (forget, retain, test, ROUGE utility sets) and their prompts."""
+    retain = split.retain_train[:retain_limit] if retain_limit is not None else split.retain_train
+    test = list(split.test)[:test_limit] if test_limit is not None else list(split.test)
+    if split.style == "mcqa":
+        parts: dict[str, list[QARecord]] = {"forget": list(split.forget), "retain": retain, "test": test}
+        return parts, [mcqa_prompt(r) for p in parts.values() for r in p]
+    if split.style == "rouge":
+        parts = {"forget": split.forget_train, "retain": retain, "test": test}
+        parts.update({f"utility/{k}": list(v) for k, v in split.utility.items()})
+        return parts, [r.question for p in parts.values() for r in p]
+    raise ValueError(f"unknown benchmark style {split.style!r}")
+
+
+def _score_parts(
+    style: str, parts: dict[str, list[QARecord]], gens: list[str], match_rule: str
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float | None]]:
+    """Per-item entries and the mean score of every part, from the generations in the order of ``parts``."""
+    per_item: dict[str, list[dict[str, Any]]] = {}
+    scores: dict[str, float | None] = {}
+    start = 0
+    for name, recs in parts.items():
+        chunk = gens[start : start + len(recs)]
+        start += len(recs)
+        if style == "mcqa":
+            items = score_generations(recs, chunk, rule=match_rule).items
+            scores[name] = _mean([float(it["correct"]) for it in items])
+        else:
+            items = [
+                {
+                    "id": r.id,
+                    "generation": g,
+                    "answer": r.answer,
+                    "rougeL_recall": rouge_l_recall(g, r.answer),
+                }
+                for r, g in zip(recs, chunk, strict=True)
+            ]
+            scores[name] = _mean([it["rougeL_recall"] for it in items])
+        per_item[name] = items
+    return per_item, scores
 
 
 def evaluate_split(
@@ -122,45 +172,12 @@ def evaluate_split(
     set); otherwise the lm-eval accuracy over ``utility_tasks`` (:func:`utility_score`, ``utility_limit``
     items per task). An empty ``utility_tasks`` skips lm-eval (``US`` is then ``None``).
     """
-    retain = split.retain_train[:retain_limit] if retain_limit is not None else split.retain_train
-    test = list(split.test)[:test_limit] if test_limit is not None else list(split.test)
-    if split.style == "mcqa":
-        parts: dict[str, list[QARecord]] = {"forget": list(split.forget), "retain": retain, "test": test}
-        prompts = [mcqa_prompt(r) for p in parts.values() for r in p]
-        max_new = mcqa_max_new_tokens
-    elif split.style == "rouge":
-        parts = {"forget": split.forget_train, "retain": retain, "test": test}
-        parts.update({f"utility/{k}": list(v) for k, v in split.utility.items()})
-        prompts = [r.question for p in parts.values() for r in p]
-        max_new = rouge_max_new_tokens
-    else:
-        raise ValueError(f"unknown benchmark style {split.style!r}")
+    parts, prompts = _parts(split, retain_limit, test_limit)
+    max_new = mcqa_max_new_tokens if split.style == "mcqa" else rouge_max_new_tokens
     gens = greedy_generate(
         model, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, desc=f"eval {split.name}"
     )
-
-    per_item: dict[str, list[dict[str, Any]]] = {}
-    scores: dict[str, float | None] = {}
-    start = 0
-    for name, recs in parts.items():
-        chunk = gens[start : start + len(recs)]
-        start += len(recs)
-        if split.style == "mcqa":
-            items = score_generations(recs, chunk, rule=match_rule).items
-            scores[name] = _mean([float(it["correct"]) for it in items])
-        else:
-            items = [
-                {
-                    "id": r.id,
-                    "generation": g,
-                    "answer": r.answer,
-                    "rougeL_recall": rouge_l_recall(g, r.answer),
-                }
-                for r, g in zip(recs, chunk, strict=True)
-            ]
-            scores[name] = _mean([it["rougeL_recall"] for it in items])
-        per_item[name] = items
-
+    per_item, scores = _score_parts(split.style, parts, gens, match_rule)
     key = "correct" if split.style == "mcqa" else "rougeL_recall"
     by_kind = _by_kind(per_item["forget"], parts["forget"], key)
     if split.style == "mcqa":
@@ -171,9 +188,6 @@ def evaluate_split(
         forget_score_value = _mean([float(it["correct"]) for it in base_items])
     else:
         forget_score_value = scores["forget"]
-
-    utility: dict[str, Any] = {}
-    us: float | None = None
     utility_sets = {k.removeprefix("utility/"): v for k, v in scores.items() if k.startswith("utility/")}
     if split.style == "rouge" and utility_sets:
         utility = {
@@ -193,6 +207,8 @@ def evaluate_split(
         )
         utility["metric"] = "accuracy"
         us = utility["US"]
+    else:
+        utility, us = {}, None
     return {
         "forget_score": forget_score_value,
         "retain_score": scores["retain"],

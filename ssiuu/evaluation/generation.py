@@ -34,7 +34,8 @@ import torch
 
 from ssiuu.data.templates import chat_prompt
 from ssiuu.finite import finite_logits
-from ssiuu.methods.base import output_cache
+from ssiuu.forward import output_cache
+from ssiuu.model_parts import model_device
 from ssiuu.progress import progress
 
 
@@ -87,10 +88,6 @@ def _decode(tokenizer: Any, new_tokens: list[int], eos_ids: list[int]) -> str:
             cut = i
             break
     return tokenizer.decode(new_tokens[:cut], skip_special_tokens=True).strip()
-
-
-def _model_device(model: Any) -> torch.device:
-    return next(model.parameters()).device
 
 
 @torch.no_grad()
@@ -149,7 +146,7 @@ def _greedy_generate(
     prompts = list(prompts)
     if not prompts:
         return []
-    device = _model_device(model)
+    device = model_device(model)
     eos_ids = _eos_ids(model, tokenizer)
     pad_id = _pad_id(model, tokenizer, eos_ids)
     encoded = [encode_prompt(tokenizer, p) for p in prompts]

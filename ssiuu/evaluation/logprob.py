@@ -15,6 +15,9 @@ import torch
 
 from ssiuu.data.records import QARecord
 from ssiuu.finite import require_finite
+from ssiuu.forward import sequence_logprobs
+from ssiuu.model_parts import model_device
+from ssiuu.training import batched, encode
 
 
 @torch.no_grad()
@@ -22,8 +25,6 @@ def answer_logprobs(
     model: Any, tokenizer: Any, records: Sequence[QARecord], *, max_length: int = 256, batch_size: int = 16
 ) -> list[float]:
     """Per record: the mean log-probability per answer token (EOS included) of its gold answer."""
-    from ssiuu.methods.base import batched, encode, model_device, sequence_logprobs
-
     values: list[float] = []
     for chunk in batched(list(records), batch_size):
         batch = encode(tokenizer, [(r.question, r.answer) for r in chunk], model_device(model), max_length)

@@ -346,6 +346,11 @@ def utility_score(
         random.setstate(py_state)
         np.random.set_state(np_state)
         model.train(was_training)
+    return _summary(out, tasks)
+
+
+def _summary(out: dict[str, Any] | None, tasks: list[str]) -> dict[str, Any]:
+    """Accuracy, standard error and item count per task from lm-eval's output, and their mean US."""
     if out is None:
         raise UtilityError("lm-eval returned no results (non-zero rank?)")
     results = out["results"]
@@ -356,5 +361,9 @@ def utility_score(
         per_task[t], stderr[t] = _accuracy(results[t], t)
         n = out.get("n-samples", {}).get(t, {})
         n_items[t] = int(n.get("effective", n.get("original", 0))) if isinstance(n, dict) else 0
-    return {"tasks": per_task, "stderr": stderr, "n_items": n_items,
-            "US": float(sum(per_task.values()) / len(per_task))}
+    return {
+        "tasks": per_task,
+        "stderr": stderr,
+        "n_items": n_items,
+        "US": float(sum(per_task.values()) / len(per_task)),
+    }

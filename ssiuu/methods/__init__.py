@@ -43,7 +43,9 @@ def method_hparams(name: str) -> dict[str, Any]:
     return get_method(name).hparams()
 
 
-def build_method(name: str, model: Any, tokenizer: Any, *, forget: Any, retain: Any = (), **params: Any) -> UnlearningMethod:
+def build_method(
+    name: str, model: Any, tokenizer: Any, *, forget: Any, retain: Any = (), **params: Any
+) -> UnlearningMethod:
     """Instantiate a method, rejecting unknown hyper-parameters with the list of valid ones."""
     cls = get_method(name)
     cls.check_hparams(params)
@@ -51,6 +53,18 @@ def build_method(name: str, model: Any, tokenizer: Any, *, forget: Any, retain: 
 
 
 __all__ = [
-    "DPO", "GA", "GD", "KLUE", "METHODS", "NPO", "RMU", "SIMU", "SSIUU",
-    "MethodConfigError", "UnlearningMethod", "build_method", "get_method", "method_hparams",
+    "DPO",
+    "GA",
+    "GD",
+    "KLUE",
+    "METHODS",
+    "NPO",
+    "RMU",
+    "SIMU",
+    "SSIUU",
+    "MethodConfigError",
+    "UnlearningMethod",
+    "build_method",
+    "get_method",
+    "method_hparams",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ssiuu.methods.base import Batch, frozen_copy, sequence_logprobs
+from ssiuu.forward import Batch, sequence_logprobs
+from ssiuu.model_parts import frozen_copy
 
 
 class ReferenceLogprobs:

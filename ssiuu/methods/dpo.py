@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch.nn.functional as F
 from torch import nn
 
 from ssiuu.data.templates import REFUSAL_ANSWER
+from ssiuu.forward import Batch, answer_nll, sequence_logprobs
 from ssiuu.methods._reference import ReferenceLogprobs
-from ssiuu.methods.base import (
-    Batch,
-    LossOutput,
-    MethodConfigError,
-    QAPair,
-    UnlearningMethod,
-    answer_nll,
-    encode,
-    sequence_logprobs,
-)
+from ssiuu.methods.base import LossOutput, UnlearningMethod
+from ssiuu.training import encode
 
 
 class DPO(UnlearningMethod):
@@ -32,25 +23,18 @@ class DPO(UnlearningMethod):
 
     def __init__(
         self,
-        model: nn.Module,
-        tokenizer: Any,
         *,
-        forget: list[QAPair],
-        retain: list[QAPair],
-        seed: int = 0,
         beta: float = 0.1,
         retain_weight: float = 1.0,
         preferred_answer: str = REFUSAL_ANSWER,
         max_length: int = 256,
     ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
-        if beta <= 0:
-            raise MethodConfigError(f"dpo: beta must be > 0, got {beta}")
+        self.reject_if(beta <= 0, f"beta must be > 0, got {beta}")
         self.beta = float(beta)
         self.retain_weight = float(retain_weight)
         self.preferred_answer = preferred_answer
         self.max_length = int(max_length)
-        self.reference = ReferenceLogprobs(model)
+        self.reference = ReferenceLogprobs(self.model)
 
     def preferred_batch(self, forget_batch: Batch) -> Batch:
         """The forget questions paired with the refusal answer, encoded like the training loop does."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
-from ssiuu.methods.base import Batch, LossOutput, QAPair, UnlearningMethod, answer_nll
+from ssiuu.forward import Batch, answer_nll
+from ssiuu.methods.base import LossOutput, UnlearningMethod
 
 
 class GA(UnlearningMethod):
@@ -14,11 +13,6 @@ class GA(UnlearningMethod):
 
     name = "ga"
     uses_retain = False
-
-    def __init__(
-        self, model: nn.Module, tokenizer: Any, *, forget: list[QAPair], retain: list[QAPair] = (), seed: int = 0
-    ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
 
     def loss(self, model: nn.Module, batches: dict[str, Batch], step: int) -> LossOutput:
         nll_f = answer_nll(model, batches["forget"])

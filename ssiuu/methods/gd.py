@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import Tensor, nn
 
-from ssiuu.methods.base import Batch, LossOutput, QAPair, UnlearningMethod, answer_nll
+from ssiuu.forward import Batch, answer_nll
+from ssiuu.methods.base import LossOutput, UnlearningMethod
 
 
-def gd_loss(model: nn.Module, batches: dict[str, Batch], retain_weight: float) -> tuple[Tensor, dict[str, float]]:
+def gd_loss(
+    model: nn.Module, batches: dict[str, Batch], retain_weight: float
+) -> tuple[Tensor, dict[str, float]]:
     """``L_GD = −NLL(forget) + retain_weight · NLL(retain)`` (the backbone of KLUE, SSIUU and SIMU)."""
     nll_f = answer_nll(model, batches["forget"])
     nll_r = answer_nll(model, batches["retain"])
@@ -21,17 +22,7 @@ class GD(UnlearningMethod):
 
     name = "gd"
 
-    def __init__(
-        self,
-        model: nn.Module,
-        tokenizer: Any,
-        *,
-        forget: list[QAPair],
-        retain: list[QAPair],
-        seed: int = 0,
-        retain_weight: float = 1.0,
-    ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
+    def __init__(self, *, retain_weight: float = 1.0) -> None:
         self.retain_weight = float(retain_weight)
 
     def loss(self, model: nn.Module, batches: dict[str, Batch], step: int) -> LossOutput:

@@ -35,24 +35,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ssiuu.methods.base import (
-    Batch,
-    LossOutput,
-    MethodConfigError,
-    QAPair,
-    UnlearningMethod,
-    batched,
-    decoder_layers,
-    encode,
-    full_mask,
-    mlp_projections,
-    model_device,
-    param_names,
-    sequence_logprobs,
-    upcast,
-)
+from ssiuu.forward import Batch, sequence_logprobs, upcast
+from ssiuu.methods.base import LossOutput, UnlearningMethod
 from ssiuu.methods.gd import gd_loss
+from ssiuu.model_parts import decoder_layers, full_mask, mlp_projections, model_device, param_names
 from ssiuu.progress import progress
+from ssiuu.training import QAPair, batched, encode
 
 
 def ffn_max_attribution(model: nn.Module, batch: Batch, target: str = "prob") -> list[Tensor]:
@@ -95,7 +83,13 @@ def superficial_variants(forget: list[QAPair], retain: list[QAPair], n: int, see
 
 
 def mean_attribution(
-    model: nn.Module, tokenizer: Any, pairs: list[QAPair], *, target: str, batch_size: int, max_length: int,
+    model: nn.Module,
+    tokenizer: Any,
+    pairs: list[QAPair],
+    *,
+    target: str,
+    batch_size: int,
+    max_length: int,
     desc: str,
 ) -> Tensor:
     """``[L, I]``: the mean over ``pairs`` of the max-token FFN attribution."""
@@ -116,12 +110,7 @@ class KLUE(UnlearningMethod):
 
     def __init__(
         self,
-        model: nn.Module,
-        tokenizer: Any,
         *,
-        forget: list[QAPair],
-        retain: list[QAPair],
-        seed: int = 0,
         neuron_ratio: float = 0.1,
         superficial_alpha: float = 10.0,
         superficial_n: int = 5,
@@ -130,33 +119,38 @@ class KLUE(UnlearningMethod):
         attribution_batch_size: int = 8,
         max_length: int = 256,
     ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
-        if not 0 < neuron_ratio <= 1:
-            raise MethodConfigError(f"klue: neuron_ratio must be in (0, 1], got {neuron_ratio}")
-        if attribution_target not in ("prob", "logprob"):
-            raise MethodConfigError(f"klue: attribution_target must be 'prob' or 'logprob', got {attribution_target!r}")
-        if superficial_n < 0:
-            raise MethodConfigError(f"klue: superficial_n must be ≥ 0, got {superficial_n}")
+        self.reject_if(not 0 < neuron_ratio <= 1, f"neuron_ratio must be in (0, 1], got {neuron_ratio}")
+        self.reject_if(
+            attribution_target not in ("prob", "logprob"),
+            f"attribution_target must be 'prob' or 'logprob', got {attribution_target!r}",
+        )
+        self.reject_if(superficial_n < 0, f"superficial_n must be ≥ 0, got {superficial_n}")
         self.neuron_ratio = float(neuron_ratio)
         self.superficial_alpha = float(superficial_alpha)
         self.superficial_n = int(superficial_n)
         self.retain_weight = float(retain_weight)
         kw = {"target": attribution_target, "batch_size": attribution_batch_size, "max_length": max_length}
-        was_training = model.training
-        model.eval()
-        knowledge = mean_attribution(model, tokenizer, self.forget, desc="KLUE attribution", **kw)
-        if self.superficial_n and self.superficial_alpha:
-            variants = superficial_variants(self.forget, self.retain, self.superficial_n, seed)
-            superficial = mean_attribution(model, tokenizer, variants, desc="KLUE superficial", **kw)
-        else:
-            superficial = torch.zeros_like(knowledge)
-        model.train(was_training)
+        key = (self.superficial_alpha, self.superficial_n, *kw.values())
         #: [L, I] regularised neuron scores and the boolean selection
-        self.scores = knowledge - self.superficial_alpha * superficial
+        self.scores = self.from_start(key, lambda: self._neuron_scores(kw))
         k = max(1, math.ceil(self.neuron_ratio * self.scores.numel()))
         selected = torch.zeros(self.scores.numel(), dtype=torch.bool)
         selected[self.scores.flatten().topk(k).indices] = True
         self.selected = selected.view_as(self.scores)
+
+    def _neuron_scores(self, kw: dict[str, Any]) -> Tensor:
+        """Attribution on the forget pairs minus α × attribution on their superficial variants."""
+        model, tokenizer = self.model, self.tokenizer
+        was_training = model.training
+        model.eval()
+        knowledge = mean_attribution(model, tokenizer, self.forget, desc="KLUE attribution", **kw)
+        if self.superficial_n and self.superficial_alpha:
+            variants = superficial_variants(self.forget, self.retain, self.superficial_n, self.seed)
+            superficial = mean_attribution(model, tokenizer, variants, desc="KLUE superficial", **kw)
+        else:
+            superficial = torch.zeros_like(knowledge)
+        model.train(was_training)
+        return knowledge - self.superficial_alpha * superficial
 
     def parameter_mask(self) -> dict[str, Tensor]:
         names = param_names(self.model)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch.nn.functional as F
 from torch import nn
 
+from ssiuu.forward import Batch, answer_nll, sequence_logprobs
 from ssiuu.methods._reference import ReferenceLogprobs
-from ssiuu.methods.base import (
-    Batch,
-    LossOutput,
-    MethodConfigError,
-    QAPair,
-    UnlearningMethod,
-    answer_nll,
-    sequence_logprobs,
-)
+from ssiuu.methods.base import LossOutput, UnlearningMethod
 
 
 class NPO(UnlearningMethod):
@@ -28,23 +19,11 @@ class NPO(UnlearningMethod):
 
     name = "npo"
 
-    def __init__(
-        self,
-        model: nn.Module,
-        tokenizer: Any,
-        *,
-        forget: list[QAPair],
-        retain: list[QAPair],
-        seed: int = 0,
-        beta: float = 0.1,
-        retain_weight: float = 1.0,
-    ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
-        if beta <= 0:
-            raise MethodConfigError(f"npo: beta must be > 0, got {beta}")
+    def __init__(self, *, beta: float = 0.1, retain_weight: float = 1.0) -> None:
+        self.reject_if(beta <= 0, f"beta must be > 0, got {beta}")
         self.beta = float(beta)
         self.retain_weight = float(retain_weight)
-        self.reference = ReferenceLogprobs(model)
+        self.reference = ReferenceLogprobs(self.model)
 
     def loss(self, model: nn.Module, batches: dict[str, Batch], step: int) -> LossOutput:
         fb = batches["forget"]

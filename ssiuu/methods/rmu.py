@@ -22,25 +22,13 @@ question, the template's turn markers after it, and the answer.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from ssiuu.data.templates import template_prefix_length
-from ssiuu.methods.base import (
-    Batch,
-    LossOutput,
-    MethodConfigError,
-    QAPair,
-    UnlearningMethod,
-    decoder_layers,
-    frozen_copy,
-    full_mask,
-    hidden_at,
-    mlp_projections,
-    param_names,
-)
+from ssiuu.forward import Batch, hidden_at
+from ssiuu.methods.base import LossOutput, UnlearningMethod
+from ssiuu.model_parts import decoder_layers, frozen_copy, full_mask, mlp_projections, param_names
 
 
 def rmu_layer(num_layers: int) -> int:
@@ -67,29 +55,20 @@ class RMU(UnlearningMethod):
     name = "rmu"
 
     def __init__(
-        self,
-        model: nn.Module,
-        tokenizer: Any,
-        *,
-        forget: list[QAPair],
-        retain: list[QAPair],
-        seed: int = 0,
-        alpha: float = 100.0,
-        steering_coeff: float = 20.0,
-        layer: int | None = None,
+        self, *, alpha: float = 100.0, steering_coeff: float = 20.0, layer: int | None = None
     ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
-        n_layers = len(decoder_layers(model))
+        n_layers = len(decoder_layers(self.model))
         self.layer = rmu_layer(n_layers) if layer is None else int(layer)
-        if not 0 <= self.layer < n_layers:
-            raise MethodConfigError(f"rmu: layer {self.layer} outside the model's {n_layers} blocks")
+        self.reject_if(
+            not 0 <= self.layer < n_layers, f"layer {self.layer} outside the model's {n_layers} blocks"
+        )
         self.update_layers = list(range(max(0, self.layer - 2), self.layer + 1))
         self.alpha = float(alpha)
         self.steering_coeff = float(steering_coeff)
-        hidden = model.get_input_embeddings().weight.shape[1]
-        self.u = steering_vector(hidden, seed)
-        self.prefix_length = template_prefix_length(tokenizer)
-        self.frozen = frozen_copy(model)
+        hidden = self.model.get_input_embeddings().weight.shape[1]
+        self.u = steering_vector(hidden, self.seed)
+        self.prefix_length = template_prefix_length(self.tokenizer)
+        self.frozen = frozen_copy(self.model)
         # the frozen model is only ever run up to block l
         frozen_layers = decoder_layers(self.frozen)
         del frozen_layers[self.layer + 1 :]

@@ -31,26 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssiuu.methods.base import (
-    Batch,
-    LossOutput,
-    MethodConfigError,
-    QAPair,
-    UnlearningMethod,
-    _answer_columns,
-    answer_logits,
-    batched,
-    decoder_layers,
-    encode,
-    full_mask,
-    mlp_projections,
-    model_device,
-    model_inputs,
-    param_names,
-    upcast,
-)
+from ssiuu.forward import Batch, answer_columns, answer_logits, model_inputs, upcast
+from ssiuu.methods.base import LossOutput, UnlearningMethod
 from ssiuu.methods.sophia import MaskedSophiaG
+from ssiuu.model_parts import decoder_layers, full_mask, mlp_projections, model_device, param_names
 from ssiuu.progress import progress
+from ssiuu.training import batched, encode
 
 
 def capture_block_inputs(model: nn.Module, batch: Batch) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
@@ -96,7 +82,7 @@ def integrated_gradients(model: nn.Module, batch: Batch, steps: int) -> Tensor:
     the batch and positions."""
     layers = decoder_layers(model)
     inputs = capture_block_inputs(model, batch)
-    cols, target, valid = _answer_columns(batch["labels"])
+    cols, target, valid = answer_columns(batch["labels"])
     scores = []
     for li, layer in enumerate(layers):
         down = mlp_projections(layer)[2]
@@ -105,7 +91,9 @@ def integrated_gradients(model: nn.Module, batch: Batch, steps: int) -> Tensor:
             alpha = s / steps
             held: list[Tensor] = []
 
-            def pre_hook(_m: nn.Module, args: tuple[Any, ...], alpha: float = alpha, held: list = held) -> Any:
+            def pre_hook(
+                _m: nn.Module, args: tuple[Any, ...], alpha: float = alpha, held: list = held
+            ) -> Any:
                 x = args[0].detach()
                 z = (alpha * x).requires_grad_()
                 held.extend([x, z])
@@ -139,12 +127,7 @@ class SIMU(UnlearningMethod):
 
     def __init__(
         self,
-        model: nn.Module,
-        tokenizer: Any,
         *,
-        forget: list[QAPair],
-        retain: list[QAPair],
-        seed: int = 0,
         ig_steps: int = 20,
         threshold: float = 0.2,
         retain_weight: float = 1.0,
@@ -155,11 +138,11 @@ class SIMU(UnlearningMethod):
         attribution_batch_size: int = 8,
         max_length: int = 256,
     ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
-        if ig_steps < 1 or hessian_interval < 1:
-            raise MethodConfigError(f"simu: ig_steps and hessian_interval must be ≥ 1 (got {ig_steps}, {hessian_interval})")
-        if not 0 < threshold <= 1:
-            raise MethodConfigError(f"simu: threshold t must be in (0, 1], got {threshold}")
+        self.reject_if(
+            ig_steps < 1 or hessian_interval < 1,
+            f"ig_steps and hessian_interval must be ≥ 1 (got {ig_steps}, {hessian_interval})",
+        )
+        self.reject_if(not 0 < threshold <= 1, f"threshold t must be in (0, 1], got {threshold}")
         self.ig_steps, self.threshold = int(ig_steps), float(threshold)
         self.retain_weight = float(retain_weight)
         self.rho, self.betas = float(rho), (float(beta1), float(beta2))
@@ -167,18 +150,26 @@ class SIMU(UnlearningMethod):
         self.optimizer: MaskedSophiaG | None = None
         self._hessian_step = 0
         self._generator: torch.Generator | None = None
+        key = (self.ig_steps, attribution_batch_size, max_length)
+        #: [L, I] integrated-gradient scores and the critical-neuron selection
+        self.scores = self.from_start(key, lambda: self._ig_scores(attribution_batch_size, max_length))
+        self.critical = critical_neurons(self.scores, self.threshold)
+
+    def _ig_scores(self, batch_size: int, max_length: int) -> Tensor:
+        """Integrated-gradient neuron scores of the model, summed over the forget pairs."""
+        model = self.model
         device = model_device(model)
         was_training = model.training
         model.eval()
         total: Tensor | None = None
-        for chunk in progress(batched(self.forget, attribution_batch_size), desc="SIMU attribution"):
-            s = integrated_gradients(model, encode(tokenizer, chunk, device, max_length), self.ig_steps).cpu()
+        for chunk in progress(batched(self.forget, batch_size), desc="SIMU attribution"):
+            s = integrated_gradients(
+                model, encode(self.tokenizer, chunk, device, max_length), self.ig_steps
+            ).cpu()
             total = s if total is None else total + s
         model.train(was_training)
         assert total is not None
-        #: [L, I] integrated-gradient scores and the critical-neuron selection
-        self.scores = total
-        self.critical = critical_neurons(total, self.threshold)
+        return total
 
     def parameter_mask(self) -> dict[str, Tensor]:
         names = param_names(self.model)
@@ -197,7 +188,11 @@ class SIMU(UnlearningMethod):
         def factory(groups: list[dict[str, Any]], lr: float) -> torch.optim.Optimizer:
             params = [p for g in groups for p in (g["params"] if isinstance(g, dict) else [g])]
             self.optimizer = MaskedSophiaG(
-                groups, lr=lr, betas=self.betas, rho=self.rho, masks={p: masks[p] for p in params if p in masks}
+                groups,
+                lr=lr,
+                betas=self.betas,
+                rho=self.rho,
+                masks={p: masks[p] for p in params if p in masks},
             )
             self._hessian_step = 0
             return self.optimizer
@@ -224,6 +219,8 @@ class SIMU(UnlearningMethod):
             sampled_ce = F.cross_entropy(logits, self._sampled_labels(logits))
             params = [p for g in opt.param_groups for p in g["params"] if p.requires_grad]
             grads = torch.autograd.grad(sampled_ce, params, retain_graph=True, allow_unused=True)
-            opt.update_hessian({p: g for p, g in zip(params, grads, strict=True) if g is not None}, scale=len(logits))
+            opt.update_hessian(
+                {p: g for p, g in zip(params, grads, strict=True) if g is not None}, scale=len(logits)
+            )
             logs["sampled_ce"] = sampled_ce.item()
         return -nll_f + self.retain_weight * nll_r, logs

@@ -35,14 +35,20 @@ class MaskedSophiaG(torch.optim.Optimizer):
         masks: dict[Tensor, Tensor] | None = None,
     ) -> None:
         if lr < 0 or rho < 0 or weight_decay < 0:
-            raise ValueError(f"MaskedSophiaG: lr, rho and weight_decay must be ≥ 0 (got {lr}, {rho}, {weight_decay})")
+            raise ValueError(
+                f"MaskedSophiaG: lr, rho and weight_decay must be ≥ 0 (got {lr}, {rho}, {weight_decay})"
+            )
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"MaskedSophiaG: betas must be in [0, 1), got {betas}")
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "rho": rho, "weight_decay": weight_decay, "eps": eps})
+        super().__init__(
+            params, {"lr": lr, "betas": tuple(betas), "rho": rho, "weight_decay": weight_decay, "eps": eps}
+        )
         self.masks = {p: m.to(device=p.device, dtype=torch.bool) for p, m in (masks or {}).items()}
         for p, m in self.masks.items():
             if m.shape != p.shape:
-                raise ValueError(f"MaskedSophiaG: mask shape {tuple(m.shape)} != parameter shape {tuple(p.shape)}")
+                raise ValueError(
+                    f"MaskedSophiaG: mask shape {tuple(m.shape)} != parameter shape {tuple(p.shape)}"
+                )
 
     def _state(self, p: Tensor) -> dict[str, Tensor]:
         state = self.state[p]

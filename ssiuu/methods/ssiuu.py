@@ -42,17 +42,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ssiuu.methods.base import (
-    Batch,
-    LossOutput,
-    MethodConfigError,
-    QAPair,
-    UnlearningMethod,
-    activation_checkpointing,
-    answer_nll,
-    mean_nll,
-    sequence_logprobs,
-)
+from ssiuu.forward import Batch, activation_checkpointing, answer_nll, mean_nll, sequence_logprobs
+from ssiuu.methods.base import LossOutput, MethodConfigError, UnlearningMethod
 
 HVP_MODES = ("exact", "finite_difference")
 ATTRIBUTION_TARGETS = ("prob", "logprob")
@@ -72,6 +63,19 @@ def math_sdpa() -> contextlib.AbstractContextManager[Any]:
 def attribution_objective(seq_logprobs: Tensor, target: str) -> Tensor:
     """P of Eq. 12 summed over the batch: Σ exp(log P(y|x)) (``prob``) or Σ log P(y|x) (``logprob``)."""
     return seq_logprobs.exp().sum() if target == "prob" else seq_logprobs.sum()
+
+
+@torch.no_grad()
+def negative_delta(attribution: list[Tensor], prev: list[Tensor]) -> tuple[list[Tensor], float, int]:
+    """``(mΔ, ‖mΔ‖², |I⁻|)``: mΔ = 1[A_t < 0] ⊙ (A_t − A_{t−1}), one parameter tensor at a time."""
+    masked_delta, squares, n_negative = [], 0.0, 0
+    for a, b in zip(attribution, prev, strict=True):
+        negative = a < 0  # (masked_fill/where on model-sized tensors are several times slower)
+        n_negative += int(torch.count_nonzero(negative))
+        c = torch.sub(a, b).mul_(negative)
+        squares += float(torch.linalg.vector_norm(c)) ** 2
+        masked_delta.append(c)
+    return masked_delta, squares, n_negative
 
 
 class _CoefDot(torch.autograd.Function):
@@ -118,12 +122,7 @@ class SSIUU(UnlearningMethod):
 
     def __init__(
         self,
-        model: nn.Module,
-        tokenizer: Any,
         *,
-        forget: list[QAPair],
-        retain: list[QAPair],
-        seed: int = 0,
         lambda_: float = 1e-3,
         retain_weight: float = 1.0,
         attribution_target: str = "prob",
@@ -131,22 +130,25 @@ class SSIUU(UnlearningMethod):
         fd_scheme: str = "forward",
         fd_eps: float | None = None,
     ) -> None:
-        super().__init__(model, tokenizer, forget=forget, retain=retain, seed=seed)
-        if hvp not in HVP_MODES:
-            raise MethodConfigError(f"ssiuu: hvp must be one of {HVP_MODES}, got {hvp!r}")
-        if attribution_target not in ATTRIBUTION_TARGETS:
-            raise MethodConfigError(f"ssiuu: attribution_target must be one of {ATTRIBUTION_TARGETS}, got {attribution_target!r}")
-        if fd_scheme not in FD_SCHEMES:
-            raise MethodConfigError(f"ssiuu: fd_scheme must be one of {FD_SCHEMES}, got {fd_scheme!r}")
-        if lambda_ < 0 or (fd_eps is not None and fd_eps <= 0):
-            raise MethodConfigError(f"ssiuu: lambda_ must be ≥ 0 and fd_eps > 0 (got {lambda_}, {fd_eps})")
-        if hvp == "exact" and lambda_ > 0 and activation_checkpointing(model):
-            # measured on an H100 (benchmarks/gpu_memory.py): the recomputation of a checkpointed block
-            # inside the double backward does not match the saved tensors and torch aborts the step
-            raise MethodConfigError(
-                "ssiuu: hvp: exact cannot run with gradient checkpointing (its double backward re-enters the "
-                "checkpointed blocks); set method_params.SSIUU.hvp: finite_difference or gradient_checkpointing: false"
-            )
+        self.reject_if(hvp not in HVP_MODES, f"hvp must be one of {HVP_MODES}, got {hvp!r}")
+        self.reject_if(
+            attribution_target not in ATTRIBUTION_TARGETS,
+            f"attribution_target must be one of {ATTRIBUTION_TARGETS}, got {attribution_target!r}",
+        )
+        self.reject_if(
+            fd_scheme not in FD_SCHEMES, f"fd_scheme must be one of {FD_SCHEMES}, got {fd_scheme!r}"
+        )
+        self.reject_if(
+            lambda_ < 0 or (fd_eps is not None and fd_eps <= 0),
+            f"lambda_ must be ≥ 0 and fd_eps > 0 (got {lambda_}, {fd_eps})",
+        )
+        # measured on an H100 (benchmarks/gpu_memory.py): the recomputation of a checkpointed block inside
+        # the double backward does not match the saved tensors and torch aborts the step
+        self.reject_if(
+            hvp == "exact" and lambda_ > 0 and activation_checkpointing(self.model),
+            "hvp: exact cannot run with gradient checkpointing (its double backward re-enters the checkpointed "
+            "blocks); set method_params.SSIUU.hvp: finite_difference or gradient_checkpointing: false",
+        )
         self.lam = float(lambda_)
         self.retain_weight = float(retain_weight)
         self.attribution_target = attribution_target
@@ -216,7 +218,9 @@ class SSIUU(UnlearningMethod):
         prev = self._prev
         regularise = prev is not None and self.lam > 0
         if prev is not None and [a.shape for a in prev] != [p.shape for p in params]:
-            raise RuntimeError("ssiuu: the trainable parameters changed between steps; build a new method object")
+            raise RuntimeError(
+                "ssiuu: the trainable parameters changed between steps; build a new method object"
+            )
         if exact and regularise:
             self._check_attention(model)
 
@@ -235,7 +239,11 @@ class SSIUU(UnlearningMethod):
         # backward walks it anyway).
         reuse = self.attribution_target == "logprob" and not (exact and regularise)
         grads = torch.autograd.grad(
-            objective, params, retain_graph=not reuse, create_graph=exact and regularise, materialize_grads=True
+            objective,
+            params,
+            retain_graph=not reuse,
+            create_graph=exact and regularise,
+            materialize_grads=True,
         )
         with torch.no_grad():
             attribution = [p.detach() * g.detach() for p, g in zip(params, grads, strict=True)]
@@ -246,26 +254,23 @@ class SSIUU(UnlearningMethod):
         if not regularise:
             if not reuse:
                 return l_gd, logs | {"ssiuu_reg": 0.0}
-            injected = sum(_InjectGrad.apply(p, g.mul_(forget_scale)) for p, g in zip(params, grads, strict=True))
+            injected = sum(
+                _InjectGrad.apply(p, g.mul_(forget_scale)) for p, g in zip(params, grads, strict=True)
+            )
             surrogate = retain_term + injected
             return surrogate - surrogate.detach() + l_gd.detach(), logs | {"ssiuu_reg": 0.0}
 
         assert prev is not None
-        with torch.no_grad():  # mΔ = 1[A_t < 0] ⊙ (A_t − A_{t−1}), one parameter tensor at a time
-            masked_delta, reg, n_negative = [], 0.0, 0
-            for a, b in zip(attribution, prev, strict=True):
-                negative = a < 0  # (masked_fill/where on model-sized tensors are several times slower)
-                n_negative += int(torch.count_nonzero(negative))
-                c = torch.sub(a, b).mul_(negative)
-                reg += float(torch.linalg.vector_norm(c)) ** 2
-                masked_delta.append(c)
-            reg *= self.lam
+        masked_delta, squares, n_negative = negative_delta(attribution, prev)
+        reg = squares * self.lam
         two_lam = 2 * self.lam  # coef = 2λ mΔ of Eq. 14; the scalar is folded into the fused ops below
         # the surrogate's terms are 0-valued; their gradients carry the regulariser's gradient
         if exact:
             # ∇_φ Σ_i coef_i φ_i g_i(φ) = coef ⊙ g + H (coef ⊙ φ): the loop's backward does the HVP
             coef = [c.mul_(two_lam) for c in masked_delta]
-            surrogate = l_gd + sum(_CoefDot.apply(p, g, c, 1.0) for p, g, c in zip(params, grads, coef, strict=True))
+            surrogate = l_gd + sum(
+                _CoefDot.apply(p, g, c, 1.0) for p, g, c in zip(params, grads, coef, strict=True)
+            )
         else:
             extra, eps = self._fd_extra(model, names, params, fb, grads, masked_delta)  # coef ⊙ g + H v
             logs["fd_eps"] = eps
@@ -296,7 +301,10 @@ class SSIUU(UnlearningMethod):
         eps = self._fd_eps(params[0].dtype) / (two_lam * top)
         step = eps * two_lam  # φ ± εv = φ ± step · mΔ ⊙ φ
         with torch.no_grad():
-            shifted = [torch.addcmul(p.detach(), c, p.detach(), value=step) for p, c in zip(params, masked_delta, strict=True)]
+            shifted = [
+                torch.addcmul(p.detach(), c, p.detach(), value=step)
+                for p, c in zip(params, masked_delta, strict=True)
+            ]
         denom = eps if self.fd_scheme == "forward" else 2 * eps
         out = self._grad_p(model, names, shifted, batch, scale=1 / denom)  # ∇P(φ + εv) / denom
         if self.fd_scheme == "forward":
@@ -317,4 +325,3 @@ class SSIUU(UnlearningMethod):
             for o, c, g in zip(out, masked_delta, grads, strict=True):
                 o.addcmul_(c, g.detach(), value=two_lam)
         return out, eps
-

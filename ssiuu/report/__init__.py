@@ -1,8 +1,8 @@
-"""Tables 1-2 and Figures 2-7 from cached results (pandas + matplotlib only; never imports torch or a model).
+"""Tables 1-2, Figures 2-7 and the claims from result files (pandas + matplotlib only; never imports torch).
 
-Entry point for the ``report`` rules: :func:`build_report_assets` (or :func:`build_tables` /
-:func:`build_figures` separately); :func:`options_from_config` turns a validated config dict into their
-keyword arguments.
+The ``tables``, ``figures`` and ``claims`` rules call :func:`make_tables`, :func:`make_figures` and
+:func:`make_claims` with their input files; :func:`options_from_config` turns the validated config into the
+keyword arguments of :func:`build_tables`, :func:`build_figures` and :func:`ssiuu.report.claims.write_claims`.
 """
 
 from __future__ import annotations
@@ -11,62 +11,58 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ssiuu.references import REFERENCE_LABELS
 from ssiuu.report.figures import build_figures
-from ssiuu.report.tables import ResultError, build_tables, collect_attacks, collect_results
+from ssiuu.report.options import options_from_config
+from ssiuu.report.results import ResultError, ResultFiles, collect_attacks
+from ssiuu.report.table_data import collect_results
+from ssiuu.report.tables import build_tables
 
 __all__ = [
     "ResultError",
+    "ResultFiles",
     "build_figures",
     "build_report_assets",
     "build_tables",
     "collect_attacks",
     "collect_results",
+    "make_claims",
+    "make_figures",
+    "make_tables",
     "options_from_config",
 ]
 
 
-def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of :func:`build_report_assets` from a validated config (defaults where keys are absent).
+_TABLE_OPTIONS = (
+    "methods",
+    "harmful_lrs",
+    "benign_lrs",
+    "harmful_ps",
+    "confidence",
+    "n_resamples",
+    "min_logprob_drop",
+)
 
-    Labels come from ``models.<key>.label`` and ``benchmarks.<key>.label``; λ-ablation variants are named like
-    the DAG names them (``SSIUU-lambda<λ:g>``)."""
-    attacks = config.get("attacks", {})
-    analysis = config.get("analysis", {})
-    labels: dict[str, str] = {}
-    for section in ("models", "benchmarks"):
-        for key, spec in (config.get(section) or {}).items():
-            if isinstance(spec, Mapping) and spec.get("label"):
-                labels[key] = str(spec["label"])
-    labels |= REFERENCE_LABELS
-    enabled = analysis.get("enabled", True)
-    return {
-        "methods": list(config["methods"]),
-        "harmful_lrs": [
-            float(x) for x in attacks.get("harmful", {}).get("learning_rates", [1e-5, 5e-6, 1e-6])
-        ],
-        "benign_lrs": [float(x) for x in attacks.get("benign", {}).get("learning_rates", [1e-5, 1e-6, 1e-7])],
-        "harmful_ps": [float(x) for x in attacks.get("harmful", {}).get("fractions", [0.1, 0.3])],
-        "labels": labels,
-        "lambda_variants": [f"SSIUU-lambda{float(x):g}" for x in analysis.get("lambda_ablation", [])]
-        if enabled
-        else [],
-        "influence_methods": analysis.get("influence_methods"),
-        "heatmap_methods": list(analysis.get("heatmap_methods", ["GD", "SSIUU"])),
-        "logit_lens_methods": list(analysis.get("logit_lens_methods", ["GD", "SSIUU"])),
-        "distribution_methods": analysis.get("distribution_methods"),
-        "distribution_attack_p": float(analysis.get("distribution_attack", {}).get("p", 0.1)),
-        "lr_sweep_methods": list(analysis.get("lr_sweep_methods", ["GA", "GD"])),
-        "top_k": int(analysis.get("top_k", 100)),
-        "attribution_target": str(analysis.get("attribution_target", "prob")),
-        "confidence": float(attacks.get("confidence_level", 0.95)),
-        "n_resamples": int(attacks.get("bootstrap_resamples", 9999)),
-        "min_logprob_drop": float(attacks.get("min_logprob_drop", 0.1)),
-    }
+
+def make_tables(config: dict[str, Any], results: Sequence[str], out_dir: str) -> dict[str, Path]:
+    """Rule ``tables``: Tables 1-2 and their companions from the given result files."""
+    opts = options_from_config(config)
+    return build_tables(ResultFiles(results), out_dir, opts["labels"], **{k: opts[k] for k in _TABLE_OPTIONS})
+
+
+def make_figures(config: dict[str, Any], results: Sequence[str], out_dir: str) -> dict[str, list[Path]]:
+    """Rule ``figures``: Figures 2-7 from the given result files."""
+    return build_figures(ResultFiles(results), out_dir, **options_from_config(config))
+
+
+def make_claims(config: dict[str, Any], results: Sequence[str], out: str) -> list[Path]:
+    """Rule ``claims``: the paper's three claims stated from the given result files."""
+    from ssiuu.report.claims import claims_options, write_claims
+
+    return write_claims(ResultFiles(results), out, **claims_options(config))
 
 
 def build_report_assets(
-    results_dir: str | Path,
+    results: ResultFiles,
     out_dir_tables: str | Path,
     out_dir_figures: str | Path,
     *,
@@ -86,7 +82,7 @@ def build_report_assets(
     every ``SSIUU-lambda*`` found). ``labels``: display names for benchmark / model / method keys. Remaining
     keyword arguments go to :func:`ssiuu.report.figures.build_figures`. Returns ``{name: [paths]}``."""
     tables = build_tables(
-        results_dir,
+        results,
         out_dir_tables,
         labels,
         methods=methods,
@@ -95,7 +91,7 @@ def build_report_assets(
         harmful_ps=harmful_ps,
     )
     figures = build_figures(
-        results_dir,
+        results,
         out_dir_figures,
         methods=methods,
         harmful_lrs=harmful_lrs,

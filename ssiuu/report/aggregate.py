@@ -66,30 +66,43 @@ def _utility_interval(results: Sequence[Mapping[str, Any]], style: str, opts: Ma
     return standard_error_interval(sum(values) / len(values), stderr_us, n, confidence=opts["confidence"])
 
 
-def score_intervals(results: Sequence[Mapping[str, Any]], style: str, forget_ids: Sequence[str],
-                    opts: Mapping[str, Any]) -> dict[str, Interval]:
+def score_intervals(
+    results: Sequence[Mapping[str, Any]], style: str, forget_ids: Sequence[str], opts: Mapping[str, Any]
+) -> dict[str, Interval]:
     """FS, RS and US of a row (one or more seeds' ``unlearn.json`` / one ``base.json``), as fractions."""
     key = "correct" if style == "mcqa" else "rougeL_recall"
     fs = [x for r in results for x in _items(r, "forget", key, forget_ids)]
     rs = [x for r in results for x in _items(r, "test" if style == "mcqa" else "retain", key)]
-    return {"FS": mean_interval(fs, **opts), "RS": mean_interval(rs, **opts),
-            "US": _utility_interval(results, style, opts)}
+    return {
+        "FS": mean_interval(fs, **opts),
+        "RS": mean_interval(rs, **opts),
+        "US": _utility_interval(results, style, opts),
+    }
 
 
 def cell_columns(name: str, interval: Interval, scale: float = 100.0) -> dict[str, float]:
+    """``name``, ``name_low``, ``name_high`` and ``name_n`` of an interval, scaled (percent by default)."""
     iv = interval.scaled(scale)
     return {name: iv.value, f"{name}_low": iv.low, f"{name}_high": iv.high, f"{name}_n": iv.n}
 
 
 def attack_columns(key: str, cell: AttackCell, min_drop: float) -> dict[str, Any]:
     """The table columns of one attack cell: score (percent), recovered fraction, log-probability gain."""
-    return (cell_columns(key, cell.score) | cell_columns(f"{key}_recovered", cell.recovered, 1.0)
-            | cell_columns(f"{key}_gain", cell.gain, 1.0)
-            | {f"{key}_runs": cell.runs, f"{key}_drop": cell.drop, f"{key}_stable": cell.stable(min_drop)})
+    return (
+        cell_columns(key, cell.score)
+        | cell_columns(f"{key}_recovered", cell.recovered, 1.0)
+        | cell_columns(f"{key}_gain", cell.gain, 1.0)
+        | {f"{key}_runs": cell.runs, f"{key}_drop": cell.drop, f"{key}_stable": cell.stable(min_drop)}
+    )
 
 
-def attack_cells_of(attacks: pd.DataFrame, keys: Sequence[str], lrs: Mapping[str, Sequence[float]],
-                    opts: Mapping[str, Any], min_drop: float) -> dict[str, Any]:
+def attack_cells_of(
+    attacks: pd.DataFrame,
+    keys: Sequence[str],
+    lrs: Mapping[str, Sequence[float]],
+    opts: Mapping[str, Any],
+    min_drop: float,
+) -> dict[str, Any]:
     """The attack columns of a row (:func:`attack_columns`) from its attack files at the configured learning
     rates, with ``<key>_eval_set`` (what was scored), ``<key>_eval_items`` (items per run, smallest) and
     ``<key>_without_items`` (files without per-item curves, which no cell can use)."""
@@ -110,7 +123,8 @@ def attack_cells_of(attacks: pd.DataFrame, keys: Sequence[str], lrs: Mapping[str
 def degraded(row: Mapping[str, Any], default: Mapping[str, Any], fraction: float = 0.8) -> bool:
     """Whether unlearning left RS or US below ``fraction`` of the starting model's (issue: usable models)."""
     return any(
-        not pd.isna(row[x]) and not pd.isna(default[x]) and row[x] < fraction * default[x] for x in ("RS", "US")
+        not pd.isna(row[x]) and not pd.isna(default[x]) and row[x] < fraction * default[x]
+        for x in ("RS", "US")
     )
 
 

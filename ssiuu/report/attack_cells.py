@@ -53,7 +53,9 @@ class AttackCell:
         return not math.isnan(self.drop) and self.drop >= min_drop
 
 
-def _best_point(results: Sequence[Mapping[str, Any]], key: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+def _best_point(
+    results: Sequence[Mapping[str, Any]], key: str
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     """(result, curve point) with the largest ``key`` over the learning rates and steps of one run."""
     points = [(res, pt) for res in results for pt in res["curve"]]
     return max(points, key=lambda rp: rp[1][key])
@@ -66,22 +68,33 @@ def run_items(results: Sequence[Mapping[str, Any]]) -> RunItems | None:
         return None
     _, fs_point = _best_point(results, "fs")
     lp_result, lp_point = _best_point(results, "logprob")
-    return RunItems(scores=list(fs_point["item_scores"]), start=list(lp_result["start_logprobs"]),
-                    unlearned=list(lp_result["curve"][0]["item_logprobs"]), attacked=list(lp_point["item_logprobs"]))
+    return RunItems(
+        scores=list(fs_point["item_scores"]),
+        start=list(lp_result["start_logprobs"]),
+        unlearned=list(lp_result["curve"][0]["item_logprobs"]),
+        attacked=list(lp_point["item_logprobs"]),
+    )
 
 
-def attack_cell(results_by_run: Mapping[Any, Sequence[Mapping[str, Any]]], *, confidence: float,
-                n_resamples: int) -> AttackCell:
+def attack_cell(
+    results_by_run: Mapping[Any, Sequence[Mapping[str, Any]]], *, confidence: float, n_resamples: int
+) -> AttackCell:
     """Pool the runs of one (method, attack) cell; ``results_by_run`` maps (seed, run) to that run's results."""
     runs = [items for items in (run_items(r) for r in results_by_run.values()) if items is not None]
-    pooled = {field: [x for r in runs for x in getattr(r, field)] for field in ("scores", "start", "unlearned",
-                                                                                "attacked")}
+    pooled = {
+        field: [x for r in runs for x in getattr(r, field)]
+        for field in ("scores", "start", "unlearned", "attacked")
+    }
     opts = {"confidence": confidence, "n_resamples": n_resamples}
-    start, unlearned, attacked = (np.asarray(pooled[f], dtype=float) for f in ("start", "unlearned", "attacked"))
+    start, unlearned, attacked = (
+        np.asarray(pooled[f], dtype=float) for f in ("start", "unlearned", "attacked")
+    )
     has_start = start.size == attacked.size and start.size > 0
     return AttackCell(
         score=mean_interval(pooled["scores"], **opts),
-        recovered=recovered_fraction_interval(attacked, unlearned, start, **opts) if has_start else Interval.missing(),
+        recovered=recovered_fraction_interval(attacked, unlearned, start, **opts)
+        if has_start
+        else Interval.missing(),
         gain=mean_interval(list(attacked - unlearned), **opts) if attacked.size else Interval.missing(),
         drop=float(start.mean() - unlearned.mean()) if has_start else math.nan,
         runs=len(runs),
@@ -89,8 +102,9 @@ def attack_cell(results_by_run: Mapping[Any, Sequence[Mapping[str, Any]]], *, co
     )
 
 
-def cell_difference(first: AttackCell, second: AttackCell, *, confidence: float,
-                    n_resamples: int) -> tuple[Interval, Interval]:
+def cell_difference(
+    first: AttackCell, second: AttackCell, *, confidence: float, n_resamples: int
+) -> tuple[Interval, Interval]:
     """(score difference, recovered-fraction difference) first − second, each with its bootstrap interval.
 
     The two cells score different items (each method's own pool), so the samples are independent."""
@@ -107,6 +121,7 @@ def cell_difference(first: AttackCell, second: AttackCell, *, confidence: float,
 
 
 def group_by_run(results: Iterable[Mapping[str, Any]]) -> dict[tuple[int, int], list[Mapping[str, Any]]]:
+    """Attack results keyed by (seed, run): one run's results at its learning rates."""
     out: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
     for res in results:
         out.setdefault((int(res["seed"]), int(res["run"])), []).append(res)

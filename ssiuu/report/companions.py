@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ssiuu.report.attack_cells import cell_difference
+from ssiuu.report.render import attack_display, fmt_cell
 from ssiuu.report.stats import Interval
-from ssiuu.report.tables import fmt_cell
 
 
 def _fmt(iv: Interval, digits: int = 2) -> str:
@@ -43,21 +43,21 @@ def _unstable(row: pd.Series, key: str) -> bool:
     return not math.isnan(value) and (not row[f"{key}_stable"] or (math.isnan(low) and n >= 2))
 
 
-def _display(key: str) -> str:
-    return "Benign" if key == "benign" else f"Harmful p={key.removeprefix('harmful_p')}"
-
-
 def recovery_display(table: pd.DataFrame, labels: Mapping[str, str] | None) -> tuple[pd.DataFrame, list[str]]:
     """Per method and attack: recovered fraction [CI] (§ where unstable), Δ log p [CI] and unlearning's drop."""
     rows = []
     for _, r in _attacked(table).iterrows():
-        row = {"Model": (labels or {}).get(r["model"], r["model"]), "Method": (labels or {}).get(r["method"],
-                                                                                                 r["method"])}
+        row = {
+            "Model": (labels or {}).get(r["model"], r["model"]),
+            "Method": (labels or {}).get(r["method"], r["method"]),
+        }
         for key in _attack_keys(table):
             mark = " §" if _unstable(r, key) else ""
-            row[f"{_display(key)} recovered"] = _fmt(_interval(r, f"{key}_recovered")) + mark
-            row[f"{_display(key)} Δ log p"] = _fmt(_interval(r, f"{key}_gain"))
-            row[f"{_display(key)} drop"] = "–" if math.isnan(r[f"{key}_drop"]) else f"{r[f'{key}_drop']:.2f}"
+            row[f"{attack_display(key)} recovered"] = _fmt(_interval(r, f"{key}_recovered")) + mark
+            row[f"{attack_display(key)} Δ log p"] = _fmt(_interval(r, f"{key}_gain"))
+            row[f"{attack_display(key)} drop"] = (
+                "–" if math.isnan(r[f"{key}_drop"]) else f"{r[f'{key}_drop']:.2f}"
+            )
         rows.append(row)
     notes = [
         "Recovered fraction of the evaluation items' mean gold-answer log-probability (attacked − unlearned) / "
@@ -71,8 +71,14 @@ def recovery_display(table: pd.DataFrame, labels: Mapping[str, str] | None) -> t
     return pd.DataFrame(rows), notes
 
 
-def ssiuu_differences(table: pd.DataFrame, labels: Mapping[str, str] | None, *, confidence: float,
-                      n_resamples: int, method: str = "SSIUU") -> tuple[pd.DataFrame, list[str]]:
+def ssiuu_differences(
+    table: pd.DataFrame,
+    labels: Mapping[str, str] | None,
+    *,
+    confidence: float,
+    n_resamples: int,
+    method: str = "SSIUU",
+) -> tuple[pd.DataFrame, list[str]]:
     """SSIUU minus each other row: attack score (points of %) and recovered fraction, with bootstrap CIs."""
     rows = []
     keys = _attack_keys(table)
@@ -83,12 +89,18 @@ def ssiuu_differences(table: pd.DataFrame, labels: Mapping[str, str] | None, *, 
         for _, r in _attacked(grp[grp["method"] != method]).iterrows():
             row = {"Model": (labels or {}).get(model, model), "Method": f"{method} − {r['method']}"}
             for key in keys:
-                score, recovered = cell_difference(ours.iloc[0][f"{key}_cell"], r[f"{key}_cell"],
-                                                   confidence=confidence, n_resamples=n_resamples)
-                row[f"{_display(key)} Δ score"] = _fmt(score.scaled(100.0), 1)
-                row[f"{_display(key)} Δ recovered"] = _fmt(recovered)
+                score, recovered = cell_difference(
+                    ours.iloc[0][f"{key}_cell"],
+                    r[f"{key}_cell"],
+                    confidence=confidence,
+                    n_resamples=n_resamples,
+                )
+                row[f"{attack_display(key)} Δ score"] = _fmt(score.scaled(100.0), 1)
+                row[f"{attack_display(key)} Δ recovered"] = _fmt(recovered)
             rows.append(row)
-    notes = [f"Negative = {method} lower (more robust). Δ score in points of %; the two rows score different "
-             "items (each method's own pool), so the bootstrap resamples them independently "
-             f"({100 * confidence:g} % intervals; n = items of both rows)."]
+    notes = [
+        f"Negative = {method} lower (more robust). Δ score in points of %; the two rows score different "
+        "items (each method's own pool), so the bootstrap resamples them independently "
+        f"({100 * confidence:g} % intervals; n = items of both rows)."
+    ]
     return pd.DataFrame(rows), notes

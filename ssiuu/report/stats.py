@@ -26,16 +26,27 @@ class Interval:
 
     @classmethod
     def missing(cls) -> Interval:
+        """No value, no interval, no observations."""
         return cls(math.nan, math.nan, math.nan, 0)
 
     def scaled(self, factor: float) -> Interval:
+        """Value and bounds times ``factor`` (e.g. 100 for percent); n unchanged."""
         return Interval(self.value * factor, self.low * factor, self.high * factor, self.n)
 
 
-def _bootstrap(data: tuple[np.ndarray, ...], statistic, *, paired: bool, confidence: float,
-               n_resamples: int) -> tuple[float, float]:
-    res = stats.bootstrap(data, statistic, paired=paired, vectorized=True, confidence_level=confidence,
-                          n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(0))
+def _bootstrap(
+    data: tuple[np.ndarray, ...], statistic, *, paired: bool, confidence: float, n_resamples: int
+) -> tuple[float, float]:
+    res = stats.bootstrap(
+        data,
+        statistic,
+        paired=paired,
+        vectorized=True,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -50,8 +61,9 @@ def mean_interval(values: Sequence[float], *, confidence: float = 0.95, n_resamp
     return Interval(float(v.mean()), low, high, int(v.size))
 
 
-def mean_of_means_interval(groups: Sequence[Sequence[float]], *, confidence: float = 0.95,
-                           n_resamples: int = 9999) -> Interval:
+def mean_of_means_interval(
+    groups: Sequence[Sequence[float]], *, confidence: float = 0.95, n_resamples: int = 9999
+) -> Interval:
     """The mean of the groups' means (e.g. US over utility sets), each group resampled on its own."""
     arrays = tuple(np.asarray(g, dtype=float) for g in groups if len(g))
     if not arrays:
@@ -68,16 +80,23 @@ def mean_of_means_interval(groups: Sequence[Sequence[float]], *, confidence: flo
     return Interval(value, low, high, n)
 
 
-def recovered_fraction_of_means(attacked: np.ndarray, unlearned: np.ndarray, start: np.ndarray,
-                                axis: int = -1) -> np.ndarray:
+def recovered_fraction_of_means(
+    attacked: np.ndarray, unlearned: np.ndarray, start: np.ndarray, axis: int = -1
+) -> np.ndarray:
     """(mean attacked − mean unlearned) / (mean start − mean unlearned) along ``axis``; NaN without a drop."""
     drop = start.mean(axis=axis) - unlearned.mean(axis=axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(drop > 0, (attacked.mean(axis=axis) - unlearned.mean(axis=axis)) / drop, np.nan)
 
 
-def recovered_fraction_interval(attacked: Sequence[float], unlearned: Sequence[float], start: Sequence[float], *,
-                                confidence: float = 0.95, n_resamples: int = 9999) -> Interval:
+def recovered_fraction_interval(
+    attacked: Sequence[float],
+    unlearned: Sequence[float],
+    start: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+) -> Interval:
     """:func:`recovered_fraction_of_means` over items, the three values of an item resampled together."""
     a, u, s = (np.asarray(x, dtype=float) for x in (attacked, unlearned, start))
     if not a.size:
@@ -85,13 +104,15 @@ def recovered_fraction_interval(attacked: Sequence[float], unlearned: Sequence[f
     value = float(recovered_fraction_of_means(a, u, s))
     if a.size < 2 or math.isnan(value):
         return Interval(value, math.nan, math.nan, int(a.size))
-    low, high = _bootstrap((a, u, s), recovered_fraction_of_means, paired=True, confidence=confidence,
-                           n_resamples=n_resamples)
+    low, high = _bootstrap(
+        (a, u, s), recovered_fraction_of_means, paired=True, confidence=confidence, n_resamples=n_resamples
+    )
     return Interval(value, low, high, int(a.size))
 
 
-def difference_interval(first: Sequence[float], second: Sequence[float], *, confidence: float = 0.95,
-                        n_resamples: int = 9999) -> Interval:
+def difference_interval(
+    first: Sequence[float], second: Sequence[float], *, confidence: float = 0.95, n_resamples: int = 9999
+) -> Interval:
     """mean(first) − mean(second) for two independent samples (different evaluation items)."""
     a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     if not (a.size and b.size):
@@ -134,7 +155,9 @@ def recovered_fraction_difference_interval(
 
     def statistic(ia: np.ndarray, ib: np.ndarray, axis: int = -1) -> np.ndarray:
         ia, ib = ia.astype(int), ib.astype(int)
-        return recovered_fraction_of_means(*(x[ia] for x in a)) - recovered_fraction_of_means(*(x[ib] for x in b))
+        return recovered_fraction_of_means(*(x[ia] for x in a)) - recovered_fraction_of_means(
+            *(x[ib] for x in b)
+        )
 
     idx = (np.arange(a[0].size, dtype=float), np.arange(b[0].size, dtype=float))
     low, high = _bootstrap(idx, statistic, paired=False, confidence=confidence, n_resamples=n_resamples)

@@ -6,7 +6,7 @@ rule attribution:
     input:
         unpack(state_inputs),
     output:
-        f"{W}/attribution/{{benchmark}}/{{model}}/{{state}}.pt",
+        P("attribution"),
     log:
         f"{W}/logs/attribution/{{benchmark}}/{{model}}/{{state}}.log",
     benchmark:
@@ -37,13 +37,10 @@ rule attribution:
 rule influence:
     """Influence variation D+/D- (Eqs. 2, 4, 5 with App. A's corrections): Figs. 3 and 5."""
     input:
-        base=f"{W}/attribution/{{benchmark}}/{{model}}/base.pt",
-        unlearned=expand(
-            f"{W}/attribution/{{{{benchmark}}}}/{{{{model}}}}/{{state}}.pt",
-            state=seed_states(ANALYSIS["influence_methods"]),
-        ),
+        base=P("attribution", state="base"),
+        unlearned=lambda wc: attribution_files(wc, seed_states(ANALYSIS["influence_methods"])),
     output:
-        directory(f"{R}/{{benchmark}}/{{model}}/analysis/influence"),
+        directory(P("influence")),
     log:
         f"{W}/logs/influence/{{benchmark}}/{{model}}.log",
     benchmark:
@@ -67,17 +64,11 @@ rule influence:
 rule distributions:
     """Attribution distributions before/after the harmful attack and Pearson rho (Fig. 6)."""
     input:
-        base=f"{W}/attribution/{{benchmark}}/{{model}}/base.pt",
-        unlearned=expand(
-            f"{W}/attribution/{{{{benchmark}}}}/{{{{model}}}}/{{state}}.pt",
-            state=seed_states(ANALYSIS["distribution_methods"]),
-        ),
-        attacked=expand(
-            f"{W}/attribution/{{{{benchmark}}}}/{{{{model}}}}/{{state}}.pt",
-            state=seed_states(ANALYSIS["distribution_methods"], "-attacked"),
-        ),
+        base=P("attribution", state="base"),
+        unlearned=lambda wc: attribution_files(wc, seed_states(ANALYSIS["distribution_methods"])),
+        attacked=lambda wc: attribution_files(wc, seed_states(ANALYSIS["distribution_methods"], "-attacked")),
     output:
-        directory(f"{R}/{{benchmark}}/{{model}}/analysis/distributions"),
+        directory(P("distributions")),
     log:
         f"{W}/logs/distributions/{{benchmark}}/{{model}}.log",
     benchmark:
@@ -104,9 +95,9 @@ rule logit_lens:
     """Logit-lens accuracy of P(gold) > P(distractor) by layer (Fig. 4)."""
     input:
         unpack(lens_states),
-        split=f"{R}/{{benchmark}}/{{model}}/split.json",
+        split=P("split"),
     output:
-        f"{R}/{{benchmark}}/{{model}}/analysis/logit_lens.csv",
+        P("logit_lens"),
     log:
         f"{W}/logs/logit_lens/{{benchmark}}/{{model}}.log",
     benchmark:

@@ -11,7 +11,7 @@ rule attack_harmful:
     input:
         **ATTACK_INPUT,
     output:
-        f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/attacks/harmful_p{{p}}_lr{{lr}}_run{{run}}.json",
+        P("harmful"),
     log:
         f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/harmful_p{{p}}_lr{{lr}}_run{{run}}.log",
     benchmark:
@@ -36,7 +36,7 @@ rule attack_benign:
     input:
         **ATTACK_INPUT,
     output:
-        f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/attacks/benign_lr{{lr}}_run{{run}}.json",
+        P("benign"),
     log:
         f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/benign_lr{{lr}}_run{{run}}.log",
     benchmark:

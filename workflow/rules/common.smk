@@ -3,6 +3,9 @@ from pathlib import Path
 
 import yaml
 
+from ssiuu import layout
+from ssiuu.config import unlearn_settings as resolved_unlearn_settings
+from ssiuu.data import style_of
 from ssiuu.references import REFERENCES as REFERENCE_METHODS
 
 W = config["work_dir"]
@@ -26,7 +29,11 @@ def _resolved_config_path():
 # job's snakemake re-evaluates this file and sets it again). The command itself does not name the file, so an
 # edit of one config section reruns only the rules that take that section as a param.
 CFG = _resolved_config_path()
-shell.prefix(f"set -euo pipefail; export SSIUU_CONFIG={CFG}; ")
+# Jobs import the package of the checkout whose Snakefile runs, whatever the working directory (-d) and
+# whatever is installed in the environment.
+shell.prefix(
+    f'set -euo pipefail; export SSIUU_CONFIG={CFG}; export PYTHONPATH="{workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; '
+)
 SSIUU = "python -m ssiuu"
 
 MODELS = list(config["models"])
@@ -38,9 +45,14 @@ RUNS = list(range(int(config["attacks"]["runs"])))
 ANALYSIS = config["analysis"]
 
 
-def fmt_lr(lr):
-    """Learning rates in file names: 1e-05 -> 1e-05, 5e-06 -> 5e-06 (stable, parseable)."""
-    return f"{float(lr):.0e}"
+fmt_lr = layout.fmt_lr
+
+
+def P(kind, **values):
+    """The path pattern of one kind of result (ssiuu/layout.py); wildcards not given stay ``{name}``."""
+    roots = {"results": R, "work": W}
+    template = layout.TEMPLATES[kind]
+    return layout.pattern(kind, **{k: v for k, v in roots.items() if f"{{{k}}}" in template}, **values)
 
 
 HARMFUL_P = [str(p) for p in config["attacks"]["harmful"]["fractions"]]
@@ -49,22 +61,20 @@ BENIGN_LR = [fmt_lr(lr) for lr in config["attacks"]["benign"]["learning_rates"]]
 
 
 def style(benchmark):
-    return "rouge" if config["benchmarks"][benchmark]["kind"] in ("tofu", "fictitious") else "mcqa"
+    return style_of(config["benchmarks"][benchmark]["kind"])
 
 
 def lambda_variants():
-    return [f"SSIUU-lambda{lam:g}" for lam in ANALYSIS["lambda_ablation"]] if ANALYSIS["enabled"] else []
-
-
-def unlearn_dir(benchmark, model, method, seed):
-    return f"{R}/{benchmark}/{model}/{method}/seed{seed}"
+    if not ANALYSIS["enabled"]:
+        return []
+    return [layout.variant_name("SSIUU", lambda_=lam) for lam in ANALYSIS["lambda_ablation"]]
 
 
 def start_model(wildcards):
     """The model unlearning starts from: the prepared base model, or its TOFU-style pre-finetuned copy."""
     if style(wildcards.benchmark) == "rouge":
-        return f"{W}/models/{wildcards.model}/pretrained-{wildcards.benchmark}"
-    return f"{W}/models/{wildcards.model}/base"
+        return P("pretrained_model", model=wildcards.model, benchmark=wildcards.benchmark)
+    return P("base_model", model=wildcards.model)
 
 
 REFERENCES = REFERENCE_METHODS if config["attacks"]["references"] else {}
@@ -81,8 +91,14 @@ def attack_checkpoint(wildcards):
     if wildcards.method == REFERENCE_METHODS["mcqa"]:
         return start_model(wildcards)
     if wildcards.method == REFERENCE_METHODS["rouge"]:
-        return f"{W}/models/{wildcards.model}/neverlearned-{wildcards.benchmark}"
-    return f"{W}/checkpoints/{wildcards.benchmark}/{wildcards.model}/{wildcards.method}/seed{wildcards.seed}"
+        return P("never_learned_model", model=wildcards.model, benchmark=wildcards.benchmark)
+    return P(
+        "checkpoint",
+        benchmark=wildcards.benchmark,
+        model=wildcards.model,
+        method=wildcards.method,
+        seed=wildcards.seed,
+    )
 
 
 def torch_resources(mem_mb=8000, runtime=60):
@@ -90,28 +106,9 @@ def torch_resources(mem_mb=8000, runtime=60):
 
 
 wildcard_constraints:
-    seed=r"\d+",
-    run=r"\d+",
-    p=r"[0-9.]+",
-    lr=r"[0-9.e+-]+",
-    model=r"[A-Za-z0-9_.]+",
-    benchmark=r"[A-Za-z0-9_.]+",
-    method=r"[A-Za-z0-9_.+-]+",
+    **{name: layout.WILDCARDS[name] for name in ("benchmark", "model", "method", "seed", "run", "p", "lr")},
 
 
 def unlearn_settings(wildcards):
-    """The config one unlearning job depends on (a change reruns it): the `unlearning` section with the
-    benchmark's overrides applied and the learning rates and step budget resolved for this method (as
-    ssiuu.config.learning_rates and ssiuu.config.unlearning_config do), plus the method's params. Giving
-    one method its own learning rates or steps, or one benchmark its own overrides, leaves every other job
-    alone."""
-    base = wildcards.method.split("-")[0]
-    effective = {**config["unlearning"], **config["benchmarks"][wildcards.benchmark].get("unlearning", {})}
-    rates = effective.get("method_learning_rates", {}).get(base, effective["learning_rates"])
-    steps = effective.get("method_max_steps", {}).get(base, effective["max_steps"])
-    per_method = ("learning_rates", "method_learning_rates", "max_steps", "method_max_steps")
-    settings = {k: v for k, v in effective.items() if k not in per_method}
-    return {
-        "unlearning": {**settings, "learning_rates": sorted(rates), "max_steps": steps},
-        "method": config["method_params"].get(base, {}),
-    }
+    """The config one unlearning job depends on (ssiuu.config.unlearn_settings): a change reruns it."""
+    return resolved_unlearn_settings(config, wildcards.benchmark, wildcards.method)

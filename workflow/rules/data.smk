@@ -1,7 +1,7 @@
 rule prepare_model:
     """Materialise the model spec as a safetensors checkpoint (a GGUF file is dequantised once)."""
     output:
-        directory(f"{W}/models/{{model}}/base"),
+        directory(P("base_model")),
     log:
         f"{W}/logs/prepare_model/{{model}}.log",
     benchmark:
@@ -21,7 +21,7 @@ rule prepare_model:
 rule build_benchmark:
     """Load or generate the benchmark's records (FaithUn, TOFU, worldfacts, fictitious)."""
     output:
-        f"{W}/data/{{benchmark}}/records.json",
+        P("records"),
     log:
         f"{W}/logs/build_benchmark/{{benchmark}}.log",
     benchmark:
@@ -45,7 +45,7 @@ rule split:
         records=rules.build_benchmark.output[0],
         model=rules.prepare_model.output[0],
     output:
-        f"{R}/{{benchmark}}/{{model}}/split.json",
+        P("split"),
     log:
         f"{W}/logs/split/{{benchmark}}/{{model}}.log",
     benchmark:
@@ -69,7 +69,7 @@ rule base_eval:
         split=rules.split.output[0],
         model=start_model,
     output:
-        f"{R}/{{benchmark}}/{{model}}/base.json",
+        P("base"),
     log:
         f"{W}/logs/base_eval/{{benchmark}}/{{model}}.log",
     benchmark:

@@ -1,15 +1,17 @@
 rule pretrain:
-    """TOFU-style pre-finetuning on the whole benchmark (forget + retain), before unlearning."""
+    """TOFU-style pre-finetuning on the whole benchmark (forget + retain), before unlearning. Every job of a
+    ROUGE benchmark waits for it, so it runs before the jobs that nothing waits for (priority)."""
     input:
         split=rules.split.output[0],
         model=rules.prepare_model.output[0],
     output:
-        model=directory(f"{W}/models/{{model}}/pretrained-{{benchmark}}"),
-        metrics=f"{R}/{{benchmark}}/{{model}}/pretrain.json",
+        model=directory(P("pretrained_model")),
+        metrics=P("pretrain"),
     log:
         f"{W}/logs/pretrain/{{benchmark}}/{{model}}.log",
     benchmark:
         f"{W}/benchmarks/pretrain/{{benchmark}}/{{model}}.tsv"
+    priority: 10
     conda:
         ENV
     threads: config["threads"]
@@ -30,8 +32,8 @@ rule pretrain_never_learned:
         split=rules.split.output[0],
         model=rules.prepare_model.output[0],
     output:
-        model=directory(f"{W}/models/{{model}}/neverlearned-{{benchmark}}"),
-        metrics=f"{R}/{{benchmark}}/{{model}}/pretrain_neverlearned.json",
+        model=directory(P("never_learned_model")),
+        metrics=P("pretrain_never_learned"),
     log:
         f"{W}/logs/pretrain/{{benchmark}}/{{model}}-neverlearned.log",
     benchmark:

@@ -11,15 +11,14 @@ FIGURES = [
 rule tables:
     """Tables 1-2 (CSV, Markdown, LaTeX) and the side-by-side with the paper's published values."""
     input:
-        unlearn_targets(),
-        attack_targets(),
+        report_inputs(),
     output:
         **{
-            name: report(f"{R}/tables/{name}.md", caption=f"../report/{name}.rst", category="Tables")
+            name: report(P("table", name=name, ext="md"), caption=f"../report/{name}.rst", category="Tables")
             for name in table_names()
         },
-        csv=expand(f"{R}/tables/{{name}}.csv", name=table_names()),
-        tex=expand(f"{R}/tables/{{name}}.tex", name=table_names()),
+        csv=[P("table", name=name, ext="csv") for name in table_names()],
+        tex=[P("table", name=name, ext="tex") for name in table_names()],
     log:
         f"{W}/logs/report/tables.log",
     benchmark:
@@ -34,21 +33,21 @@ rule tables:
         ssiuu=SSIUU,
         tables_dir=lambda w, output: str(Path(output[0]).parent),
     shell:
-        "{params.ssiuu} tables --out-dir {params.tables_dir} > {log} 2>&1"
+        "{params.ssiuu} tables --results {input} --out-dir {params.tables_dir} > {log} 2>&1"
 
 
 rule figures:
     """Figures 2-7 (PNG and PDF) from the cached results."""
     input:
-        unlearn_targets(),
-        attack_targets(),
-        analysis_targets(),
+        report_inputs(analysis=True),
     output:
         **{
-            name: report(f"{R}/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+            name: report(
+                P("figure", name=name, ext="png"), caption=f"../report/{name}.rst", category="Figures"
+            )
             for name in FIGURES
         },
-        pdf=expand(f"{R}/figures/{{name}}.pdf", name=FIGURES),
+        pdf=[P("figure", name=name, ext="pdf") for name in FIGURES],
     log:
         f"{W}/logs/report/figures.log",
     benchmark:
@@ -63,18 +62,16 @@ rule figures:
         ssiuu=SSIUU,
         figures_dir=lambda w, output: str(Path(output[0]).parent),
     shell:
-        "{params.ssiuu} figures --out-dir {params.figures_dir} > {log} 2>&1"
+        "{params.ssiuu} figures --results {input} --out-dir {params.figures_dir} > {log} 2>&1"
 
 
 rule claims:
     """The paper's three claims stated from the cached results: supported, not supported or inconclusive."""
     input:
-        unlearn_targets(),
-        attack_targets(),
-        analysis_targets(),
+        report_inputs(analysis=True),
     output:
-        md=report(f"{R}/claims.md", caption="../report/claims.rst", category="Claims"),
-        json=f"{R}/claims.json",
+        md=report(P("claims", ext="md"), caption="../report/claims.rst", category="Claims"),
+        json=P("claims", ext="json"),
     log:
         f"{W}/logs/report/claims.log",
     benchmark:
@@ -88,4 +85,4 @@ rule claims:
     params:
         ssiuu=SSIUU,
     shell:
-        "{params.ssiuu} claims --out {output.md} > {log} 2>&1"
+        "{params.ssiuu} claims --results {input} --out {output.md} > {log} 2>&1"

@@ -8,13 +8,13 @@ def analysis_benchmarks():
 def state_inputs(wildcards):
     """A model state: `base`, `<method>-seed<s>` (unlearned) or `<method>-seed<s>-attacked`."""
     b, m, state = wildcards.benchmark, wildcards.model, wildcards.state
-    inputs = {"split": f"{R}/{b}/{m}/split.json"}
+    inputs = {"split": P("split", benchmark=b, model=m)}
     if state == "base":
         inputs["model"] = start_model(wildcards)
         return inputs
     method, seed = state.removesuffix("-attacked").rsplit("-seed", 1)
-    inputs["model"] = f"{W}/checkpoints/{b}/{m}/{method}/seed{seed}"
-    inputs["result"] = f"{unlearn_dir(b, m, method, seed)}/unlearn.json"
+    inputs["model"] = P("checkpoint", benchmark=b, model=m, method=method, seed=seed)
+    inputs["result"] = P("unlearn", benchmark=b, model=m, method=method, seed=seed)
     return inputs
 
 
@@ -22,55 +22,67 @@ def seed_states(methods, suffix=""):
     return [f"{method}-seed{seed}{suffix}" for method in methods for seed in SEEDS]
 
 
+def attribution_files(wildcards, states):
+    return [P("attribution", benchmark=wildcards.benchmark, model=wildcards.model, state=s) for s in states]
+
+
 def lens_states(wildcards):
     states = {"base": start_model(wildcards)}
     for state in seed_states(ANALYSIS["logit_lens_methods"]):
         method, seed = state.rsplit("-seed", 1)
-        states[state] = f"{W}/checkpoints/{wildcards.benchmark}/{wildcards.model}/{method}/seed{seed}"
+        states[state] = P(
+            "checkpoint", benchmark=wildcards.benchmark, model=wildcards.model, method=method, seed=seed
+        )
     return states
 
 
 def analysis_targets():
-    out = []
-    for b in analysis_benchmarks():
-        for m in MODELS:
-            base = f"{R}/{b}/{m}/analysis"
-            out += [f"{base}/influence", f"{base}/distributions", f"{base}/logit_lens.csv"]
-    return out
+    kinds = ("influence", "distributions", "logit_lens")
+    return [P(kind, benchmark=b, model=m) for b in analysis_benchmarks() for m in MODELS for kind in kinds]
+
+
+def unlearned_methods(benchmark):
+    """Every unlearn.json of a benchmark: the methods, the λ variants (MCQA) and the reference."""
+    methods = METHODS + (lambda_variants() if style(benchmark) == "mcqa" else [])
+    return methods + ([REFERENCES[style(benchmark)]] if style(benchmark) in REFERENCES else [])
 
 
 def unlearn_targets():
     out = []
     for b in BENCHMARKS:
-        methods = METHODS + (lambda_variants() if style(b) == "mcqa" else [])
         for m in MODELS:
-            out.append(f"{R}/{b}/{m}/base.json")
+            out.append(P("base", benchmark=b, model=m))
             if style(b) == "rouge":
-                out.append(f"{R}/{b}/{m}/pretrain.json")
-            out += [f"{unlearn_dir(b, m, x, s)}/unlearn.json" for x in methods for s in SEEDS]
-            if style(b) in REFERENCES:
-                out += [f"{unlearn_dir(b, m, REFERENCES[style(b)], s)}/unlearn.json" for s in SEEDS]
+                out.append(P("pretrain", benchmark=b, model=m))
+            out += [
+                P("unlearn", benchmark=b, model=m, method=x, seed=s)
+                for x in unlearned_methods(b)
+                for s in SEEDS
+            ]
     return out
+
+
+def harmful_lrs(benchmark, method):
+    """The harmful attack's learning rates: the configured ones, plus the sweep's for the swept methods."""
+    sweep = ANALYSIS["enabled"] and style(benchmark) == "mcqa" and method in ANALYSIS["lr_sweep_methods"]
+    extra = {fmt_lr(lr) for lr in ANALYSIS["lr_sweep_learning_rates"]} if sweep else set()
+    return sorted(set(HARMFUL_LR) | extra)
 
 
 def attack_targets():
     out = []
-    for b in BENCHMARKS:
-        for m in MODELS:
-            for s in SEEDS:
-                attacked = attacked_methods(b)
-                for x in attacked + (lambda_variants() if style(b) == "mcqa" else []):
-                    d = f"{unlearn_dir(b, m, x, s)}/attacks"
-                    sweep = ANALYSIS["enabled"] and style(b) == "mcqa" and x in ANALYSIS["lr_sweep_methods"]
-                    lrs = sorted(
-                        set(HARMFUL_LR)
-                        | ({fmt_lr(lr) for lr in ANALYSIS["lr_sweep_learning_rates"]} if sweep else set())
-                    )
-                    out += [
-                        f"{d}/harmful_p{p}_lr{lr}_run{r}.json" for p in HARMFUL_P for lr in lrs for r in RUNS
-                    ]
-                    if x in attacked:
-                        out += [f"{d}/benign_lr{lr}_run{r}.json" for lr in BENIGN_LR for r in RUNS]
+    for b, m, s in ((b, m, s) for b in BENCHMARKS for m in MODELS for s in SEEDS):
+        attacked = attacked_methods(b)
+        for x in attacked + (lambda_variants() if style(b) == "mcqa" else []):
+            where = {"benchmark": b, "model": m, "method": x, "seed": s}
+            out += [
+                P("harmful", **where, p=p, lr=lr, run=r)
+                for p in HARMFUL_P
+                for lr in harmful_lrs(b, x)
+                for r in RUNS
+            ]
+            if x in attacked:
+                out += [P("benign", **where, lr=lr, run=r) for lr in BENIGN_LR for r in RUNS]
     return out
 
 
@@ -80,6 +92,15 @@ def table_names():
         if any(style(b) == kind for b in BENCHMARKS):
             names += [f"table{number}{suffix}" for suffix in ("", "_vs_paper", "_recovery", "_ssiuu_vs")]
     return names
+
+
+def split_targets():
+    return [P("split", benchmark=b, model=m) for b in BENCHMARKS for m in MODELS]
+
+
+def report_inputs(analysis=False):
+    """The result files the report rules read, and nothing else: they receive them as their input."""
+    return split_targets() + unlearn_targets() + attack_targets() + (analysis_targets() if analysis else [])
 
 
 def report_targets():

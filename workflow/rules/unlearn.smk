@@ -5,8 +5,8 @@ rule unlearn:
         model=start_model,
         base=rules.base_eval.output[0],
     output:
-        result=f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/unlearn.json",
-        checkpoint=directory(f"{W}/checkpoints/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}"),
+        result=P("unlearn"),
+        checkpoint=directory(P("checkpoint")),
     log:
         f"{W}/logs/unlearn/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
     benchmark:
@@ -31,8 +31,9 @@ rule reference_eval:
     input:
         split=rules.split.output[0],
         model=attack_checkpoint,
+        base=rules.base_eval.output[0],
     output:
-        result=f"{R}/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/unlearn.json",
+        result=P("unlearn"),
     log:
         f"{W}/logs/reference_eval/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
     benchmark:
@@ -49,7 +50,7 @@ rule reference_eval:
     shell:
         "{params.ssiuu} reference-eval --benchmark {wildcards.benchmark} --model {wildcards.model} "
         "--method {wildcards.method} --seed {wildcards.seed} --model-dir {input.model} "
-        "--split {input.split} --out {output.result} > {log} 2>&1"
+        "--split {input.split} --base {input.base} --out {output.result} > {log} 2>&1"
 
 
 ruleorder: reference_eval > unlearn

@@ -1,0 +1,140 @@
+"""The results layout: every file the pipeline writes, built from its wildcards and parsed back.
+
+One template per kind of file. The Snakemake rules take their input and output patterns from
+:func:`pattern` (the wildcards left as ``{name}``), the report parses the paths Snakemake hands it with
+:func:`parse`, and the method-variant grammar of the ablations (``SSIUU-lambda0.0001``) is
+:func:`variant_name` / :func:`method_variant`. ``{results}`` is the config's ``results_dir`` (what a run
+publishes) and ``{work}`` its ``work_dir`` (models, checkpoints and logs, which regeneration never needs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from typing import Any
+
+TEMPLATES: dict[str, str] = {
+    # published results (results_dir)
+    "split": "{results}/{benchmark}/{model}/split.json",
+    "base": "{results}/{benchmark}/{model}/base.json",
+    "pretrain": "{results}/{benchmark}/{model}/pretrain.json",
+    "pretrain_never_learned": "{results}/{benchmark}/{model}/pretrain_neverlearned.json",
+    "unlearn": "{results}/{benchmark}/{model}/{method}/seed{seed}/unlearn.json",
+    "harmful": "{results}/{benchmark}/{model}/{method}/seed{seed}/attacks/harmful_p{p}_lr{lr}_run{run}.json",
+    "benign": "{results}/{benchmark}/{model}/{method}/seed{seed}/attacks/benign_lr{lr}_run{run}.json",
+    "influence": "{results}/{benchmark}/{model}/analysis/influence",
+    "distributions": "{results}/{benchmark}/{model}/analysis/distributions",
+    "logit_lens": "{results}/{benchmark}/{model}/analysis/logit_lens.csv",
+    "table": "{results}/tables/{name}.{ext}",
+    "figure": "{results}/figures/{name}.{ext}",
+    "claims": "{results}/claims.{ext}",
+    # intermediate files (work_dir)
+    "records": "{work}/data/{benchmark}/records.json",
+    "base_model": "{work}/models/{model}/base",
+    "pretrained_model": "{work}/models/{model}/pretrained-{benchmark}",
+    "never_learned_model": "{work}/models/{model}/neverlearned-{benchmark}",
+    "checkpoint": "{work}/checkpoints/{benchmark}/{model}/{method}/seed{seed}",
+    "attribution": "{work}/attribution/{benchmark}/{model}/{state}.pt",
+}
+
+#: What each wildcard may hold (Snakemake's ``wildcard_constraints`` and :func:`parse`).
+WILDCARDS: dict[str, str] = {
+    "results": r".+?",
+    "work": r".+?",
+    "benchmark": r"[A-Za-z0-9_.]+",
+    "model": r"[A-Za-z0-9_.]+",
+    "method": r"[A-Za-z0-9_.+-]+",
+    "seed": r"\d+",
+    "run": r"\d+",
+    "p": r"[0-9.]+",
+    "lr": r"[0-9.e+-]+",
+    "state": r"[A-Za-z0-9_.+-]+",
+    "name": r"[A-Za-z0-9_]+",
+    "ext": r"[a-z]+",
+}
+
+#: Wildcards parsed back as numbers.
+_NUMERIC = {"seed": int, "run": int, "p": float, "lr": float}
+
+
+def fmt_lr(lr: float | str) -> str:
+    """A learning rate as file names spell it: ``1e-05``, ``5e-06`` (one significant digit, parseable)."""
+    return f"{float(lr):.0e}"
+
+
+def _spell(name: str, value: Any) -> str:
+    if name == "lr" and not isinstance(value, str):
+        return fmt_lr(value)
+    return str(value)
+
+
+def _fields(template: str) -> list[str]:
+    return [field for _, field, _, _ in string.Formatter().parse(template) if field]
+
+
+def pattern(kind: str, **values: Any) -> str:
+    """The template of ``kind`` with the given wildcards filled in and the others left as ``{name}``."""
+    template = TEMPLATES[kind]
+    unknown = set(values) - set(_fields(template))
+    if unknown:
+        raise KeyError(f"layout {kind!r} has no wildcard(s) {sorted(unknown)}; it has {_fields(template)}")
+    return template.format(
+        **{f: _spell(f, values[f]) if f in values else f"{{{f}}}" for f in _fields(template)}
+    )
+
+
+def path(kind: str, **values: Any) -> str:
+    """The path of one ``kind`` file; every wildcard of its template must be given."""
+    missing = [f for f in _fields(TEMPLATES[kind]) if f not in values]
+    if missing:
+        raise KeyError(f"layout {kind!r} needs the wildcard(s) {missing}")
+    return pattern(kind, **values)
+
+
+def _regex(kind: str) -> re.Pattern[str]:
+    parts, seen = [], set()
+    for literal, field, _, _ in string.Formatter().parse(TEMPLATES[kind]):
+        parts.append(re.escape(literal))
+        if field:
+            parts.append(f"(?P={field})" if field in seen else f"(?P<{field}>{WILDCARDS[field]})")
+            seen.add(field)
+    return re.compile("".join(parts))
+
+
+def parse(kind: str, file: str) -> dict[str, Any]:
+    """The wildcards of a ``kind`` path (``seed``/``run`` as int, ``p``/``lr`` as float).
+
+    Raises ValueError naming the file and the expected layout when it does not match."""
+    match = _regex(kind).fullmatch(str(file))
+    if match is None:
+        raise ValueError(f"{file}: not a {kind} result path; expected {TEMPLATES[kind]}")
+    return {k: _NUMERIC[k](v) if k in _NUMERIC else v for k, v in match.groupdict().items()}
+
+
+def kind_of(file: str, kinds: tuple[str, ...]) -> str | None:
+    """Which of ``kinds`` a path is, or None."""
+    return next((k for k in kinds if _regex(k).fullmatch(str(file))), None)
+
+
+# ---------------------------------------------------------------------------------------------------
+# method variants: NAME-<key><number>, e.g. SSIUU-lambda0.0001 (the λ ablation of Fig. 7a)
+# ---------------------------------------------------------------------------------------------------
+def variant_name(method: str, **overrides: float) -> str:
+    """``variant_name("SSIUU", lambda_=1e-4)`` → ``SSIUU-lambda0.0001`` (one override)."""
+    if len(overrides) != 1:
+        raise ValueError(f"a method variant overrides exactly one hyper-parameter, got {sorted(overrides)}")
+    ((key, value),) = overrides.items()
+    return f"{method}-{key.rstrip('_')}{float(value):g}"
+
+
+def method_variant(name: str) -> tuple[str, dict[str, Any]]:
+    """Split a method name into its registry name and overrides: ``SSIUU-lambda0.01`` → SSIUU, {lambda: 0.01}."""
+    base, _, rest = name.partition("-")
+    if not rest:
+        return base, {}
+    key = rest.rstrip("0123456789.e-+")
+    value = rest[len(key) :]
+    if not key or not value:
+        raise ValueError(f"method variant {name!r} must look like NAME-<key><number>, e.g. SSIUU-lambda0.01")
+    return base, {key: json.loads(value) if value[0] != "." else float(value)}

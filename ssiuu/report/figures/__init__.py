@@ -1,0 +1,143 @@
+"""Figures 2-7 of the paper (PNG at 150 dpi + PDF) from cached results — matplotlib only, no torch.
+
+One module per figure (``fig2`` … ``fig7``) and the shared helpers in ``common``. Every figure is drawn on a
+:class:`matplotlib.figure.Figure` (Agg canvas, no pyplot state) and written atomically as
+``<out_dir>/<stem>.png`` and ``.pdf``. Optional analysis inputs that are missing give a panel with a "skipped"
+note (and a log warning); malformed inputs raise :class:`ResultError`. The analysis inputs and their one
+schema: :mod:`ssiuu.report.analysis_inputs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from ssiuu.report.analysis_inputs import (
+    analysis_pairs,
+    parse_state,
+    read_correlation,
+    read_distributions,
+    read_influence,
+    read_logit_lens,
+)
+from ssiuu.report.figures.common import _ci_errorbars, _new_figure, method_colors, save_figure, skip_panel
+from ssiuu.report.figures.fig2 import fig2_vulnerability
+from ssiuu.report.figures.fig3 import _seed_mean_curves, fig3_influence
+from ssiuu.report.figures.fig4 import fig4_logit_lens
+from ssiuu.report.figures.fig5 import fig5_heatmaps
+from ssiuu.report.figures.fig6 import fig6_distributions
+from ssiuu.report.figures.fig7 import _lambda_rows, _lr_sweep_rows, fig7_ablation
+from ssiuu.report.results import ResultError, ResultFiles
+
+FIGURES: dict[str, Callable[..., list[Path]]] = {
+    "fig2_vulnerability": fig2_vulnerability,
+    "fig3_influence": fig3_influence,
+    "fig4_logit_lens": fig4_logit_lens,
+    "fig5_heatmaps": fig5_heatmaps,
+    "fig6_distributions": fig6_distributions,
+    "fig7_ablation": fig7_ablation,
+}
+
+
+def build_figures(
+    results: ResultFiles,
+    out_dir: str | Path,
+    *,
+    methods: Sequence[str],
+    harmful_lrs: Sequence[float],
+    benign_lrs: Sequence[float],
+    harmful_ps: Sequence[float] = (0.1, 0.3),
+    labels: Mapping[str, str] | None = None,
+    influence_methods: Sequence[str] | None = None,
+    heatmap_methods: Sequence[str] = ("GD", "SSIUU"),
+    logit_lens_methods: Sequence[str] = ("GD", "SSIUU"),
+    distribution_methods: Sequence[str] | None = None,
+    distribution_attack_p: float = 0.1,
+    lambda_variants: Sequence[str] | None = None,
+    ablation_method: str = "SSIUU",
+    lr_sweep_methods: Sequence[str] = ("GA", "GD"),
+    top_k: int = 100,
+    attribution_target: str = "prob",
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
+) -> dict[str, list[Path]]:
+    """Write all figures (``fig2_vulnerability``, ``fig3_influence``, ``fig4_logit_lens``, ``fig5_heatmaps``,
+    ``fig6_distributions``, ``fig7_ablation``; each ``.png`` + ``.pdf``) under ``out_dir``."""
+    common = {"labels": labels}
+    stats_opts = {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
+    return {
+        "fig2_vulnerability": fig2_vulnerability(
+            results,
+            out_dir,
+            methods=methods,
+            harmful_lrs=harmful_lrs,
+            benign_lrs=benign_lrs,
+            harmful_ps=harmful_ps,
+            **stats_opts,
+            **common,
+        ),
+        "fig3_influence": fig3_influence(
+            results,
+            out_dir,
+            methods=influence_methods or methods,
+            top_k=top_k,
+            attribution_target=attribution_target,
+            **common,
+        ),
+        "fig4_logit_lens": fig4_logit_lens(results, out_dir, methods=logit_lens_methods, **common),
+        "fig5_heatmaps": fig5_heatmaps(
+            results,
+            out_dir,
+            methods=heatmap_methods,
+            top_k=top_k,
+            attribution_target=attribution_target,
+            **common,
+        ),
+        "fig6_distributions": fig6_distributions(
+            results,
+            out_dir,
+            attribution_target=attribution_target,
+            methods=distribution_methods or methods,
+            attack_p=distribution_attack_p,
+            **common,
+        ),
+        "fig7_ablation": fig7_ablation(
+            results,
+            out_dir,
+            harmful_lrs=harmful_lrs,
+            harmful_ps=harmful_ps,
+            lambda_variants=lambda_variants,
+            ablation_method=ablation_method,
+            lr_sweep_methods=lr_sweep_methods,
+            **stats_opts,
+            **common,
+        ),
+    }
+
+
+__all__ = [
+    "FIGURES",
+    "ResultError",
+    "_ci_errorbars",
+    "_lambda_rows",
+    "_lr_sweep_rows",
+    "_new_figure",
+    "_seed_mean_curves",
+    "analysis_pairs",
+    "build_figures",
+    "fig2_vulnerability",
+    "fig3_influence",
+    "fig4_logit_lens",
+    "fig5_heatmaps",
+    "fig6_distributions",
+    "fig7_ablation",
+    "method_colors",
+    "parse_state",
+    "read_correlation",
+    "read_distributions",
+    "read_influence",
+    "read_logit_lens",
+    "save_figure",
+    "skip_panel",
+]

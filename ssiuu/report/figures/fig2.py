@@ -1,0 +1,244 @@
+"""Fig. 2: the forget score after unlearning and after the attacks, the recovered fraction and the gain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+
+from ssiuu.report.figures.common import (
+    NO_ITEMS,
+    _ci_arrays,
+    _ci_errorbars,
+    _ci_note,
+    _collect_legend,
+    _figure_legend,
+    _label,
+    _new_figure,
+    _where,
+    _with_style,
+    save_figure,
+    skip_panel,
+)
+from ssiuu.report.results import DEFAULT, ResultError, ResultFiles, attack_key, collect_base
+from ssiuu.report.table_data import aggregate_table
+
+#: Fig. 2's reference marks (ssiuu.references): reference method → (label, line style)
+REFERENCE_MARKS = {
+    "Start": ("starting model attacked", (0, (5, 2))),
+    "NeverLearned": ("never learned (control)", (0, (6, 2, 1, 2))),
+}
+FIG2_COLORS = ["#bdbdbd", "#fd8d3c", "#d94701", "#6baed6"]  # after unlearning, harmful p = …, benign
+
+
+def _style_name(style: str) -> str:
+    return "accuracy" if style == "mcqa" else "ROUGE-L recall"
+
+
+def _offsets(n_groups: int, n_keys: int) -> tuple[np.ndarray, float]:
+    return np.arange(n_groups, dtype=float), 0.8 / n_keys
+
+
+def _fig2_scores(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], names: Sequence[str]) -> None:
+    """(a) bars: forget score after unlearning and after each attack, with CIs and their n at the bar foot."""
+    x, w = _offsets(len(rows), len(keys))
+    for i, (key, name) in enumerate(zip(keys, names, strict=True)):
+        pos = x + (i - (len(keys) - 1) / 2) * w
+        value, low, high = _ci_arrays(rows, key)
+        ax.bar(pos, np.nan_to_num(value), w, color=FIG2_COLORS[i % 4], label=name, edgecolor="white", lw=0.5)
+        _ci_errorbars(ax, pos, value, low, high)
+        ns = rows[f"{key}_n"].to_numpy() if f"{key}_n" in rows.columns else [None] * len(rows)
+        for px, v, n in zip(pos, value, ns, strict=True):
+            text = "n/a" if np.isnan(v) else (f"n={int(n)}" if n is not None and not pd.isna(n) else "")
+            ax.text(
+                px, 1.5, text, ha="center", va="bottom", rotation=90, fontsize=5.5, color="0.25", zorder=5
+            )
+
+
+def _fig2_points(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], suffix: str, scale: float) -> bool:
+    """(b, c) one point per method and attack with its CI; hollow where the recovered fraction is unstable.
+    Returns whether a hollow point was drawn."""
+    x, w = _offsets(len(rows), len(keys))
+    hollow = False
+    for i, key in enumerate(keys):
+        pos = x + (i - (len(keys) - 1) / 2) * w
+        value, low, high = _ci_arrays(rows, f"{key}{suffix}", scale)
+        color = FIG2_COLORS[1 + i % 3]
+        stable = np.ones(len(rows), dtype=bool)
+        if suffix == "_recovered" and f"{key}_stable" in rows.columns:
+            stable = rows[f"{key}_stable"].fillna(False).to_numpy(dtype=bool)
+        ax.scatter(pos[stable], value[stable], s=22, color=color, zorder=5)
+        ax.scatter(pos[~stable], value[~stable], s=22, facecolors="white", edgecolors=color, zorder=5)
+        _ci_errorbars(ax, pos, value, low, high, color=color)
+        hollow |= bool(np.isfinite(value[~stable]).any())
+    ax.axhline(0, color="0.5", lw=0.6)
+    return hollow
+
+
+def _reference_marks(
+    ax: Axes,
+    refs: pd.DataFrame,
+    keys: Sequence[str],
+    colors: Sequence[str],
+    suffix: str = "",
+    scale: float = 1.0,
+) -> list[str]:
+    """A horizontal line per reference row and attack (the attack's colour); returns the references drawn."""
+    drawn = []
+    for _, ref in refs.iterrows():
+        label, ls = REFERENCE_MARKS.get(ref["method"], (str(ref["method"]), (0, (2, 2))))
+        for key, color in zip(keys, colors, strict=False):
+            v = ref.get(f"{key}{suffix}")
+            if v is not None and not pd.isna(v):
+                ax.axhline(scale * float(v), color=color, ls=ls, lw=1.2, zorder=1.5)
+                drawn.append(ref["method"])
+    return list(dict.fromkeys(drawn))
+
+
+def _default_mark(ax: Axes, default: pd.DataFrame) -> None:
+    if default.empty or pd.isna(default["FS"].iloc[0]):
+        return
+    fs0 = float(default["FS"].iloc[0])
+    ax.axhline(fs0, color="0.2", ls=":", lw=1.2, label="Default model (before unlearning)")
+    ax.annotate(
+        f"{fs0:.1f} %",
+        (1.0, fs0),
+        xycoords=("axes fraction", "data"),
+        xytext=(-2, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="0.2",
+    )
+
+
+def _format_panel(ax: Axes, ticks: Sequence[str], tilt: int, ylabel: str, title: str) -> None:
+    ax.set_xticks(np.arange(len(ticks)), ticks, rotation=tilt, ha="right" if tilt else "center")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _fig2_row(
+    axes: Sequence[Axes],
+    table: pd.DataFrame,
+    style: str,
+    keys: Sequence[str],
+    where: str,
+    labels: Mapping[str, str] | None,
+    legend: dict[str, Any],
+) -> None:
+    """One (benchmark, model): (a) forget scores, (b) recovered fraction, (c) log-probability gain."""
+    reference = table["reference"].fillna(False).astype(bool) if "reference" in table.columns else False
+    rows = table[(table["method"] != DEFAULT) & ~reference]
+    refs, default = table[reference], table[table["method"] == DEFAULT]
+    titles = [
+        f"(a) Forget score — {where}",
+        "(b) Recovered fraction",
+        "(c) Log-probability gain of the attack",
+    ]
+    if rows.empty:
+        for ax, title in zip(axes, titles, strict=True):
+            skip_panel(ax, title, "no unlearning results")
+        return
+    ticks = [_label(labels, m) for m in rows["method"]]
+    names = [
+        "After unlearning",
+        *[f"Harmful attack, p = {k.removeprefix('harmful_p')}" for k in keys[:-1]],
+        "Benign attack",
+    ]
+    _fig2_scores(axes[0], rows, ["FS", *keys], names)
+    _default_mark(axes[0], default)
+    drawn = _reference_marks(axes[0], refs, keys, FIG2_COLORS[1:])
+    _format_panel(
+        axes[0],
+        ticks,
+        45 if len(rows) > 6 else 0,
+        f"Forget-set {_style_name(style)} (%)\n(n at the bar foot: items × seeds or × runs)",
+        titles[0],
+    )
+    axes[0].set_ylim(0, 105)
+    hollow = False
+    panels = (
+        (axes[1], titles[1], "_recovered", 100.0, "Recovered (% of start − unlearned)"),
+        (axes[2], titles[2], "_gain", 1.0, "Δ log p per answer token (nats)"),
+    )
+    for ax, title, suffix, scale, ylabel in panels:
+        cols = [f"{k}{suffix}" for k in keys if f"{k}{suffix}" in rows.columns]
+        if not cols or rows[cols].isna().all().all():
+            skip_panel(ax, title, NO_ITEMS)
+            continue
+        hollow |= _fig2_points(ax, rows, keys, suffix, scale)
+        drawn += _reference_marks(ax, refs, keys, FIG2_COLORS[1:], suffix, scale)
+        _format_panel(ax, ticks, 45, f"{ylabel}\n(n as in a)", title)
+    _collect_legend(legend, axes[0])
+    _fig2_legend(legend, drawn, hollow)
+
+
+def _fig2_legend(legend: dict[str, Any], references: Sequence[str], hollow: bool) -> None:
+    """Legend entries for the reference marks drawn and, where drawn, the hollow (unstable) points."""
+    for method in dict.fromkeys(references):
+        label, ls = REFERENCE_MARKS.get(method, (method, (0, (2, 2))))
+        legend.setdefault(f"{label}, same attack (line colour = attack)", Line2D([], [], color="0.3", ls=ls))
+    if hollow:
+        legend.setdefault(
+            "hollow: unlearning barely lowered log p (fraction not ranked)",
+            Line2D([], [], ls="", marker="o", mfc="white", mec="0.3"),
+        )
+
+
+def _fig2_tables(results: ResultFiles, styles: Sequence[str], **options: Any) -> dict[str, pd.DataFrame]:
+    """:func:`aggregate_table` of each benchmark style (the numbers of Tables 1-2, with their intervals)."""
+    return {style: aggregate_table(results, style, **options) for style in dict.fromkeys(styles)}
+
+
+@_with_style
+def fig2_vulnerability(
+    results: ResultFiles,
+    out_dir: str | Path,
+    *,
+    methods: Sequence[str],
+    harmful_lrs: Sequence[float],
+    benign_lrs: Sequence[float],
+    harmful_ps: Sequence[float] = (0.1, 0.3),
+    labels: Mapping[str, str] | None = None,
+    benchmarks: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
+    stem: str = "fig2_vulnerability",
+) -> list[Path]:
+    """Fig. 2: per method, (a) the forget score after unlearning and after the harmful (each p) and benign
+    attacks, (b) the recovered fraction and (c) the log-probability gain of the attacks, each with its 95 %
+    interval from :func:`aggregate_table`. The reference rows (Start / NeverLearned) are lines in the attack's
+    colour; the dotted line is the model before unlearning. One row per (benchmark, model)."""
+    base = collect_base(results)
+    pairs = [
+        (b, m)
+        for b, m in zip(base["benchmark"], base["model"], strict=True)
+        if benchmarks is None or b in benchmarks
+    ]
+    if not pairs:
+        raise ResultError(f"no benchmark results under {results} for Fig. 2")
+    keys = [attack_key("harmful", p) for p in harmful_ps] + ["benign"]
+    options = {"harmful_lrs": harmful_lrs, "benign_lrs": benign_lrs, "harmful_ps": harmful_ps}
+    options |= {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
+    tables = _fig2_tables(results, list(base["style"]), methods=methods, **options)
+    n = len(methods)
+    fig = _new_figure(max(7.5, 1.1 * n + 2.0) + 2 * max(3.2, 0.45 * n + 1.2), 3.9 * len(pairs) + 1.4)
+    axes = fig.subplots(len(pairs), 3, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    legend: dict[str, Any] = {}
+    for row, (bench, model) in zip(axes, pairs, strict=True):
+        style = base[(base["benchmark"] == bench) & (base["model"] == model)]["style"].iloc[0]
+        table = tables[style]
+        table = table[(table["benchmark"] == bench) & (table["model"] == model)]
+        _fig2_row(row, table, style, keys, _where(labels, bench, model, " · "), labels, legend)
+    _figure_legend(fig, legend, _ci_note(confidence))
+    fig.suptitle("Fig. 2 — Forget score recovered by retraining attacks (↓ better)", fontweight="bold")
+    return save_figure(fig, out_dir, stem)

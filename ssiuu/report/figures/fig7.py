@@ -1,0 +1,331 @@
+"""Fig. 7: the λ ablation of SSIUU and the attack learning-rate sweep, scores and recovered fractions."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ssiuu.io import read_json
+from ssiuu.report.aggregate import attack_cells_of, cell_columns
+from ssiuu.report.figures.common import (
+    NO_ITEMS,
+    _ci_arrays,
+    _ci_errorbars,
+    _ci_note,
+    _collect_legend,
+    _figure_legend,
+    _label,
+    _new_figure,
+    _where,
+    _with_style,
+    save_figure,
+    skip_panel,
+)
+from ssiuu.report.results import ResultError, ResultFiles, attack_key, collect_attacks, collect_base
+from ssiuu.report.stats import Interval, mean_interval
+from ssiuu.report.table_data import collect_results
+
+log = logging.getLogger(__package__)
+
+
+def _split_interval(
+    results: Sequence[Mapping[str, Any]], part: str, style: str, opts: Mapping[str, Any]
+) -> Interval:
+    """Percent score of ``part`` (retain/test) over the seeds' per-item answers; without them, the seeds' mean
+    score with no interval."""
+    key = "correct" if style == "mcqa" else "rougeL_recall"
+    items = [float(e[key]) for r in results for e in (r.get("per_item") or {}).get(part, []) if key in e]
+    if items:
+        return mean_interval(items, **opts).scaled(100.0)
+    scores = [float(r[f"{part}_score"]) for r in results if r.get(f"{part}_score") is not None]
+    return Interval(100.0 * float(np.mean(scores)) if scores else math.nan, math.nan, math.nan, len(scores))
+
+
+def _lambda_rows(
+    results: ResultFiles,
+    bench: str,
+    model: str,
+    *,
+    ablation_method: str,
+    lambda_variants: Sequence[str] | None,
+    harmful_lrs: Sequence[float],
+    harmful_ps: Sequence[float],
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
+) -> pd.DataFrame:
+    """Per λ: retain and test scores after unlearning and the harmful attack cells (percent; recovered
+    fractions as fractions), each with ``_low`` / ``_high`` / ``_n``, over the seeds of that λ's run."""
+    unlearned = collect_results(results, include_default=False, attacks=False)
+    unlearned = unlearned[(unlearned["benchmark"] == bench) & (unlearned["model"] == model)]
+    found = set(unlearned["method"])
+    variants = (
+        list(lambda_variants)
+        if lambda_variants is not None
+        else sorted(m for m in found if m.startswith(f"{ablation_method}-lambda"))
+    )
+    missing = [v for v in variants if v not in found]
+    if missing:
+        log.warning("%s/%s: λ-ablation runs %s not found (left out of Fig. 7a)", bench, model, missing)
+    attacks = collect_attacks(results)
+    keys = [attack_key("harmful", p) for p in harmful_ps]
+    opts = {"confidence": confidence, "n_resamples": n_resamples}
+    rows = []
+    for method in [m for m in [ablation_method, *variants] if m in found]:
+        sel = unlearned[unlearned["method"] == method]
+        if sel["lambda"].isna().any():
+            raise ResultError(
+                f"{bench}/{model}: no λ for {method} (params.lambda_ missing and no -lambda<x> suffix)"
+            )
+        style = sel["style"].iloc[0]
+        unlearn_results = [
+            read_json(results.root / bench / model / method / f"seed{s}" / "unlearn.json")
+            for s in sel["seed"]
+        ]
+        row: dict[str, Any] = {"lambda": float(sel["lambda"].iloc[0]), "method": method}
+        for part in ("retain", "test"):
+            row |= cell_columns(part, _split_interval(unlearn_results, part, style, opts), 1.0)
+        mine = attacks[
+            (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
+        ]
+        row |= attack_cells_of(mine, keys, {"harmful": harmful_lrs, "benign": []}, opts, min_logprob_drop)
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def _lr_sweep_rows(
+    attacks: pd.DataFrame, keys: Sequence[str], opts: Mapping[str, Any], min_drop: float
+) -> pd.DataFrame:
+    """Per learning rate: the attack cells of that learning rate alone (columns as in :func:`aggregate_table`)."""
+    rows = []
+    for lr in sorted({float(x) for x in attacks["lr"]}):
+        cols = attack_cells_of(attacks, keys, {"harmful": [lr], "benign": [lr]}, opts, min_drop)
+        rows.append({"lr": lr} | {k: v for k, v in cols.items() if not k.endswith("_cell")})
+    return pd.DataFrame(rows)
+
+
+def _n_text(ns: pd.Series) -> str:
+    vals = sorted({int(v) for v in ns.dropna() if v > 0})
+    if not vals:
+        return "n = 0"
+    return f"n = {vals[0]}" if len(vals) == 1 else f"n = {vals[0]}–{vals[-1]}"
+
+
+def _ci_line(
+    ax: Axes, x: pd.Series, df: pd.DataFrame, col: str, style: tuple[str, str, str, str], scale: float = 1.0
+) -> bool:
+    """One series with its confidence intervals (none where undefined) and its n range at the line's end;
+    returns whether anything was drawn."""
+    name, color, marker, ls = style
+    value, low, high = _ci_arrays(df, col, scale)
+    ok = np.isfinite(value)
+    if not ok.any():
+        return False
+    n = _n_text(df[f"{col}_n"]) if f"{col}_n" in df.columns else ""
+    xs = x.to_numpy(dtype=float)
+    ax.plot(xs[ok], value[ok], color=color, marker=marker, ls=ls, lw=1.4, ms=5, label=name)
+    _ci_errorbars(ax, xs, value, low, high, color=color)
+    if n:
+        ax.annotate(
+            n,
+            (xs[ok][-1], value[ok][-1]),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=6.5,
+            color=color,
+            va="center",
+        )
+    return True
+
+
+def _log_x_axes(
+    ax: Axes, xlabel: str, ylabel: str, title: str, ylim: tuple[float, float] | None = (0, 105)
+) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.15)
+
+
+def _fig7_styles(harmful_ps: Sequence[float]) -> dict[str, tuple[str, str, str, str]]:
+    """One style per quantity, shared by all panels: (label, colour, marker, line style)."""
+    styles = {
+        "retain": ("Retain set (C_r) after unlearning", "#2ca02c", "o", "-"),
+        "test": ("Test set (C_t) after unlearning", "#1f77b4", "s", "-"),
+        "benign": ("Benign attack", "#6baed6", "D", ":"),
+    }
+    for j, p in enumerate(harmful_ps):
+        styles[attack_key("harmful", p)] = (
+            f"Harmful attack, p = {p:g}",
+            ["#fd8d3c", "#d94701", "#7f2704"][j % 3],
+            "^",
+            "--",
+        )
+    return styles
+
+
+def _fig7_lambda(
+    axes: Sequence[Axes],
+    lam: pd.DataFrame,
+    keys: Sequence[str],
+    styles: Mapping[str, Any],
+    title: str,
+    method: str,
+) -> None:
+    """(a) scores vs λ, (d) recovered fraction vs λ, for the λ runs of ``method``."""
+    if lam.empty or len(lam) < 2:
+        skip_panel(axes[0], f"(a) λ ablation\n{title}", f"fewer than two λ values of {method} found")
+        skip_panel(
+            axes[1], f"(d) λ ablation: recovered fraction\n{title}", f"fewer than two λ values of {method}"
+        )
+        return
+    recovered = False
+    for key in ["retain", "test", *keys]:
+        if key in lam.columns:
+            _ci_line(axes[0], lam["lambda"], lam, key, styles[key])
+        if f"{key}_recovered" in lam.columns:
+            recovered |= _ci_line(axes[1], lam["lambda"], lam, f"{key}_recovered", styles[key], 100.0)
+    _log_x_axes(
+        axes[0],
+        "Regularisation weight λ (log scale)",
+        "Score after unlearning /\nmax forget score after attack (%)",
+        f"(a) λ ablation\n{title}",
+    )
+    if not recovered:
+        skip_panel(axes[1], f"(d) λ ablation: recovered fraction\n{title}", NO_ITEMS)
+        return
+    _log_x_axes(
+        axes[1],
+        "Regularisation weight λ (log scale)",
+        "Recovered (% of start − unlearned)",
+        f"(d) λ ablation: recovered fraction\n{title}",
+        None,
+    )
+
+
+def _fig7_sweep(
+    axes: Sequence[Axes],
+    sweep: pd.DataFrame,
+    keys: Sequence[str],
+    styles: Mapping[str, Any],
+    title: str,
+    configured: Sequence[float],
+) -> None:
+    """(b, c) attack score vs the attack's learning rate; (e, f) recovered fraction vs learning rate."""
+    ylabels = ("Max forget score during the attack (%)", "Recovered (% of start − unlearned)")
+    for ax, suffix, scale, ylabel, name, ylim in zip(
+        axes, ("", "_recovered"), (1.0, 100.0), ylabels, title, ((0, 105), None), strict=True
+    ):
+        if not any([_ci_line(ax, sweep["lr"], sweep, f"{key}{suffix}", styles[key], scale) for key in keys]):
+            skip_panel(ax, name, NO_ITEMS)
+            continue
+        for lr in configured:
+            ax.axvline(
+                lr, color="0.6", ls=(0, (1, 2)), lw=1, zorder=0, label="configured harmful learning rates"
+            )
+        _log_x_axes(ax, "Attack learning rate η (log scale)", ylabel, name, ylim)
+
+
+def _fig7_method(
+    top: Axes,
+    bottom: Axes,
+    attacks: pd.DataFrame,
+    j: int,
+    method: str,
+    where: str,
+    labels: Mapping[str, str] | None,
+    spec: Mapping[str, Any],
+) -> None:
+    """(b, c) and (e, f) for one swept method: its attack cells at each learning rate on their own.
+    ``spec``: keys, styles, opts, min_drop, configured (the configured harmful learning rates)."""
+    titles = [
+        f"({chr(98 + j)}) Attack learning rate — {_label(labels, method)}\n{where}",
+        f"({chr(101 + j)}) Recovered fraction — {_label(labels, method)}\n{where}",
+    ]
+    if attacks.empty:
+        for ax, title in zip((top, bottom), titles, strict=True):
+            skip_panel(ax, title, f"no attack results for {method}")
+        return
+    keys = [*spec["keys"], "benign"]
+    sweep = _lr_sweep_rows(attacks, keys, spec["opts"], spec["min_drop"])
+    _fig7_sweep([top, bottom], sweep, keys, spec["styles"], titles, spec["configured"])
+
+
+def _mcqa_pairs(base: pd.DataFrame) -> list[tuple[str, str]]:
+    """The MCQA-style (benchmark, model) pairs (the λ ablation and the sweep run there), else every pair."""
+    pairs = list(zip(base["benchmark"], base["model"], strict=True))
+    mcqa = [pair for pair, style in zip(pairs, base["style"], strict=True) if style == "mcqa"]
+    return mcqa or pairs
+
+
+@_with_style
+def fig7_ablation(
+    results: ResultFiles,
+    out_dir: str | Path,
+    *,
+    harmful_lrs: Sequence[float],
+    harmful_ps: Sequence[float] = (0.1, 0.3),
+    lambda_variants: Sequence[str] | None = None,
+    ablation_method: str = "SSIUU",
+    lr_sweep_methods: Sequence[str] = ("GA", "GD"),
+    labels: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    min_logprob_drop: float = 0.1,
+    stem: str = "fig7_ablation",
+) -> list[Path]:
+    """Fig. 7: (a) λ ablation of SSIUU — retain and test scores after unlearning and the harmful attacks' score
+    (configured learning rates) vs λ; (b, c) the attack score at each attack learning rate on its own, one
+    panel per method in ``lr_sweep_methods``; (d–f) the same for the recovered fraction. Every point carries its
+    95 % interval (items pooled over seeds and runs), none where it rests on one value; n is written at each
+    line's end. Two rows per MCQA-style (benchmark, model)."""
+    pairs = _mcqa_pairs(collect_base(results))
+    attacks = collect_attacks(results)
+    n_cols = 1 + len(lr_sweep_methods)
+    fig = _new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
+    axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
+    opts = {"confidence": confidence, "n_resamples": n_resamples}
+    keys = [attack_key("harmful", p) for p in harmful_ps]
+    spec = {
+        "keys": keys,
+        "styles": _fig7_styles(harmful_ps),
+        "opts": opts,
+        "min_drop": min_logprob_drop,
+        "configured": harmful_lrs,
+    }
+    lam_options = {
+        "ablation_method": ablation_method,
+        "lambda_variants": lambda_variants,
+        "harmful_lrs": harmful_lrs,
+        "harmful_ps": harmful_ps,
+        "min_logprob_drop": min_logprob_drop,
+    }
+    legend: dict[str, Any] = {}
+    for i, (bench, model) in enumerate(pairs):
+        top, bottom = axes[2 * i], axes[2 * i + 1]
+        where = _where(labels, bench, model, " · ")
+        lam = _lambda_rows(results, bench, model, **lam_options, **opts)
+        _fig7_lambda([top[0], bottom[0]], lam, keys, spec["styles"], where, ablation_method)
+        mine = attacks[(attacks["benchmark"] == bench) & (attacks["model"] == model)]
+        for j, method in enumerate(lr_sweep_methods):
+            _fig7_method(
+                top[1 + j], bottom[1 + j], mine[mine["method"] == method], j, method, where, labels, spec
+            )
+        for ax in (*top, *bottom):
+            _collect_legend(legend, ax)
+    _figure_legend(
+        fig, legend, _ci_note(confidence) + " n at each line's end: items × seeds or × runs per point."
+    )
+    fig.suptitle("Fig. 7 — Regularisation weight and attack learning rates", fontweight="bold")
+    return save_figure(fig, out_dir, stem)
