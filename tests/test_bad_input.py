@@ -123,7 +123,16 @@ def run_cli(capsys, monkeypatch, error: Exception | None, *config: str) -> tuple
     """``main`` on ``tables`` with ``dispatch`` raising ``error``: (exit status, stderr lines)."""
     if error is not None:
         monkeypatch.setattr(cli, "dispatch", lambda *_: (_ for _ in ()).throw(error))
-    rc = cli.main([*(a for c in config for a in ("--config", c)), "tables", "--results", "unused.json", "--out-dir", "unused"])
+    rc = cli.main(
+        [
+            *(a for c in config for a in ("--config", c)),
+            "tables",
+            "--results",
+            "unused.json",
+            "--out-dir",
+            "unused",
+        ]
+    )
     return rc, capsys.readouterr().err.strip().splitlines()
 
 
