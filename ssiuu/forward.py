@@ -41,7 +41,7 @@ def answer_columns(labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 def activation_checkpointing(model: nn.Module) -> bool:
     """Whether gradient (activation) checkpointing is on; such a model runs without a KV cache."""
     flag = getattr(model, "is_activation_checkpointing", None)
-    if flag is None:  # transformers before the rename
+    if flag is None:  # transformers versions that name it is_gradient_checkpointing
         flag = getattr(model, "is_gradient_checkpointing", False)
     return bool(flag)
 
@@ -79,8 +79,8 @@ def shares_prefix(model: nn.Module, input_ids: Tensor) -> bool:
     """Whether :func:`answer_logits` runs the shared prefix once for this model and batch.
 
     On by default on the CPU, where a step is compute bound and fewer tokens is less time. Off by default
-    on a GPU: a 3B step there is bound by kernel launches, and the extra prefix pass made steps 1.4-1.9x
-    slower on an H100 (``benchmarks/gpu_memory.py --shared-prefix on|off``). Always off under activation
+    on a GPU: a 3B step there is bound by kernel launches, and the extra prefix pass makes steps 1.4-1.9x
+    slower on an H100-class GPU (compare with ``benchmarks/gpu_memory.py --shared-prefix on|off``). Always off under activation
     checkpointing, where HF models run without a KV cache.
     """
     if activation_checkpointing(model):
@@ -94,7 +94,7 @@ def output_cache(output: Any) -> tuple[str, Any]:
     passes it back to ``forward`` or ``generate``.
 
     The keyword is ``cache`` since transformers 5.24, which deprecates ``past_key_values`` (to be removed
-    in 5.40); an output of an earlier version holds ``past_key_values``.
+    in 5.40); an output of transformers < 5.24 holds ``past_key_values``.
     """
     key = "past_key_values" if "past_key_values" in output.keys() else "cache"
     return key, output.get(key)

@@ -313,7 +313,7 @@ def _save_checkpoint(model_obj: Any, tokenizer: Any, path: str | Path) -> None:
     if getattr(model_obj, "hf_quantizer", None) is not None or hasattr(
         model_obj.config, "quantization_config"
     ):
-        # a checkpoint prepared from GGUF by an older ssiuu still carries the GGUF marker; its weights are plain
+        # a checkpoint prepared from GGUF may carry the GGUF quantisation marker; its weights are plain
         model_obj.hf_quantizer = None
         model_obj.is_quantized = False
         if hasattr(model_obj.config, "quantization_config"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import shutil
@@ -258,9 +257,8 @@ def test_every_figure_and_table_has_a_report_caption() -> None:
 def drawn(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
     """The matplotlib Figure a figure function draws (saving is skipped)."""
     captured = {}
-    module = importlib.import_module(fn.__module__)  # ssiuu.report.figures.fig<k>
     monkeypatch.setattr(
-        module, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and []
+        F.common, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and []
     )
     fn(*args, **kwargs)
     return captured["fig"]

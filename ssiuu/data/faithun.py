@@ -2,7 +2,7 @@
 
 What the official release documents (its README):
 
-* ``dataset/FaithUn_Dataset.json`` (earlier name ``FaithUnBench.json``): 200 well-known people built
+* ``dataset/FaithUn_Dataset.json`` (also accepted: ``FaithUnBench.json``, see :data:`DATA_FILE_NAMES`): 200 well-known people built
   from Wikidata triples, keyed by entity (e.g. Wikidata id ``Q76``). Each entity has four question
   sets — ``hop1_unlearn`` (Base QA, used for unlearning; **each question forms a cluster**),
   ``hop1_test`` (Paraphrased QA), ``hop2_test`` (Multi-hop QA) and ``same_object`` (Same-answer QA);
@@ -236,7 +236,7 @@ def _aligned(value: Any, keys: list[Any], *, entity: str, field: str) -> list[li
     return [[] if e is None else (e if isinstance(e, list) else [e]) for e in elems]
 
 
-#: File names the official release has used for the data file, looked up when ``path`` is a folder.
+#: File names of the data file in the official release's versions, looked up when ``path`` is a folder.
 DATA_FILE_NAMES = ("FaithUn_Dataset.json", "FaithUn_dataset.json", "FaithUnBench.json")
 
 

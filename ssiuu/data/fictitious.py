@@ -456,10 +456,10 @@ def _a(word: str) -> str:
 #: the perturbed answers — the TOFU construction: same sentence, wrong facts).
 #:
 #: The answers lead with the facts and do not restate the question: no author name, no "was born in",
-#: no "best known for". ROUGE-L recall then credits knowing the facts, not echoing the question. With
-#: TOFU-like restating answers ("{name} was born in {city}") SmolLM2 scored a forget-set recall of 0.51
-#: *before* it had seen a single fact, and τ (mismatched pairs) was 0.13, so the metric mostly
-#: measured the template.
+#: no "best known for". ROUGE-L recall then credits knowing the facts, not echoing the question.
+#: TOFU-like restating answers ("{name} was born in {city}") would make recall mostly measure the
+#: template: on them SmolLM2 reaches a forget-set recall of 0.51 without having seen a single fact,
+#: and τ (mismatched pairs) is 0.13.
 TEMPLATES: list[tuple[str, str, str]] = [
     (
         "What is the full name of the {x.genre} author born in {x.city} on {x.birth_date}?",

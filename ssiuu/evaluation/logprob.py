@@ -1,4 +1,4 @@
-"""The continuous recovery measure (issue: erase or hide): the gold answer's log-probability.
+"""The continuous recovery measure (erased or hidden?): the gold answer's log-probability.
 
 Accuracy and ROUGE move in steps and can hit a floor; the mean per-token log-probability of the gold
 answer, in the format unlearning trains on (chat-wrapped question, answer + EOS), moves continuously.

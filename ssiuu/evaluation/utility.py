@@ -43,6 +43,8 @@ from typing import Any
 from ssiuu.io import write_text
 
 TASK_DIR = Path(__file__).with_name("lm_eval_tasks")
+#: the random generators of ``lm_eval.simple_evaluate``; each gets the evaluation's ``seed``
+LM_EVAL_SEEDS = ("random_seed", "numpy_random_seed", "torch_random_seed", "fewshot_random_seed")
 
 #: The offline utility suite (the default of the ``utility_tasks`` config key).
 OFFLINE_TASKS = (
@@ -330,10 +332,7 @@ def utility_score(
                     task_manager=manager,
                     log_samples=False,
                     bootstrap_iters=UTILITY_BOOTSTRAP_ITERS,
-                    random_seed=seed,
-                    numpy_random_seed=seed,
-                    torch_random_seed=seed,
-                    fewshot_random_seed=seed,
+                    **dict.fromkeys(LM_EVAL_SEEDS, seed),
                 )
             except Exception as err:
                 if hub_tasks and not isinstance(err, NonFiniteLossError):

@@ -142,8 +142,8 @@ class SSIUU(UnlearningMethod):
             lambda_ < 0 or (fd_eps is not None and fd_eps <= 0),
             f"lambda_ must be ≥ 0 and fd_eps > 0 (got {lambda_}, {fd_eps})",
         )
-        # measured on an H100 (benchmarks/gpu_memory.py): the recomputation of a checkpointed block inside
-        # the double backward does not match the saved tensors and torch aborts the step
+        # under activation checkpointing the recomputation of a checkpointed block inside the double
+        # backward does not match the saved tensors and torch aborts the step (benchmarks/gpu_memory.py)
         self.reject_if(
             hvp == "exact" and lambda_ > 0 and activation_checkpointing(self.model),
             "hvp: exact cannot run with gradient checkpointing (its double backward re-enters the checkpointed "

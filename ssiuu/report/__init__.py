@@ -81,24 +81,14 @@ def build_report_assets(
     extras appear only in Fig. 7b, c). ``lambda_variants``: SSIUU ablation method dirs for Fig. 7a (``None``:
     every ``SSIUU-lambda*`` found). ``labels``: display names for benchmark / model / method keys. Remaining
     keyword arguments go to :func:`ssiuu.report.figures.build_figures`. Returns ``{name: [paths]}``."""
-    tables = build_tables(
-        results,
-        out_dir_tables,
-        labels,
-        methods=methods,
-        harmful_lrs=harmful_lrs,
-        benign_lrs=benign_lrs,
-        harmful_ps=harmful_ps,
-    )
+    shared = {
+        "methods": methods,
+        "harmful_lrs": harmful_lrs,
+        "benign_lrs": benign_lrs,
+        "harmful_ps": harmful_ps,
+    }
+    tables = build_tables(results, out_dir_tables, labels, **shared)
     figures = build_figures(
-        results,
-        out_dir_figures,
-        methods=methods,
-        harmful_lrs=harmful_lrs,
-        benign_lrs=benign_lrs,
-        harmful_ps=harmful_ps,
-        labels=labels,
-        lambda_variants=lambda_variants,
-        **figure_options,
+        results, out_dir_figures, labels=labels, lambda_variants=lambda_variants, **shared, **figure_options
     )
     return {name: [path] for name, path in tables.items()} | figures

@@ -121,7 +121,7 @@ def attack_cells_of(
 
 
 def degraded(row: Mapping[str, Any], default: Mapping[str, Any], fraction: float = 0.8) -> bool:
-    """Whether unlearning left RS or US below ``fraction`` of the starting model's (issue: usable models)."""
+    """Whether unlearning left RS or US below ``fraction`` of the starting model's (an unusable model)."""
     return any(
         not pd.isna(row[x]) and not pd.isna(default[x]) and row[x] < fraction * default[x]
         for x in ("RS", "US")

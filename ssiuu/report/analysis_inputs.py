@@ -5,8 +5,8 @@ Under ``R/<benchmark>/<model>/analysis/`` (``ssiuu/analysis/pipeline.py``; each 
 * ``influence/cumulative.csv`` — ``method, direction, m, cumulative`` and ``influence/heatmap.csv`` —
   ``method, direction, module, layer, value``; direction ``positive`` (D+) or ``negative`` (D−) [influence].
 * ``distributions/histogram.csv`` — ``model, bin, bin_left, bin_right, count, density, n_below, n_above``
-  (model ``base``, ``<method>`` or ``<method>+attack``). Files of the older writer have no ``n_below`` /
-  ``n_above``: it clipped the values outside the bins into the edge bins. ``distributions/correlation.csv`` —
+  (model ``base``, ``<method>`` or ``<method>+attack``). A file without ``n_below`` /
+  ``n_above`` holds the values outside the bins in its edge bins (clipped). ``distributions/correlation.csv`` —
   ``pre, post, module, quantity, n_values, pearson_r`` (``module = all``: the whole model) [distributions].
 * ``logit_lens.csv`` — ``state, layer, accuracy, n_evaluated, n_skipped`` (state ``base`` or the method)
   [logit_lens].
@@ -154,7 +154,9 @@ def read_influence(influence_dir: str | Path, kind: str) -> pd.DataFrame | None:
 # --------------------------------------------------------------------------------------------- distributions
 def _histograms(path: Path) -> pd.DataFrame:
     df = read_csv(path, HISTOGRAM_COLUMNS, "distributions")
-    df["edge_clipped"] = "n_below" not in df.columns  # the older writer's tails are in the edge bins
+    df["edge_clipped"] = (
+        "n_below" not in df.columns
+    )  # a file without n_below holds its tails in the edge bins
     for c in ("n_below", "n_above"):
         df[c] = df[c] if c in df.columns else np.nan
     for c in ("bin_left", "bin_right"):
@@ -189,7 +191,7 @@ def read_correlation(analysis_dir: str | Path) -> pd.DataFrame | None:
 
 def read_distributions(analysis_dir: str | Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(histograms: method, seed, state in base|unlearned|attacked, bin_left, bin_right, density, n_below,
-    n_above (values outside the bins; NaN when not recorded), edge_clipped (the older writer, whose tails were
+    n_above (values outside the bins; NaN when not recorded), edge_clipped (true where the tails are
     clipped into the edge bins); rho of the whole model: method, seed, rho) — either is ``None`` when missing."""
     path = Path(analysis_dir) / HISTOGRAM_FILE
     hist = _histograms(path) if path.exists() else None

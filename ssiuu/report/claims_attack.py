@@ -19,7 +19,6 @@ from ssiuu.report.verdicts import (
     SUPPORTED,
     Claim,
     Finding,
-    combine,
     fmt_interval,
     missing,
 )
@@ -157,10 +156,6 @@ def claim_lowest_attack(
         f"{method} minus each baseline, per harmful attack: bootstrap over evaluation items pooled over runs "
         f"(independent samples), {confidence:.0%} interval; score in points of %"
     )
-    return Claim(
-        2,
-        f"{method} has the lowest harmful-attack score and the lowest recovered fraction",
-        combine(f.verdict for f in findings),
-        tuple(findings),
-        how,
+    return Claim.from_findings(
+        2, f"{method} has the lowest harmful-attack score and the lowest recovered fraction", findings, how
     )

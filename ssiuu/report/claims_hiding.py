@@ -13,7 +13,7 @@ import pandas as pd
 from ssiuu.report.analysis_inputs import read_influence
 from ssiuu.report.results import ResultFiles
 from ssiuu.report.stats import mean_interval
-from ssiuu.report.verdicts import Claim, Finding, analysis_dirs, combine, interval_verdict, missing, sig
+from ssiuu.report.verdicts import Claim, Finding, analysis_dirs, interval_verdict, missing, sig
 
 
 def influence_cells(influence_dir: Path) -> pd.DataFrame | None:
@@ -85,10 +85,4 @@ def claim_hiding(
         "paired bootstrap over the module×layer cells of the influence heatmap (mean of the top-k D̃ per cell), "
         f"{confidence:.0%} interval"
     )
-    return Claim(
-        1,
-        f"{method} hides: D− exceeds D+ (Fig. 3)",
-        combine(f.verdict for f in findings),
-        tuple(findings),
-        how,
-    )
+    return Claim.from_findings(1, f"{method} hides: D− exceeds D+ (Fig. 3)", findings, how)

@@ -21,7 +21,6 @@ from ssiuu.report.verdicts import (
     Claim,
     Finding,
     analysis_dirs,
-    combine,
     fmt_interval,
     missing,
 )
@@ -114,10 +113,9 @@ def claim_stability(results: ResultFiles, *, method: str = "SSIUU", confidence: 
         f"Fisher-z {confidence:.0%} interval of ρ over the n neuron values (treated as independent, so too "
         "narrow), plus agreement of every module type"
     )
-    return Claim(
+    return Claim.from_findings(
         3,
         f"{method}'s attributions are the most stable under the attack: the highest ρ (Fig. 6)",
-        combine(f.verdict for f in findings),
-        tuple(findings),
+        findings,
         how,
     )

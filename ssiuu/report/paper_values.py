@@ -3,7 +3,8 @@
 Source: Yang et al., "Erase or Hide? Suppressing Spurious Unlearning Neurons for Robust Unlearning",
 arXiv 2509.22263 — Table 1 (FaithUn; Llama-3.2 3B and Qwen-2.5 3B, instruction-tuned) and Table 2 (TOFU;
 Llama-3.2 3B only; the paper excludes NPO on TOFU because it "fails to converge and tends to collapse").
-All values are percentages exactly as printed; ``None`` is the paper's "-" (no attack on the Default model).
+The rows are in ``paper_values.tsv`` (one a line, as the paper prints them). All values are percentages
+exactly as printed; ``None`` (``-`` in the file) is the paper's "-" (no attack on the Default model).
 On FaithUn the paper's RS column is test-set accuracy (App. C.1), on TOFU it is retain-set ROUGE-L recall.
 
 The paper also quotes Pearson ρ of attribution distributions before/after the harmful attack (p = 0.1, §6.5,
@@ -11,6 +12,8 @@ Fig. 6b, Llama-3.2 on FaithUn) for three methods; they are in :data:`PAPER_RHO`.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -24,42 +27,28 @@ PAPER_MODELS: dict[str, str] = {"llama-3.2-3b": "Llama-3.2-3B", "qwen-2.5-3b": "
 
 Row = tuple[float, float, float, float | None, float | None, float | None]
 
-#: Table 1 — FaithUn (MCQA accuracy, %); FS, RS (test set), US, harmful p=0.1, harmful p=0.3, benign
-TABLE1: dict[str, dict[str, Row]] = {
-    "llama-3.2-3b": {
-        "Default": (91.92, 89.22, 57.40, None, None, None),
-        "GA": (0.0, 58.41, 54.01, 68.42, 73.33, 16.71),
-        "GD": (0.0, 81.03, 55.77, 48.13, 54.76, 33.33),
-        "DPO": (0.0, 81.47, 56.90, 31.58, 46.67, 15.34),
-        "NPO": (0.0, 77.59, 59.52, 18.33, 18.75, 18.62),
-        "RMU": (0.0, 77.80, 56.31, 52.63, 75.53, 14.29),
-        "KLUE": (0.0, 81.68, 56.72, 57.14, 62.96, 28.33),
-        "SSIUU": (0.0, 84.70, 56.28, 14.81, 14.29, 13.33),
-    },
-    "qwen-2.5-3b": {
-        "Default": (78.79, 74.78, 55.47, None, None, None),
-        "GA": (0.0, 36.21, 53.55, 52.63, 66.67, 63.64),
-        "GD": (0.0, 62.07, 57.91, 27.78, 42.86, 23.33),
-        "DPO": (0.0, 60.78, 53.01, 47.62, 58.82, 36.36),
-        "NPO": (0.0, 72.63, 56.69, 23.33, 47.91, 18.18),
-        "RMU": (0.0, 65.95, 49.95, 42.11, 46.67, 23.81),
-        "KLUE": (0.0, 62.50, 56.94, 33.33, 47.92, 22.73),
-        "SSIUU": (0.0, 75.86, 60.01, 4.76, 29.41, 13.04),
-    },
-}
+#: the quoted rows, one a line: table (1 or 2), model key, method, then :data:`PAPER_COLUMNS` ("-" = None)
+DATA_FILE = Path(__file__).with_name("paper_values.tsv")
 
+
+def _read_tables(path: Path) -> dict[str, dict[str, dict[str, Row]]]:
+    """``{table number: {model key: {method: row}}}`` from :data:`DATA_FILE`, in file order."""
+    header, *lines = path.read_text().splitlines()
+    if tuple(header.split("\t")) != ("table", "model", "method", *PAPER_COLUMNS):
+        raise ValueError(f"{path}: unexpected header {header!r}")
+    tables: dict[str, dict[str, dict[str, Row]]] = {}
+    for line in lines:
+        table, model_key, method, *values = line.split("\t")
+        row = tuple(None if v == "-" else float(v) for v in values)
+        tables.setdefault(table, {}).setdefault(model_key, {})[method] = row  # type: ignore[assignment]
+    return tables
+
+
+_TABLES = _read_tables(DATA_FILE)
+#: Table 1 — FaithUn (MCQA accuracy, %); FS, RS (test set), US, harmful p=0.1, harmful p=0.3, benign
+TABLE1: dict[str, dict[str, Row]] = _TABLES["1"]
 #: Table 2 — TOFU (ROUGE-L recall, %), Llama-3.2 only; NPO excluded by the paper
-TABLE2: dict[str, dict[str, Row]] = {
-    "llama-3.2-3b": {
-        "Default": (90.42, 93.54, 91.45, None, None, None),
-        "GA": (19.49, 87.51, 91.88, 48.72, 54.21, 23.35),
-        "GD": (19.32, 89.36, 92.88, 45.41, 51.73, 20.98),
-        "DPO": (19.57, 92.28, 91.95, 87.39, 88.69, 26.60),
-        "RMU": (14.04, 93.70, 91.74, 87.97, 90.97, 20.33),
-        "KLUE": (18.71, 86.86, 92.81, 43.71, 49.38, 22.19),
-        "SSIUU": (17.75, 92.74, 91.67, 31.82, 37.53, 21.08),
-    },
-}
+TABLE2: dict[str, dict[str, Row]] = _TABLES["2"]
 
 #: paper benchmark of each table style
 PAPER_BENCHMARK: dict[str, str] = {"mcqa": "FaithUn", "rouge": "TOFU"}

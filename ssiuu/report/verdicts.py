@@ -35,6 +35,12 @@ class Claim:
     findings: tuple[Finding, ...]
     how: str
 
+    @classmethod
+    def from_findings(cls, number: int, title: str, findings: Iterable[Finding], how: str) -> Claim:
+        """The claim whose verdict is :func:`combine` of its findings' verdicts."""
+        findings = tuple(findings)
+        return cls(number, title, combine(f.verdict for f in findings), findings, how)
+
     def line(self) -> str:
         """The claim's Markdown line: title and verdict, then the finding (one part) or each part's verdict."""
         head = f"{self.number}. **{self.title}** — *{self.verdict}*."

@@ -11,20 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from ssiuu.report.figures.common import (
-    NO_ITEMS,
-    _ci_arrays,
-    _ci_errorbars,
-    _ci_note,
-    _collect_legend,
-    _figure_legend,
-    _label,
-    _new_figure,
-    _where,
-    _with_style,
-    save_figure,
-    skip_panel,
-)
+from ssiuu.report.figures import common
 from ssiuu.report.results import DEFAULT, ResultError, ResultFiles, attack_key, collect_base
 from ssiuu.report.table_data import aggregate_table
 
@@ -49,9 +36,9 @@ def _fig2_scores(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], names: Seque
     x, w = _offsets(len(rows), len(keys))
     for i, (key, name) in enumerate(zip(keys, names, strict=True)):
         pos = x + (i - (len(keys) - 1) / 2) * w
-        value, low, high = _ci_arrays(rows, key)
+        value, low, high = common._ci_arrays(rows, key)
         ax.bar(pos, np.nan_to_num(value), w, color=FIG2_COLORS[i % 4], label=name, edgecolor="white", lw=0.5)
-        _ci_errorbars(ax, pos, value, low, high)
+        common._ci_errorbars(ax, pos, value, low, high)
         ns = rows[f"{key}_n"].to_numpy() if f"{key}_n" in rows.columns else [None] * len(rows)
         for px, v, n in zip(pos, value, ns, strict=True):
             text = "n/a" if np.isnan(v) else (f"n={int(n)}" if n is not None and not pd.isna(n) else "")
@@ -67,14 +54,14 @@ def _fig2_points(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], suffix: str,
     hollow = False
     for i, key in enumerate(keys):
         pos = x + (i - (len(keys) - 1) / 2) * w
-        value, low, high = _ci_arrays(rows, f"{key}{suffix}", scale)
+        value, low, high = common._ci_arrays(rows, f"{key}{suffix}", scale)
         color = FIG2_COLORS[1 + i % 3]
         stable = np.ones(len(rows), dtype=bool)
         if suffix == "_recovered" and f"{key}_stable" in rows.columns:
             stable = rows[f"{key}_stable"].fillna(False).to_numpy(dtype=bool)
         ax.scatter(pos[stable], value[stable], s=22, color=color, zorder=5)
         ax.scatter(pos[~stable], value[~stable], s=22, facecolors="white", edgecolors=color, zorder=5)
-        _ci_errorbars(ax, pos, value, low, high, color=color)
+        common._ci_errorbars(ax, pos, value, low, high, color=color)
         hollow |= bool(np.isfinite(value[~stable]).any())
     ax.axhline(0, color="0.5", lw=0.6)
     return hollow
@@ -145,9 +132,9 @@ def _fig2_row(
     ]
     if rows.empty:
         for ax, title in zip(axes, titles, strict=True):
-            skip_panel(ax, title, "no unlearning results")
+            common.skip_panel(ax, title, "no unlearning results")
         return
-    ticks = [_label(labels, m) for m in rows["method"]]
+    ticks = [common._label(labels, m) for m in rows["method"]]
     names = [
         "After unlearning",
         *[f"Harmful attack, p = {k.removeprefix('harmful_p')}" for k in keys[:-1]],
@@ -172,12 +159,12 @@ def _fig2_row(
     for ax, title, suffix, scale, ylabel in panels:
         cols = [f"{k}{suffix}" for k in keys if f"{k}{suffix}" in rows.columns]
         if not cols or rows[cols].isna().all().all():
-            skip_panel(ax, title, NO_ITEMS)
+            common.skip_panel(ax, title, common.NO_ITEMS)
             continue
         hollow |= _fig2_points(ax, rows, keys, suffix, scale)
         drawn += _reference_marks(ax, refs, keys, FIG2_COLORS[1:], suffix, scale)
         _format_panel(ax, ticks, 45, f"{ylabel}\n(n as in a)", title)
-    _collect_legend(legend, axes[0])
+    common._collect_legend(legend, axes[0])
     _fig2_legend(legend, drawn, hollow)
 
 
@@ -198,7 +185,7 @@ def _fig2_tables(results: ResultFiles, styles: Sequence[str], **options: Any) ->
     return {style: aggregate_table(results, style, **options) for style in dict.fromkeys(styles)}
 
 
-@_with_style
+@common._with_style
 def fig2_vulnerability(
     results: ResultFiles,
     out_dir: str | Path,
@@ -231,14 +218,14 @@ def fig2_vulnerability(
     options |= {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
     tables = _fig2_tables(results, list(base["style"]), methods=methods, **options)
     n = len(methods)
-    fig = _new_figure(max(7.5, 1.1 * n + 2.0) + 2 * max(3.2, 0.45 * n + 1.2), 3.9 * len(pairs) + 1.4)
+    fig = common._new_figure(max(7.5, 1.1 * n + 2.0) + 2 * max(3.2, 0.45 * n + 1.2), 3.9 * len(pairs) + 1.4)
     axes = fig.subplots(len(pairs), 3, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1, 1]})
     legend: dict[str, Any] = {}
     for row, (bench, model) in zip(axes, pairs, strict=True):
         style = base[(base["benchmark"] == bench) & (base["model"] == model)]["style"].iloc[0]
         table = tables[style]
         table = table[(table["benchmark"] == bench) & (table["model"] == model)]
-        _fig2_row(row, table, style, keys, _where(labels, bench, model, " · "), labels, legend)
-    _figure_legend(fig, legend, _ci_note(confidence))
+        _fig2_row(row, table, style, keys, common._where(labels, bench, model, " · "), labels, legend)
+    common._figure_legend(fig, legend, common._ci_note(confidence))
     fig.suptitle("Fig. 2 — Forget score recovered by retraining attacks (↓ better)", fontweight="bold")
-    return save_figure(fig, out_dir, stem)
+    return common.save_figure(fig, out_dir, stem)

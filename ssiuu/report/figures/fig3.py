@@ -11,17 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ssiuu.report.analysis_inputs import analysis_pairs, read_influence
-from ssiuu.report.figures.common import (
-    ATTRIBUTION_UNITS,
-    _label,
-    _new_figure,
-    _ordered,
-    _where,
-    _with_style,
-    method_colors,
-    save_figure,
-    skip_panel,
-)
+from ssiuu.report.figures import common
 from ssiuu.report.results import ResultFiles
 
 
@@ -50,7 +40,7 @@ def _fig3_curves(
     unit: str,
 ) -> None:
     """(a, b) one cumulative curve per method for one direction."""
-    colors = method_colors(found)
+    colors = common.method_colors(found)
     for method in found:
         c = _curve(curves, method, sign)
         if c.empty:
@@ -61,7 +51,7 @@ def _fig3_curves(
             color=colors[method],
             lw=2.2 if method.upper() == "SSIUU" else 1.4,
             ls="-" if sign == "minus" else ":",
-            label=_label(labels, method),
+            label=common._label(labels, method),
         )
     ax.set_title(title)
     ax.set_xlabel("Top-m neurons (sorted by score)")
@@ -100,7 +90,7 @@ def _fig3_bars(
         label="D̃⁺ (positive influence removed)",
     )
     ax.bar(x + 0.2, minus, 0.4, color="#fc9272", edgecolor="#de2d26", label="D̃⁻ (negative influence added)")
-    ax.set_xticks(x, [_label(labels, b[0]) for b in bars], rotation=30 if len(bars) > 5 else 0)
+    ax.set_xticks(x, [common._label(labels, b[0]) for b in bars], rotation=30 if len(bars) > 5 else 0)
     top = np.nanmax([v for b in bars for v in b[1:]] + [0.0])
     ax.set_ylim(0, 1.35 * top if top > 0 else 1.0)
     ax.set_ylabel(f"Σ over top-{top_k} neurons\n({unit})")
@@ -122,17 +112,17 @@ def _fig3_row(
     """One analysed (benchmark, model): the two cumulative panels and the top-k bars."""
     if cum is None:
         for ax, t in zip(row, titles, strict=True):
-            skip_panel(ax, t, missing)
+            common.skip_panel(ax, t, missing)
         return
     curves = _seed_mean_curves(cum)
-    found = _ordered(list(dict.fromkeys(curves["method"])), methods)
+    found = common._ordered(list(dict.fromkeys(curves["method"])), methods)
     _fig3_curves(row[0], curves, found, "plus", titles[0], labels, unit)
     _fig3_curves(row[1], curves, found, "minus", titles[1], labels, unit)
     row[1].sharey(row[0])
     _fig3_bars(row[2], curves, found, top_k, titles[2], labels, unit)
 
 
-@_with_style
+@common._with_style
 def fig3_influence(
     results: ResultFiles,
     out_dir: str | Path,
@@ -146,10 +136,10 @@ def fig3_influence(
     """Fig. 3: cumulative D̃+ (left) and D̃− (middle) over the top-m neurons, one line per method, and the
     top-``top_k`` sums as bars (right; the paper's Fig. 3c). One row per analysed (benchmark, model)."""
     pairs = analysis_pairs(results) or [("", "")]
-    fig = _new_figure(14, 3.8 * len(pairs) + 0.4)
+    fig = common._new_figure(14, 3.8 * len(pairs) + 0.4)
     axes = fig.subplots(len(pairs), 3, squeeze=False)
     for row, (bench, model) in zip(axes, pairs, strict=True):
-        where = _where(labels, bench, model)
+        where = common._where(labels, bench, model)
         titles = [
             f"Cumulative D̃⁺ (erasing)\n{where}",
             f"Cumulative D̃⁻ (spurious neurons)\n{where}",
@@ -158,6 +148,8 @@ def fig3_influence(
         influence = results.root / bench / model / "analysis" / "influence"
         cum = read_influence(influence, "cumulative") if bench else None
         missing = f"no influence results ({bench or 'no'}/{model or 'analysis'}/analysis/influence)"
-        _fig3_row(row, cum, titles, missing, methods, top_k, labels, ATTRIBUTION_UNITS[attribution_target])
+        _fig3_row(
+            row, cum, titles, missing, methods, top_k, labels, common.ATTRIBUTION_UNITS[attribution_target]
+        )
     fig.suptitle("Fig. 3 — Influence variations after unlearning (solid: D̃⁻, dotted: D̃⁺)", fontweight="bold")
-    return save_figure(fig, out_dir, stem)
+    return common.save_figure(fig, out_dir, stem)

@@ -9,15 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ssiuu.report.analysis_inputs import analysis_pairs, read_logit_lens
-from ssiuu.report.figures.common import (
-    SSIUU_COLOR,
-    _label,
-    _new_figure,
-    _where,
-    _with_style,
-    save_figure,
-    skip_panel,
-)
+from ssiuu.report.figures import common
 from ssiuu.report.results import ResultFiles
 
 
@@ -53,16 +45,16 @@ def _lens_panel(
 ) -> None:
     """One method: the original model's and the unlearned model's curves, chance at 50 %."""
     if lens is None:
-        skip_panel(ax, f"{title}\n{where}", "logit_lens.csv missing")
+        common.skip_panel(ax, f"{title}\n{where}", "logit_lens.csv missing")
         return
     sel, base = lens[lens["method"] == method], lens[lens["method"] == "base"]
     if sel.empty:
-        skip_panel(ax, f"{title}\n{where}", f"no logit-lens rows for {method}")
+        common.skip_panel(ax, f"{title}\n{where}", f"no logit-lens rows for {method}")
         return
     if not base.empty:
         _lens_curve(ax, base, "Original model", "0.35", seeded=False)
-    color = SSIUU_COLOR if method.upper() == "SSIUU" else "#ff7f0e"
-    _lens_curve(ax, sel, f"Unlearned ({_label(labels, method)})", color, seeded=True)
+    color = common.SSIUU_COLOR if method.upper() == "SSIUU" else "#ff7f0e"
+    _lens_curve(ax, sel, f"Unlearned ({common._label(labels, method)})", color, seeded=True)
     ax.axhline(50, color="#1f77b4", ls=":", lw=1.5, label="Chance (50 %)")
     ax.set_ylim(0, 100)
     ax.set_xlabel("Layer (0 = embeddings)")
@@ -72,7 +64,7 @@ def _lens_panel(
     ax.legend(frameon=False, loc="best")
 
 
-@_with_style
+@common._with_style
 def fig4_logit_lens(
     results: ResultFiles,
     out_dir: str | Path,
@@ -85,15 +77,15 @@ def fig4_logit_lens(
     unlearned model, mean over seeds), chance = 50 %, the number n of forget items in each panel's title.
     One row per analysed (benchmark, model); panels lettered (a), (b), … across the figure."""
     pairs = analysis_pairs(results) or [("", "")]
-    fig = _new_figure(4.6 * len(methods) + 0.4, 3.4 * len(pairs) + 0.4)
+    fig = common._new_figure(4.6 * len(methods) + 0.4, 3.4 * len(pairs) + 0.4)
     axes = fig.subplots(len(pairs), len(methods), squeeze=False)
     for r, (row, (bench, model)) in enumerate(zip(axes, pairs, strict=True)):
-        where = _where(labels, bench, model)
+        where = common._where(labels, bench, model)
         lens = (
             read_logit_lens(results.root / bench / model / "analysis" / "logit_lens.csv") if bench else None
         )
         for i, (ax, method) in enumerate(zip(row, methods, strict=True)):
-            title = f"({chr(97 + r * len(methods) + i)}) {_label(labels, method)}"
+            title = f"({chr(97 + r * len(methods) + i)}) {common._label(labels, method)}"
             _lens_panel(ax, lens, method, title, where, labels)
     fig.suptitle("Fig. 4 — Knowledge in intermediate layers (logit lens)", fontweight="bold")
-    return save_figure(fig, out_dir, stem)
+    return common.save_figure(fig, out_dir, stem)

@@ -11,15 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ssiuu.report.analysis_inputs import analysis_pairs, read_influence
-from ssiuu.report.figures.common import (
-    ATTRIBUTION_UNITS,
-    _label,
-    _new_figure,
-    _where,
-    _with_style,
-    save_figure,
-    skip_panel,
-)
+from ssiuu.report.figures import common
 from ssiuu.report.results import ResultFiles
 
 MODULE_LABELS = {"q": "Attn Q", "k": "Attn K", "v": "Attn V", "o": "Attn O", "ffn": "FFN"}
@@ -63,17 +55,17 @@ def _fig5_row(
     methods, labels = spec["methods"], spec["labels"]
     if heat is None:
         for ax, method in zip(row, methods, strict=True):
-            skip_panel(ax, f"{_label(labels, method)}: {name}", "influence/heatmap.csv missing")
+            common.skip_panel(ax, f"{common._label(labels, method)}: {name}", "influence/heatmap.csv missing")
         return
     data = heat[heat["sign"] == sign].groupby(["method", "module", "layer"])["value"].mean().reset_index()
     vmax = float(data[data["method"].isin(methods)]["value"].max()) if not data.empty else 0.0
     vmax = vmax if vmax > 0 else 1.0
     im = None
     for ax, method in zip(row, methods, strict=True):
-        title = f"{_label(labels, method)}: {name}\n{spec['where']}"
+        title = f"{common._label(labels, method)}: {name}\n{spec['where']}"
         d = data[data["method"] == method]
         if d.empty:
-            skip_panel(ax, title, f"no heatmap rows for {method}")
+            common.skip_panel(ax, title, f"no heatmap rows for {method}")
             continue
         im = _heatmap(ax, d, cmap, vmax, title)
     if im is not None:
@@ -81,7 +73,7 @@ def _fig5_row(
         fig.colorbar(im, ax=list(row), shrink=0.9, label=label)
 
 
-@_with_style
+@common._with_style
 def fig5_heatmaps(
     results: ResultFiles,
     out_dir: str | Path,
@@ -95,18 +87,20 @@ def fig5_heatmaps(
     """Fig. 5: mean of the top-``top_k`` D̃+ (top row) and D̃− (bottom row) per module × layer, one column per
     method, shared colour scale per direction. Two rows per analysed (benchmark, model)."""
     pairs = analysis_pairs(results) or [("", "")]
-    fig = _new_figure(5.2 * len(methods) + 1.0, 2.9 * 2 * len(pairs) + 0.4)
+    fig = common._new_figure(5.2 * len(methods) + 1.0, 2.9 * 2 * len(pairs) + 0.4)
     axes = fig.subplots(2 * len(pairs), len(methods), squeeze=False)
     spec = {
         "methods": methods,
         "labels": labels,
         "top_k": top_k,
-        "unit": ATTRIBUTION_UNITS[attribution_target],
+        "unit": common.ATTRIBUTION_UNITS[attribution_target],
     }
     for p, (bench, model) in enumerate(pairs):
         influence = results.root / bench / model / "analysis" / "influence"
         heat = read_influence(influence, "heatmap") if bench else None
         for s, direction in enumerate(DIRECTIONS):
-            _fig5_row(fig, axes[2 * p + s], heat, direction, spec | {"where": _where(labels, bench, model)})
+            _fig5_row(
+                fig, axes[2 * p + s], heat, direction, spec | {"where": common._where(labels, bench, model)}
+            )
     fig.suptitle("Fig. 5 — Influence variation per module and layer", fontweight="bold")
-    return save_figure(fig, out_dir, stem)
+    return common.save_figure(fig, out_dir, stem)

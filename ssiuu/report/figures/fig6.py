@@ -13,18 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 from ssiuu.report.analysis_inputs import HISTOGRAM_FILE, analysis_pairs, read_distributions
-from ssiuu.report.figures.common import (
-    ATTRIBUTION_UNITS,
-    _collect_legend,
-    _label,
-    _new_figure,
-    _ordered,
-    _where,
-    _with_style,
-    method_colors,
-    save_figure,
-    skip_panel,
-)
+from ssiuu.report.figures import common
 from ssiuu.report.paper_values import PAPER_RHO
 from ssiuu.report.results import ResultFiles
 
@@ -98,8 +87,8 @@ def _draw_rho_bars(
 # --------------------------------------------------------------------------------------------- distributions
 def _drawn_bins(df: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     """The bins to draw and the fraction of values outside them (``None`` when the file does not say).
-    Histograms of the old writer clipped the tails into the edge bins: those two bins are not drawn, and
-    their share is the fraction outside the drawn range."""
+    Histograms marked ``edge_clipped`` hold the clipped tails in their edge bins: those two bins are not
+    drawn, and their share is the fraction outside the drawn range."""
     width = df["bin_right"] - df["bin_left"]
     if df["edge_clipped"].any() and len(df) > 2:
         edge = (df["density"] * width).iloc[[0, -1]].sum()
@@ -166,7 +155,7 @@ def _draw_distributions(ax: Axes, curves: list[tuple[str, pd.DataFrame, str]], u
 def _distribution_title(
     letter: str, method: str, seed: Any, rho: float | None, labels: Mapping[str, str] | None
 ) -> str:
-    title = f"({letter}) {_label(labels, method)}"
+    title = f"({letter}) {common._label(labels, method)}"
     if seed is not None:
         title += f", seed {int(seed)}"
     return title + (f"  (ρ = {rho:.2f})" if rho is not None else "")
@@ -181,7 +170,7 @@ def _distribution_panel(
     hist, rho = loaded
     where, labels = spec["where"], spec["labels"]
     if hist is None:
-        skip_panel(ax, f"({letter}) {_label(labels, method)}\n{where}", NO_HISTOGRAMS)
+        common.skip_panel(ax, f"({letter}) {common._label(labels, method)}\n{where}", NO_HISTOGRAMS)
         return
     seed, curves = _distribution_curves(hist, method, spec["attack_p"])
     rho_seed = _rho_for_seed(rho, method, seed)
@@ -190,11 +179,11 @@ def _distribution_panel(
         rho_seed = rho_by[method][0]
     title = f"{_distribution_title(letter, method, seed, rho_seed, labels)}\n{where}"
     if not any(state != "base" for _, _, state in curves):
-        skip_panel(ax, title, f"no distribution rows for {method}")
+        common.skip_panel(ax, title, f"no distribution rows for {method}")
         return
     _draw_distributions(ax, curves, spec["unit"])
     ax.set_title(title)
-    _collect_legend(spec["legend"], ax)
+    common._collect_legend(spec["legend"], ax)
 
 
 def _rho_panel(ax: Axes, letter: str, rho: pd.DataFrame | None, spec: Mapping[str, Any]) -> None:
@@ -203,17 +192,17 @@ def _rho_panel(ax: Axes, letter: str, rho: pd.DataFrame | None, spec: Mapping[st
     rho_by = _rho_by_method(rho)
     title = f"({letter}) Pre- vs post-attack correlation\n{spec['where']}"
     if not rho_by:
-        skip_panel(ax, title, "no correlation (ρ) results")
+        common.skip_panel(ax, title, "no correlation (ρ) results")
         return
-    names = _ordered(list(rho_by), spec["methods"])
+    names = common._ordered(list(rho_by), spec["methods"])
     colors = spec["colors"]
-    bar_colors = colors | {m: c for m, c in method_colors(names).items() if m not in colors}
+    bar_colors = colors | {m: c for m, c in common.method_colors(names).items() if m not in colors}
     _draw_rho_bars(ax, rho_by, names, bar_colors)
-    ticks = [_label(spec["labels"], m) for m in names]
+    ticks = [common._label(spec["labels"], m) for m in names]
     ax.set_xticks(np.arange(len(names)), ticks, rotation=30 if len(names) > 5 else 0)
     ax.set_title(title)
     spec["legend"].setdefault(_rho_legend(rho_by), Patch(facecolor="0.55"))
-    _collect_legend(spec["legend"], ax)
+    common._collect_legend(spec["legend"], ax)
 
 
 def _shown_methods(loaded: Mapping[Any, tuple[Any, Any]], methods: Sequence[str] | None) -> list[str]:
@@ -221,10 +210,10 @@ def _shown_methods(loaded: Mapping[Any, tuple[Any, Any]], methods: Sequence[str]
     found = sorted(
         {m for h, _ in loaded.values() if h is not None for m in h.loc[h["state"] != "base", "method"]}
     )
-    return _ordered(found, methods) or list(methods or [])
+    return common._ordered(found, methods) or list(methods or [])
 
 
-@_with_style
+@common._with_style
 def fig6_distributions(
     results: ResultFiles,
     out_dir: str | Path,
@@ -245,16 +234,16 @@ def fig6_distributions(
     loaded = {pair: read_distributions(analysis[pair]) if pair[0] else (None, None) for pair in pairs}
     shown = _shown_methods(loaded, methods)
     n_cols = max(1, len(shown)) + 1
-    fig = _new_figure(3.6 * n_cols + 0.4, 3.5 * len(pairs) + 0.9)
+    fig = common._new_figure(3.6 * n_cols + 0.4, 3.5 * len(pairs) + 0.9)
     axes = fig.subplots(len(pairs), n_cols, squeeze=False)
     legend: dict[str, Any] = {}
-    spec = {"labels": labels, "methods": methods, "colors": method_colors(shown), "legend": legend}
-    spec |= {"attack_p": attack_p, "unit": ATTRIBUTION_UNITS[attribution_target]}
+    spec = {"labels": labels, "methods": methods, "colors": common.method_colors(shown), "legend": legend}
+    spec |= {"attack_p": attack_p, "unit": common.ATTRIBUTION_UNITS[attribution_target]}
     for r, (row, pair) in enumerate(zip(axes, pairs, strict=True)):
         letters = [chr(97 + r * n_cols + i) for i in range(n_cols)]
-        row_spec = spec | {"where": _where(labels, *pair)}
+        row_spec = spec | {"where": common._where(labels, *pair)}
         if not shown:
-            skip_panel(row[0], f"({letters[0]}) distributions\n{row_spec['where']}", NO_HISTOGRAMS)
+            common.skip_panel(row[0], f"({letters[0]}) distributions\n{row_spec['where']}", NO_HISTOGRAMS)
         for i, (ax, method) in enumerate(zip(row[:-1], shown, strict=False)):
             _distribution_panel(ax, letters[i], method, loaded[pair], row_spec)
         _rho_panel(row[-1], letters[-1], loaded[pair][1], row_spec)
@@ -264,4 +253,4 @@ def fig6_distributions(
             list(legend.values()), list(legend), loc="outside lower center", ncols=ncols, frameon=False
         )
     fig.suptitle("Fig. 6 — Attribution distributions before and after the harmful attack", fontweight="bold")
-    return save_figure(fig, out_dir, stem)
+    return common.save_figure(fig, out_dir, stem)

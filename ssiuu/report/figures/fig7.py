@@ -14,20 +14,7 @@ from matplotlib.axes import Axes
 
 from ssiuu.io import read_json
 from ssiuu.report.aggregate import attack_cells_of, cell_columns
-from ssiuu.report.figures.common import (
-    NO_ITEMS,
-    _ci_arrays,
-    _ci_errorbars,
-    _ci_note,
-    _collect_legend,
-    _figure_legend,
-    _label,
-    _new_figure,
-    _where,
-    _with_style,
-    save_figure,
-    skip_panel,
-)
+from ssiuu.report.figures import common
 from ssiuu.report.results import ResultError, ResultFiles, attack_key, collect_attacks, collect_base
 from ssiuu.report.stats import Interval, mean_interval
 from ssiuu.report.table_data import collect_results
@@ -124,14 +111,14 @@ def _ci_line(
     """One series with its confidence intervals (none where undefined) and its n range at the line's end;
     returns whether anything was drawn."""
     name, color, marker, ls = style
-    value, low, high = _ci_arrays(df, col, scale)
+    value, low, high = common._ci_arrays(df, col, scale)
     ok = np.isfinite(value)
     if not ok.any():
         return False
     n = _n_text(df[f"{col}_n"]) if f"{col}_n" in df.columns else ""
     xs = x.to_numpy(dtype=float)
     ax.plot(xs[ok], value[ok], color=color, marker=marker, ls=ls, lw=1.4, ms=5, label=name)
-    _ci_errorbars(ax, xs, value, low, high, color=color)
+    common._ci_errorbars(ax, xs, value, low, high, color=color)
     if n:
         ax.annotate(
             n,
@@ -185,8 +172,8 @@ def _fig7_lambda(
 ) -> None:
     """(a) scores vs λ, (d) recovered fraction vs λ, for the λ runs of ``method``."""
     if lam.empty or len(lam) < 2:
-        skip_panel(axes[0], f"(a) λ ablation\n{title}", f"fewer than two λ values of {method} found")
-        skip_panel(
+        common.skip_panel(axes[0], f"(a) λ ablation\n{title}", f"fewer than two λ values of {method} found")
+        common.skip_panel(
             axes[1], f"(d) λ ablation: recovered fraction\n{title}", f"fewer than two λ values of {method}"
         )
         return
@@ -203,7 +190,7 @@ def _fig7_lambda(
         f"(a) λ ablation\n{title}",
     )
     if not recovered:
-        skip_panel(axes[1], f"(d) λ ablation: recovered fraction\n{title}", NO_ITEMS)
+        common.skip_panel(axes[1], f"(d) λ ablation: recovered fraction\n{title}", common.NO_ITEMS)
         return
     _log_x_axes(
         axes[1],
@@ -228,7 +215,7 @@ def _fig7_sweep(
         axes, ("", "_recovered"), (1.0, 100.0), ylabels, title, ((0, 105), None), strict=True
     ):
         if not any([_ci_line(ax, sweep["lr"], sweep, f"{key}{suffix}", styles[key], scale) for key in keys]):
-            skip_panel(ax, name, NO_ITEMS)
+            common.skip_panel(ax, name, common.NO_ITEMS)
             continue
         for lr in configured:
             ax.axvline(
@@ -250,12 +237,12 @@ def _fig7_method(
     """(b, c) and (e, f) for one swept method: its attack cells at each learning rate on their own.
     ``spec``: keys, styles, opts, min_drop, configured (the configured harmful learning rates)."""
     titles = [
-        f"({chr(98 + j)}) Attack learning rate — {_label(labels, method)}\n{where}",
-        f"({chr(101 + j)}) Recovered fraction — {_label(labels, method)}\n{where}",
+        f"({chr(98 + j)}) Attack learning rate — {common._label(labels, method)}\n{where}",
+        f"({chr(101 + j)}) Recovered fraction — {common._label(labels, method)}\n{where}",
     ]
     if attacks.empty:
         for ax, title in zip((top, bottom), titles, strict=True):
-            skip_panel(ax, title, f"no attack results for {method}")
+            common.skip_panel(ax, title, f"no attack results for {method}")
         return
     keys = [*spec["keys"], "benign"]
     sweep = _lr_sweep_rows(attacks, keys, spec["opts"], spec["min_drop"])
@@ -269,7 +256,7 @@ def _mcqa_pairs(base: pd.DataFrame) -> list[tuple[str, str]]:
     return mcqa or pairs
 
 
-@_with_style
+@common._with_style
 def fig7_ablation(
     results: ResultFiles,
     out_dir: str | Path,
@@ -293,7 +280,7 @@ def fig7_ablation(
     pairs = _mcqa_pairs(collect_base(results))
     attacks = collect_attacks(results)
     n_cols = 1 + len(lr_sweep_methods)
-    fig = _new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
+    fig = common._new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
     axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
     opts = {"confidence": confidence, "n_resamples": n_resamples}
     keys = [attack_key("harmful", p) for p in harmful_ps]
@@ -314,7 +301,7 @@ def fig7_ablation(
     legend: dict[str, Any] = {}
     for i, (bench, model) in enumerate(pairs):
         top, bottom = axes[2 * i], axes[2 * i + 1]
-        where = _where(labels, bench, model, " · ")
+        where = common._where(labels, bench, model, " · ")
         lam = _lambda_rows(results, bench, model, **lam_options, **opts)
         _fig7_lambda([top[0], bottom[0]], lam, keys, spec["styles"], where, ablation_method)
         mine = attacks[(attacks["benchmark"] == bench) & (attacks["model"] == model)]
@@ -323,9 +310,9 @@ def fig7_ablation(
                 top[1 + j], bottom[1 + j], mine[mine["method"] == method], j, method, where, labels, spec
             )
         for ax in (*top, *bottom):
-            _collect_legend(legend, ax)
-    _figure_legend(
-        fig, legend, _ci_note(confidence) + " n at each line's end: items × seeds or × runs per point."
+            common._collect_legend(legend, ax)
+    common._figure_legend(
+        fig, legend, common._ci_note(confidence) + " n at each line's end: items × seeds or × runs per point."
     )
     fig.suptitle("Fig. 7 — Regularisation weight and attack learning rates", fontweight="bold")
-    return save_figure(fig, out_dir, stem)
+    return common.save_figure(fig, out_dir, stem)
