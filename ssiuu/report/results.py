@@ -14,7 +14,6 @@ ones.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,6 @@ from ssiuu.report.aggregate import lr_matches
 
 STYLES = ("mcqa", "rouge")
 DEFAULT = "Default"
-HARMFUL_RE = re.compile(r"^harmful_p(?P<p>[0-9.]+)_lr(?P<lr>[0-9.eE+-]+)_run(?P<run>\d+)\.json$")
-BENIGN_RE = re.compile(r"^benign_lr(?P<lr>[0-9.eE+-]+)_run(?P<run>\d+)\.json$")
-SEED_RE = re.compile(r"^seed(\d+)$")
 ATTACK_COLUMNS = [
     "benchmark",
     "model",
@@ -189,8 +185,8 @@ def load_unlearn(path: str | Path, style: str) -> dict[str, Any]:
     """Validated ``unlearn.json`` of ``<method>/seed<s>/``."""
     path = Path(path)
     obj = read_result(path)
-    method, seed_name = path.parent.parent.name, path.parent.name
-    seed = int(SEED_RE.match(seed_name).group(1))  # type: ignore[union-attr]
+    where = layout.parse("unlearn", str(path))
+    method, seed = where["method"], where["seed"]
     if obj.get("method", method) != method:
         raise ResultError(f"{path}: 'method' is {obj.get('method')!r} but the directory says {method!r}")
     if int(obj.get("seed", seed)) != seed:
@@ -212,29 +208,29 @@ def _lambda_of(method: str, params: Mapping[str, Any]) -> float:
     for key in ("lambda_", "lambda", "lam"):
         if params.get(key) is not None:
             return float(params[key])
-    m = re.search(r"-lambda([0-9.eE+-]+)$", method)
-    return float(m.group(1)) if m else math.nan
+    _, overrides = layout.method_variant(method)
+    return float(overrides["lambda"]) if "lambda" in overrides else math.nan
 
 
-def _attack_name(path: Path) -> tuple[str, re.Match[str]]:
-    """(kind, match) of an attack file name."""
-    mh, mb = HARMFUL_RE.match(path.name), BENIGN_RE.match(path.name)
-    if not (mh or mb):
+def _attack_name(path: Path) -> tuple[str, dict[str, Any]]:
+    """(kind, wildcards) of an attack file path (:mod:`ssiuu.layout`)."""
+    kind = layout.kind_of(str(path), ("harmful", "benign"))
+    if kind is None:
         raise ResultError(
-            f"{path}: not an attack file name (harmful_p<p>_lr<lr>_run<r>.json / benign_lr<lr>_run<r>.json)"
+            f"{path}: not an attack file path ({layout.TEMPLATES['harmful']} / {layout.TEMPLATES['benign']})"
         )
-    return ("harmful", mh) if mh else ("benign", mb)  # type: ignore[return-value]
+    return kind, layout.parse(kind, str(path))
 
 
-def _attack_p(obj: Mapping[str, Any], kind: str, name: re.Match[str], path: Path) -> float | None:
+def _attack_p(obj: Mapping[str, Any], kind: str, name: Mapping[str, Any], path: Path) -> float | None:
     """The harmful attack's fraction p (``None`` for benign), checked against the file name."""
     if kind != "harmful":
         return None
     if obj.get("p") is None:
         raise ResultError(f"{path}: harmful attack without 'p'")
     p = float(obj["p"])
-    if not math.isclose(p, float(name.group("p")), rel_tol=1e-9):
-        raise ResultError(f"{path}: 'p' = {p:g} but the file name says {name.group('p')}")
+    if not math.isclose(p, name["p"], rel_tol=1e-9):
+        raise ResultError(f"{path}: 'p' = {p:g} but the file name says {name['p']:g}")
     return p
 
 
@@ -256,10 +252,10 @@ def load_attack(path: str | Path) -> dict[str, Any]:
         if key not in obj:
             raise ResultError(f"{path}: missing key {key!r}")
     lr, run = float(obj["lr"]), int(obj["run"])
-    if not lr_matches(lr, [float(name.group("lr"))]):
-        raise ResultError(f"{path}: 'lr' = {lr:g} but the file name says {name.group('lr')}")
-    if run != int(name.group("run")):
-        raise ResultError(f"{path}: 'run' = {run} but the file name says {name.group('run')}")
+    if not lr_matches(lr, [name["lr"]]):
+        raise ResultError(f"{path}: 'lr' = {lr:g} but the file name says {layout.fmt_lr(name['lr'])}")
+    if run != name["run"]:
+        raise ResultError(f"{path}: 'run' = {run} but the file name says {name['run']}")
     p = _attack_p(obj, kind, name, path)
     _check_curve(obj.get("fs_curve") or [], path)
     return {
