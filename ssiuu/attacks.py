@@ -23,11 +23,13 @@ from typing import Any
 
 import torch
 
+from ssiuu import layout
 from ssiuu.config import benchmark_config
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.evaluation.logprob import recovered_fraction
 from ssiuu.io import read_json, write_json
 from ssiuu.models import load_for
+from ssiuu.progress import progress
 from ssiuu.training import QAPair, nll_loss, train
 from ssiuu.unlearning import forget_eval_records, pairs_of
 
@@ -280,16 +282,15 @@ def _attack_curve(
     attack_data: list[QAPair],
     *,
     benchmark: str,
-    model: str,
-    checkpoint: str,
+    model_obj: Any,
+    tokenizer: Any,
     unlearned: dict[str, Any],
     kind: str,
     lr: float,
     seed: int,
     steps_per_epoch: int,
-) -> tuple[list[dict[str, Any]], Any, Any]:
-    """Load the checkpoint, record step 0 and retrain on the attack data: ``(curve, model, tokenizer)``."""
-    model_obj, tokenizer = load_for(config, model, checkpoint)
+) -> list[dict[str, Any]]:
+    """Record step 0 and retrain the loaded checkpoint on the attack data: the evaluation points."""
     point = functools.partial(
         evaluation_point,
         tokenizer=tokenizer,
@@ -309,7 +310,7 @@ def _attack_curve(
         _retrain(
             config, model_obj, tokenizer, attack_data, curve, point, kind=kind, lr=lr, seed=seed, **schedule
         )
-    return curve, model_obj, tokenizer
+    return curve
 
 
 def attack(
@@ -327,12 +328,14 @@ def attack(
     split: str,
     unlearn_result: str,
     base_result: str | None,
+    checkpoint_cache: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], Any, Any]:
     """One attack draw at one learning rate: ``(result, attacked model, tokenizer)``.
 
     The model is None when the draw leaves no evaluation items (nothing is trained then). Records FS and the
     answer log-probability of the evaluation items at step 0 (the unlearned model, from its ``unlearn.json``)
-    and at every evaluation step, with the recovered fraction against the starting model's ``base.json``."""
+    and at every evaluation step, with the recovered fraction against the starting model's ``base.json``.
+    ``checkpoint_cache`` shares one loaded checkpoint between the draws of a job (:func:`restored_checkpoint`)."""
     if kind not in ATTACK_KINDS:
         raise ValueError(f"attack kind {kind!r} is not one of {ATTACK_KINDS}")
     split_obj, unlearned = BenchmarkSplit.load(split), read_json(unlearn_result)
@@ -352,9 +355,15 @@ def attack(
     start = time.perf_counter()
     curve, model_obj, tokenizer = [], None, None
     if eval_records:
-        where = {"benchmark": benchmark, "model": model, "checkpoint": checkpoint, "unlearned": unlearned}
+        model_obj, tokenizer = restored_checkpoint(config, model, checkpoint, checkpoint_cache)
+        where = {
+            "benchmark": benchmark,
+            "model_obj": model_obj,
+            "tokenizer": tokenizer,
+            "unlearned": unlearned,
+        }
         draw = {"kind": kind, "lr": lr, "seed": rng_seed, "steps_per_epoch": steps_per_epoch}
-        curve, model_obj, tokenizer = _attack_curve(config, eval_records, style, attack_data, **where, **draw)
+        curve = _attack_curve(config, eval_records, style, attack_data, **where, **draw)
     start_lp = []
     if base_result and eval_records:
         start_lp = start_logprobs(read_json(base_result), eval_records, style, base_result)
@@ -390,8 +399,46 @@ def attack(
     return result, model_obj, tokenizer
 
 
-def run_attack(config: dict[str, Any], *, out: str, **draw: Any) -> dict[str, Any]:
-    """Rule ``attack_harmful`` / ``attack_benign``: :func:`attack`, its result written to ``out``."""
-    result, _, _ = attack(config, **draw)
-    write_json(Path(out), result)
-    return result
+def restored_checkpoint(
+    config: dict[str, Any], model: str, checkpoint: str, cache: dict[str, Any] | None
+) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` holding the checkpoint's weights.
+
+    Without a cache the checkpoint is loaded. With one, it is loaded on first use and a CPU copy of its
+    weights kept; later calls copy those weights back into the same model, which leaves it as a fresh load
+    would (``train`` ends in eval mode with every parameter trainable)."""
+    if cache is None:
+        return load_for(config, model, checkpoint)
+    if "model" not in cache:
+        cache["model"], cache["tokenizer"] = load_for(config, model, checkpoint)
+        cache["weights"] = {
+            k: t.detach().to("cpu", copy=True) for k, t in cache["model"].state_dict().items()
+        }
+    else:
+        cache["model"].load_state_dict(cache["weights"])
+    return cache["model"], cache["tokenizer"]
+
+
+def run_attacks(config: dict[str, Any], *, out: list[str], kind: str, **where: Any) -> list[dict[str, Any]]:
+    """Rules ``attack_harmful`` / ``attack_benign``: every draw of one checkpoint and learning rate.
+
+    Each path in ``out`` names its draw (``p``, ``lr``, ``run``; :mod:`ssiuu.layout`). The draws share one
+    process and one load of the checkpoint (:func:`restored_checkpoint`), so each computes what it would
+    compute in a process of its own (``tests/test_attacks.py`` checks this). Each result is written as soon
+    as its draw ends."""
+    draws = [layout.parse(kind, file) for file in out]
+    cache: dict[str, Any] = {}
+    results = []
+    for file, draw in zip(out, progress(draws, desc=f"{kind} attack draws"), strict=True):
+        result, _, _ = attack(
+            config,
+            kind=kind,
+            p=draw.get("p"),
+            lr=draw["lr"],
+            run=draw["run"],
+            checkpoint_cache=cache,
+            **where,
+        )
+        write_json(Path(file), result)
+        results.append(result)
+    return results

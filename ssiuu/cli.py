@@ -131,13 +131,10 @@ COMMANDS: dict[str, Command] = {
         ),
     ),
     "attack": Command(
-        "ssiuu.attacks:run_attack",
-        "Harmful or benign retraining attack on an unlearned checkpoint.",
+        "ssiuu.attacks:run_attacks",
+        "Harmful or benign retraining attacks on an unlearned checkpoint, one result file per draw.",
         (
             Arg("kind", choices=("harmful", "benign")),
-            Arg("p", float, "harmful: fraction of the attack pool", required=False),
-            Arg("lr", float, "attack learning rate"),
-            Arg("run", int, "attack run (its own draw)"),
             BENCHMARK,
             MODEL,
             METHOD,
@@ -146,7 +143,11 @@ COMMANDS: dict[str, Command] = {
             SPLIT,
             Arg("unlearn_result", help="unlearn.json of those weights"),
             Arg("base_result", help="base.json of the starting model"),
-            OUT,
+            Arg(
+                "out",
+                nargs="+",
+                help="result files to write; each names its draw's p, lr and run (ssiuu/layout.py)",
+            ),
         ),
     ),
     "attribution": Command(

@@ -7,10 +7,11 @@ import statistics
 
 import pytest
 
-from ssiuu import attacks
+from ssiuu import attacks, layout
 from ssiuu.attacks import attack_pool, attack_score, draw_attack_data, recorded_items, recovery_summary
 from ssiuu.data.records import QARecord
 from ssiuu.evaluation.logprob import recovered_fraction
+from ssiuu.io import read_json
 
 
 def _records(n: int) -> list[QARecord]:
@@ -134,13 +135,12 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
     monkeypatch.setattr(attacks, "load_for", lambda *a, **k: pytest.fail("nothing to score: no model load"))
     monkeypatch.setattr(attacks, "train", lambda *a, **k: pytest.fail("an empty pool must not train"))
     config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
-    out = tmp_path / "attack.json"
-    result = attacks.run_attack(
+    out = layout.path(
+        "harmful", results=tmp_path, benchmark="wf", model="m", method="RMU", seed=0, p=0.1, lr=1e-5, run=0
+    )
+    (result,) = attacks.run_attacks(
         config,
         kind="harmful",
-        p=0.1,
-        lr=1e-5,
-        run=0,
         benchmark="wf",
         model="m",
         method="RMU",
@@ -149,11 +149,11 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
         split=split,
         unlearn_result=unlearn,
         base_result=base,
-        out=str(out),
+        out=[out],
     )
     assert result["n_attack"] == 0 and result["attack_ids"] == [] and result["eval_ids"] == []
     assert result["max_fs"] is None and result["curve"] == []
-    assert out.exists()
+    assert read_json(out) == result
 
 
 def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch, tmp_path):
@@ -161,16 +161,16 @@ def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch,
     from ssiuu.config import validate_config
 
     split, unlearn, base = _split_and_unlearn(tmp_path, [False, True, False, False])
-    monkeypatch.setattr(attacks, "load_for", lambda *a, **k: (object(), object()))
+    monkeypatch.setattr(attacks, "restored_checkpoint", lambda *a, **k: (object(), object()))
     monkeypatch.setattr(attacks, "benign_pairs", lambda *a, **k: [("q", "a")])
     monkeypatch.setattr(attacks, "train", lambda *a, **k: None)  # the step-0 point alone
     config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
-    result = attacks.run_attack(
+    out = layout.path(
+        "benign", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0, lr=1e-5, run=0
+    )
+    (result,) = attacks.run_attacks(
         config,
         kind="benign",
-        p=None,
-        lr=1e-5,
-        run=0,
         benchmark="wf",
         model="m",
         method="GD",
@@ -179,7 +179,7 @@ def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch,
         split=split,
         unlearn_result=unlearn,
         base_result=base,
-        out=str(tmp_path / "a.json"),
+        out=[out],
     )
     assert result["eval_ids"] == ["q0", "q2", "q3"]  # q1 was answered right by chance
     point = result["curve"][0]
@@ -202,3 +202,48 @@ def test_a_reference_model_draws_from_the_whole_forget_set(tmp_path):
     assert attack_sets("harmful", split_obj, result, 0.3, seed=1)[2] == []
     attack, evaluation, pool = attack_sets("harmful", split_obj, result | {"reference": True}, 0.3, seed=1)
     assert len(pool) == 10 and (len(attack), len(evaluation)) == (3, 7)
+
+
+def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_path):
+    """One job runs several draws on one loaded checkpoint, restoring its weights before each draw: every
+    result equals the same draw computed alone from a fresh load of the checkpoint."""
+    from ssiuu.config import validate_config
+    from ssiuu.models import tiny_random_llama
+
+    split, unlearn, base = _split_and_unlearn(tmp_path, [False] * 8)
+    model_obj, tokenizer = tiny_random_llama(0)
+    model_obj.save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    config = validate_config(
+        {
+            "models": {"m": {"source": "tiny-random-llama:0"}},
+            "benchmarks": {"wf": {"kind": "worldfacts", "max_new_tokens": 4}},
+            "attacks": {"harmful": {"epochs": 2, "batch_size": 2}},
+        }
+    )
+    where = {
+        "benchmark": "wf",
+        "model": "m",
+        "method": "GD",
+        "seed": 0,
+        "checkpoint": str(tmp_path / "ckpt"),
+        "split": split,
+        "unlearn_result": unlearn,
+        "base_result": base,
+    }
+    draws = [(p, r) for p in (0.3, 0.5) for r in (0, 1)]
+    names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3}
+    paths = {
+        d: layout.path("harmful", results=tmp_path / "together", **names, p=d[0], run=d[1]) for d in draws
+    }
+    together = attacks.run_attacks(config, kind="harmful", out=list(paths.values()), **where)
+    for draw, result in zip(draws, together, strict=True):
+        alone_path = layout.path("harmful", results=tmp_path / "alone", **names, p=draw[0], run=draw[1])
+        (alone,) = attacks.run_attacks(config, kind="harmful", out=[alone_path], **where)
+        assert result["n_attack"] >= 2 and len(result["curve"]) == 3  # step 0 and two trained points
+        moved = result["curve"][-1]["item_logprobs"] != result["curve"][0]["item_logprobs"]
+        assert moved  # the attack trained the weights
+        assert {k: v for k, v in result.items() if k != "wall_time_s"} == {
+            k: v for k, v in alone.items() if k != "wall_time_s"
+        }
+        assert read_json(paths[draw])["p"] == draw[0] and read_json(paths[draw])["run"] == draw[1]

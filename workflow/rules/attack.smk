@@ -7,50 +7,54 @@ ATTACK_INPUT = {
 
 
 rule attack_harmful:
-    """Retrain on ⌈p·n⌉ of the n wrongly answered forget items; FS and log-prob curves on the rest (§6.2.2)."""
+    """Retrain on ⌈p·n⌉ of the n wrongly answered forget items; FS and log-prob curves on the rest (§6.2.2).
+
+    One job per checkpoint and learning rate runs every (p, run) draw in one process, one file per draw."""
     input:
         **ATTACK_INPUT,
     output:
-        P("harmful"),
+        [P("harmful", p=p, run=r) for p in HARMFUL_P for r in RUNS],
     log:
-        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/harmful_p{{p}}_lr{{lr}}_run{{run}}.log",
+        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/harmful_lr{{lr}}.log",
     benchmark:
-        f"{W}/benchmarks/attack_harmful/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/p{{p}}_lr{{lr}}_run{{run}}.tsv"
+        f"{W}/benchmarks/attack_harmful/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
     conda:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120),
+        **torch_resources(runtime=120 * len(HARMFUL_P) * len(RUNS)),
     params:
         ssiuu=SSIUU,
         settings=config["attacks"]["harmful"],
     shell:
-        "{params.ssiuu} attack --kind harmful --p {wildcards.p} --lr {wildcards.lr} --run {wildcards.run} "
+        "{params.ssiuu} attack --kind harmful "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
         "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
         "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
 
 
 rule attack_benign:
-    """Retrain on benign instruction data; FS and log-prob curves on the wrongly answered forget items (§6.2.2)."""
+    """Retrain on benign instruction data; FS and log-prob curves on the wrongly answered forget items (§6.2.2).
+
+    One job per checkpoint and learning rate runs every run's draw in one process, one file per draw."""
     input:
         **ATTACK_INPUT,
     output:
-        P("benign"),
+        [P("benign", run=r) for r in RUNS],
     log:
-        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/benign_lr{{lr}}_run{{run}}.log",
+        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/benign_lr{{lr}}.log",
     benchmark:
-        f"{W}/benchmarks/attack_benign/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}_run{{run}}.tsv"
+        f"{W}/benchmarks/attack_benign/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
     conda:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120),
+        **torch_resources(runtime=120 * len(RUNS)),
     params:
         ssiuu=SSIUU,
         settings=config["attacks"]["benign"],
     shell:
-        "{params.ssiuu} attack --kind benign --lr {wildcards.lr} --run {wildcards.run} "
+        "{params.ssiuu} attack --kind benign "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
         "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
         "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
