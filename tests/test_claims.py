@@ -14,7 +14,7 @@ from scipy import stats
 
 from ssiuu.report import claims as C
 from ssiuu.report.attack_cells import attack_cell, group_by_run
-from ssiuu.report.results import ResultError
+from ssiuu.report.results import AttackGrid, ResultError
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 OPTS = {"confidence": 0.95, "n_resamples": 999}
@@ -154,8 +154,7 @@ def test_lowest_attack_on_the_synthetic_fixture() -> None:
     claim = C.claim_lowest_attack(
         result_files(FIX),
         methods=["GA", "GD", "SSIUU"],
-        harmful_lrs=[1e-5, 1e-6],
-        benign_lrs=[1e-5, 1e-7],
+        grid=AttackGrid([1e-5, 1e-6], [1e-5, 1e-7]),
         **OPTS,
     )
     wheres = [f.where for f in claim.findings]
@@ -266,7 +265,7 @@ def test_a_correlation_file_in_another_schema_is_an_error(tmp_path: Path) -> Non
 
 # --------------------------------------------------------------------------------------------- all
 def test_write_claims_on_the_synthetic_fixture(tmp_path: Path) -> None:
-    opts = {"methods": ["GA", "GD", "SSIUU"], "harmful_lrs": [1e-5, 1e-6], "benign_lrs": [1e-5, 1e-7]}
+    opts = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7])}
     md, js = C.write_claims(result_files(FIX), tmp_path / "claims.md", **opts, **OPTS)
     text = md.read_text()
     numbered = [line for line in text.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]

@@ -23,6 +23,7 @@ from scipy import stats as scipy_stats
 from ssiuu.config import load_config
 from ssiuu.references import REFERENCE_LABELS
 from ssiuu.report import (
+    AttackGrid,
     build_figures,
     build_report_assets,
     build_tables,
@@ -35,12 +36,13 @@ from ssiuu.report.tables import ResultError, aggregate_table, attack_run_scores,
 FIX = Path(__file__).parent / "fixtures" / "results"
 HARMFUL_LRS = [1e-5, 1e-6]
 BENIGN_LRS = [1e-5, 1e-7]
+GRID = AttackGrid(HARMFUL_LRS, BENIGN_LRS)
 METHODS = ["GA", "GD", "SSIUU"]
 PAPER = Path("/work/shared/papers/ssiuu-paper.txt")
 
 
 def table(style: str = "mcqa", results: Path = FIX, **kw) -> pd.DataFrame:
-    args = {"methods": METHODS, "harmful_lrs": HARMFUL_LRS, "benign_lrs": BENIGN_LRS} | kw
+    args = {"methods": METHODS, "grid": GRID} | kw
     return aggregate_table(result_files(results), style, **args).set_index("method")
 
 
@@ -70,7 +72,9 @@ def test_attack_value_is_mean_over_runs_of_max_over_lrs() -> None:
 def test_lr_sweep_extras_do_not_change_table1() -> None:
     # GA/GD also ran harmful attacks at 5e-06 (max_fs 0.95) and 1e-07 for Fig. 7b, c
     assert table().loc["GA", "harmful_p0.1"] == pytest.approx(35.0)
-    swept = table(harmful_lrs=[1e-5, 5e-6, 1e-6], methods=["GA", "GD"])  # only GA/GD ran 5e-06
+    swept = table(
+        grid=AttackGrid([1e-5, 5e-6, 1e-6], BENIGN_LRS), methods=["GA", "GD"]
+    )  # only GA/GD ran 5e-06
     assert swept.loc["GA", "harmful_p0.1"] == pytest.approx(95.0)
     everything = collect_results(result_files(FIX))  # no learning rates given: every file counts
     ga = everything[(everything["benchmark"] == "synth_mcqa") & (everything["method"] == "GA")]
@@ -156,8 +160,7 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
         tmp_path,
         {"tiny": "Tiny (synthetic)"},
         methods=METHODS,
-        harmful_lrs=HARMFUL_LRS,
-        benign_lrs=BENIGN_LRS,
+        grid=GRID,
     )
     names = {
         f"{t}{s}.{e}"
@@ -178,12 +181,15 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
     md2 = (tmp_path / "table2.md").read_text()
     assert "RS = retain-set ROUGE-L recall" in md2 and "85.0" in md2
     assert "Never learned (control)" in md2 or "NeverLearned" in md2
+    # SSIUU against every baseline and the never-learned control, not against the attacked start model,
+    # whose attack score is on items it answers right
+    vs1 = pd.read_csv(tmp_path / "table1_ssiuu_vs.csv")["Method"].tolist()
+    vs2 = pd.read_csv(tmp_path / "table2_ssiuu_vs.csv")["Method"].tolist()
+    assert vs1 == ["SSIUU − GA", "SSIUU − GD"] and vs2 == ["SSIUU − GA", "SSIUU − GD", "SSIUU − NeverLearned"]
 
 
 def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
-    build_tables(
-        result_files(FIX), tmp_path, None, methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS
-    )
+    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID)
     md = (tmp_path / "table1_vs_paper.md").read_text()
     assert "paper (Llama-3.2-3B)" in md and "paper (Qwen-2.5-3B)" in md
     assert "not results of this" in md and "arXiv 2509.22263" in md
@@ -199,9 +205,7 @@ def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
 
 
 def test_rs_header_names_its_split_and_vs_paper_tables_keep_the_dagger(tmp_path: Path) -> None:
-    build_tables(
-        result_files(FIX), tmp_path, None, methods=METHODS, harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS
-    )
+    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID)
     for name in ("table1", "table1_vs_paper"):
         md = (tmp_path / f"{name}.md").read_text()
         assert "RS test acc. (↑)" in md and "| RS (↑)" not in md, name
@@ -283,8 +287,7 @@ def test_no_results_is_a_clear_error(tmp_path: Path) -> None:
             result_files(tmp_path),
             tmp_path / "out",
             methods=METHODS,
-            harmful_lrs=HARMFUL_LRS,
-            benign_lrs=BENIGN_LRS,
+            grid=GRID,
         )
 
 
@@ -313,7 +316,7 @@ def test_options_from_config() -> None:
     }
     assert opts["labels"] == labels | REFERENCE_LABELS
     assert opts["lambda_variants"] == ["SSIUU-lambda0.0001", "SSIUU-lambda0.01", "SSIUU-lambda1"]
-    assert opts["harmful_lrs"] == [1e-5] and opts["harmful_ps"] == [0.1, 0.3]
+    assert opts["grid"] == AttackGrid([1e-5], [1e-5], [0.1, 0.3])
     assert (
         opts["n_resamples"] == cfg["attacks"]["bootstrap_resamples"]
     )  # the schema's default, not the code's
@@ -327,9 +330,9 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
         "import sys\n"
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from result_files import result_files\n"
-        "from ssiuu.report import build_tables\n"
-        f"build_tables(result_files({str(FIX)!r}), {str(tmp_path)!r}, methods=['GA'], harmful_lrs=[1e-5],"
-        " benign_lrs=[1e-5])\n"
+        "from ssiuu.report import AttackGrid, build_tables\n"
+        f"build_tables(result_files({str(FIX)!r}), {str(tmp_path)!r}, methods=['GA'],"
+        " grid=AttackGrid([1e-5], [1e-5]))\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

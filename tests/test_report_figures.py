@@ -14,11 +14,11 @@ from result_files import result_files
 
 from ssiuu.report import build_report_assets
 from ssiuu.report import figures as F
-from ssiuu.report.results import ResultFiles
+from ssiuu.report.results import AttackGrid, ResultFiles
 from ssiuu.report.tables import ResultError, aggregate_table, collect_attacks
 
 FIX = Path(__file__).parent / "fixtures" / "results"
-KW = {"methods": ["GA", "GD", "SSIUU"], "harmful_lrs": [1e-5, 1e-6], "benign_lrs": [1e-5, 1e-7]}
+KW = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7])}
 STEMS = [
     "fig2_vulnerability",
     "fig3_influence",
@@ -72,7 +72,7 @@ def test_missing_analysis_inputs_give_skipped_panels(
         shutil.rmtree(d)
     with caplog.at_level(logging.WARNING, logger="ssiuu.report.figures"):
         for stem in STEMS[1:]:  # Fig. 2 needs no analysis input
-            extra = {"harmful_lrs": KW["harmful_lrs"]} if stem == "fig7_ablation" else {}
+            extra = {"grid": KW["grid"]} if stem == "fig7_ablation" else {}
             F.FIGURES[stem](result_files(results_copy), tmp_path, **extra)
             assert_written(tmp_path, stem)
     skipped = " ".join(r.getMessage() for r in caplog.records)
@@ -87,8 +87,7 @@ def test_lambda_rows_use_params_and_variant_names() -> None:
         "tiny",
         ablation_method="SSIUU",
         lambda_variants=None,
-        harmful_lrs=[1e-5, 1e-6],
-        harmful_ps=[0.1, 0.3],
+        grid=KW["grid"],
     )
     assert lam["lambda"].tolist() == [1e-4, 1e-3, 1e-2, 1.0]
     # λ = 1e-3 is the main SSIUU run: test .68/.67 over two seeds, the per-item answers pooled (percent)
@@ -407,9 +406,7 @@ def test_lr_sweep_rows_hold_one_cell_per_learning_rate() -> None:
 def test_fig7_draws_intervals_and_marks_the_configured_rates(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fig = drawn(
-        monkeypatch, F.fig7_ablation, result_files(FIX), tmp_path, harmful_lrs=[1e-5, 1e-6], n_resamples=199
-    )
+    fig = drawn(monkeypatch, F.fig7_ablation, result_files(FIX), tmp_path, grid=KW["grid"], n_resamples=199)
     titles = [ax.get_title() for ax in fig.axes]
     assert [t[:3] for t in titles] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"], titles
     sweep_panel = fig.axes[1]

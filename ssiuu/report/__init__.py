@@ -13,11 +13,12 @@ from typing import Any
 
 from ssiuu.report.figures import build_figures
 from ssiuu.report.options import options_from_config
-from ssiuu.report.results import ResultError, ResultFiles, collect_attacks
+from ssiuu.report.results import AttackGrid, ResultError, ResultFiles, collect_attacks
 from ssiuu.report.table_data import collect_results
 from ssiuu.report.tables import build_tables
 
 __all__ = [
+    "AttackGrid",
     "ResultError",
     "ResultFiles",
     "build_figures",
@@ -34,9 +35,7 @@ __all__ = [
 
 _TABLE_OPTIONS = (
     "methods",
-    "harmful_lrs",
-    "benign_lrs",
-    "harmful_ps",
+    "grid",
     "confidence",
     "n_resamples",
     "min_logprob_drop",
@@ -67,26 +66,19 @@ def build_report_assets(
     out_dir_figures: str | Path,
     *,
     methods: Sequence[str],
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     lambda_variants: Sequence[str] | None = None,
     labels: Mapping[str, str] | None = None,
     **figure_options: Any,
 ) -> dict[str, list[Path]]:
     """Write every table (``table1``, ``table2``, ``*_vs_paper``; CSV/MD/TeX) and figure (PNG/PDF).
 
-    ``methods``: main methods (config ``methods``; table rows and Fig. 2 bars). ``harmful_lrs`` /
-    ``benign_lrs``: configured attack learning rates — the only ones aggregated into attack scores (sweep
-    extras appear only in Fig. 7b, c). ``lambda_variants``: SSIUU ablation method dirs for Fig. 7a (``None``:
+    ``methods``: main methods (config ``methods``; table rows and Fig. 2 bars). ``grid``: the configured attack
+    learning rates and fractions — the only ones aggregated into attack scores (sweep extras appear only in
+    Fig. 7b, c). ``lambda_variants``: SSIUU ablation method dirs for Fig. 7a (``None``:
     every ``SSIUU-lambda*`` found). ``labels``: display names for benchmark / model / method keys. Remaining
     keyword arguments go to :func:`ssiuu.report.figures.build_figures`. Returns ``{name: [paths]}``."""
-    shared = {
-        "methods": methods,
-        "harmful_lrs": harmful_lrs,
-        "benign_lrs": benign_lrs,
-        "harmful_ps": harmful_ps,
-    }
+    shared = {"methods": methods, "grid": grid}
     tables = build_tables(results, out_dir_tables, labels, **shared)
     figures = build_figures(
         results, out_dir_figures, labels=labels, lambda_variants=lambda_variants, **shared, **figure_options

@@ -54,7 +54,7 @@ from ssiuu.report.claims_stability import (
     stability_verdict,
 )
 from ssiuu.report.options import options_from_config
-from ssiuu.report.results import ResultFiles
+from ssiuu.report.results import AttackGrid, ResultFiles
 from ssiuu.report.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -103,9 +103,7 @@ def claims(
     results: ResultFiles,
     *,
     methods: Sequence[str],
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     top_k: int = 100,
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -118,9 +116,7 @@ def claims(
         claim_lowest_attack(
             results,
             methods=methods,
-            harmful_lrs=harmful_lrs,
-            benign_lrs=benign_lrs,
-            harmful_ps=harmful_ps,
+            grid=grid,
             min_logprob_drop=min_logprob_drop,
             **opts,
         ),
@@ -157,9 +153,7 @@ def claims_options(config: Mapping[str, Any]) -> dict[str, Any]:
     opts = options_from_config(config)
     keys = (
         "methods",
-        "harmful_lrs",
-        "benign_lrs",
-        "harmful_ps",
+        "grid",
         "top_k",
         "confidence",
         "n_resamples",

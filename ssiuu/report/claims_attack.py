@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ssiuu.report.attack_cells import cell_difference
-from ssiuu.report.results import STYLES, ResultFiles, attack_key, collect_base
+from ssiuu.report.results import STYLES, AttackGrid, ResultFiles, collect_base
 from ssiuu.report.stats import Interval
 from ssiuu.report.table_data import aggregate_table
 from ssiuu.report.verdicts import (
@@ -126,9 +126,7 @@ def claim_lowest_attack(
     results: ResultFiles,
     *,
     methods: Sequence[str],
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     method: str = "SSIUU",
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -136,7 +134,7 @@ def claim_lowest_attack(
 ) -> Claim:
     """Claim 2: SSIUU's harmful-attack cells are below every baseline's, in score and in recovered fraction."""
     opts = {"confidence": confidence, "n_resamples": n_resamples}
-    keys = [attack_key("harmful", p) for p in harmful_ps]
+    keys = grid.harmful_keys
     findings = []
     for style in STYLES:
         if style not in set(collect_base(results)["style"]):
@@ -145,9 +143,7 @@ def claim_lowest_attack(
             results,
             style,
             methods=methods,
-            harmful_lrs=harmful_lrs,
-            benign_lrs=benign_lrs,
-            harmful_ps=harmful_ps,
+            grid=grid,
             min_logprob_drop=min_logprob_drop,
             **opts,
         )

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from ssiuu.references import REFERENCES
 from ssiuu.report.attack_cells import cell_difference
 from ssiuu.report.render import attack_display, fmt_cell
 from ssiuu.report.stats import Interval
@@ -79,14 +80,18 @@ def ssiuu_differences(
     n_resamples: int,
     method: str = "SSIUU",
 ) -> tuple[pd.DataFrame, list[str]]:
-    """SSIUU minus each other row: attack score (points of %) and recovered fraction, with bootstrap CIs."""
+    """SSIUU minus each other row but the attacked start model: attack score (points of %) and recovered
+    fraction, with bootstrap CIs."""
     rows = []
     keys = _attack_keys(table)
     for model, grp in table.groupby("model", sort=False):
         ours = grp[grp["method"] == method]
         if ours.empty or not keys:
             continue
-        for _, r in _attacked(grp[grp["method"] != method]).iterrows():
+        # The attacked start model is scored on forget items it answers right: a control for Δ log p, whose
+        # attack score no unlearned model's is comparable with.
+        others = grp[~grp["method"].isin([method, REFERENCES["mcqa"]])]
+        for _, r in _attacked(others).iterrows():
             row = {"Model": (labels or {}).get(model, model), "Method": f"{method} − {r['method']}"}
             for key in keys:
                 score, recovered = cell_difference(

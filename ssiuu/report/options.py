@@ -10,6 +10,7 @@ from typing import Any
 
 from ssiuu.layout import variant_name
 from ssiuu.references import REFERENCE_LABELS
+from ssiuu.report.results import AttackGrid
 
 
 def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -27,9 +28,11 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
     lambdas = analysis["lambda_ablation"] if analysis["enabled"] else []
     return {
         "methods": list(config["methods"]),
-        "harmful_lrs": [float(x) for x in attacks["harmful"]["learning_rates"]],
-        "benign_lrs": [float(x) for x in attacks["benign"]["learning_rates"]],
-        "harmful_ps": [float(x) for x in attacks["harmful"]["fractions"]],
+        "grid": AttackGrid(
+            attacks["harmful"]["learning_rates"],
+            attacks["benign"]["learning_rates"],
+            attacks["harmful"]["fractions"],
+        ),
         "labels": labels | REFERENCE_LABELS,
         "lambda_variants": [variant_name("SSIUU", lambda_=x) for x in lambdas],
         "influence_methods": analysis["influence_methods"],

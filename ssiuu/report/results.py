@@ -14,7 +14,8 @@ ones.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,44 @@ def attack_key(kind: str, p: float | None = None) -> str:
     if kind != "harmful" or p is None:
         raise ValueError(f"attack kind must be 'harmful' (with p) or 'benign', got {kind!r}, p={p!r}")
     return f"harmful_p{float(p):g}"
+
+
+@dataclass(frozen=True)
+class AttackGrid:
+    """The attack results a table cell, a Fig. 2 bar or claim 2 aggregates: the configured learning rates of
+    each attack (the sweep's extra rates feed Fig. 7b, c only) and the harmful fractions p."""
+
+    harmful_lrs: tuple[float, ...]
+    benign_lrs: tuple[float, ...]
+    harmful_ps: tuple[float, ...] = (0.1, 0.3)
+
+    def __init__(
+        self,
+        harmful_lrs: Sequence[float],
+        benign_lrs: Sequence[float],
+        harmful_ps: Sequence[float] = (0.1, 0.3),
+    ) -> None:
+        for name, values in (
+            ("harmful_lrs", harmful_lrs),
+            ("benign_lrs", benign_lrs),
+            ("harmful_ps", harmful_ps),
+        ):
+            object.__setattr__(self, name, tuple(float(v) for v in values))
+
+    @property
+    def harmful_keys(self) -> list[str]:
+        """Column names of the harmful attacks: ``harmful_p0.1``, ..."""
+        return [attack_key("harmful", p) for p in self.harmful_ps]
+
+    @property
+    def keys(self) -> list[str]:
+        """Column names of every attack: the harmful ones, then ``benign``."""
+        return [*self.harmful_keys, "benign"]
+
+    @property
+    def lrs(self) -> dict[str, tuple[float, ...]]:
+        """The learning rates aggregated per attack kind."""
+        return {"harmful": self.harmful_lrs, "benign": self.benign_lrs}
 
 
 def _score(obj: Mapping[str, Any], key: str, path: Path, *, allow_null: bool = False) -> float:

@@ -31,9 +31,9 @@ from ssiuu.report.aggregate import (
 from ssiuu.report.results import (
     DEFAULT,
     STYLES,
+    AttackGrid,
     ResultError,
     ResultFiles,
-    attack_key,
     benchmark_model_dirs,
     collect_attacks,
     collect_base,
@@ -240,9 +240,7 @@ def aggregate_table(
     style: str,
     *,
     methods: Sequence[str],
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     models: Sequence[str] | None = None,
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -262,13 +260,17 @@ def aggregate_table(
     attacks = collect_attacks(results)
     attacks = attacks[attacks["benchmark"].isin(set(base["benchmark"]))]
     # every run of a cell must have a result at every configured learning rate (ResultError names the file)
-    grid = {"harmful_lrs": harmful_lrs, "benign_lrs": benign_lrs, "harmful_ps": harmful_ps}
-    attack_run_scores(attacks[attacks["method"].isin(list(methods))], **grid)
+    attack_run_scores(
+        attacks[attacks["method"].isin(list(methods))],
+        harmful_lrs=grid.harmful_lrs,
+        benign_lrs=grid.benign_lrs,
+        harmful_ps=grid.harmful_ps,
+    )
     spec = {
         "style": style,
         "methods": methods,
-        "keys": [attack_key("harmful", p) for p in harmful_ps] + ["benign"],
-        "lrs": {"harmful": harmful_lrs, "benign": benign_lrs},
+        "keys": grid.keys,
+        "lrs": grid.lrs,
         "opts": {"confidence": confidence, "n_resamples": n_resamples},
         "min_drop": min_logprob_drop,
     }

@@ -36,6 +36,7 @@ from ssiuu.report.render import (
 from ssiuu.report.results import (
     DEFAULT,
     STYLES,
+    AttackGrid,
     ResultError,
     ResultFiles,
     attack_key,
@@ -122,8 +123,7 @@ def _mark_notes(table: pd.DataFrame) -> list[str]:
 def _notes(
     style: str,
     table: pd.DataFrame,
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
+    grid: AttackGrid,
     confidence: float,
 ) -> list[str]:
     """The notes under a table: what its cells are, then the attack sets and the marks that occur."""
@@ -136,7 +136,8 @@ def _notes(
         + ". FS and RS pool the evaluation items over "
         "unlearning seeds; US on MCQA benchmarks uses lm-eval's standard errors (n = utility items).",
         "Attack = max forget score during retraining, per run the max over learning rates (harmful: "
-        f"{', '.join(f'{x:g}' for x in harmful_lrs)}; benign: {', '.join(f'{x:g}' for x in benign_lrs)}) and "
+        f"{', '.join(f'{x:g}' for x in grid.harmful_lrs)}; benign: {', '.join(f'{x:g}' for x in grid.benign_lrs)}) "
+        "and "
         "steps; the cell pools each run's items at that point over runs and seeds (n = items × runs).",
     ]
     return notes + _attack_set_notes(table) + _mark_notes(table)
@@ -311,9 +312,7 @@ def build_tables(
     config_labels: Mapping[str, str] | None = None,
     *,
     methods: Sequence[str],
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     models: Sequence[str] | None = None,
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -322,11 +321,10 @@ def build_tables(
     """Write ``table1.{csv,md,tex}`` (MCQA-style benchmarks, FaithUn columns), ``table2.*`` (ROUGE-style, TOFU)
     and ``table1_vs_paper.*`` / ``table2_vs_paper.*`` under ``out_dir``; a style without results is skipped
     (logged). ``config_labels`` maps benchmark / model / method keys to display names. ``methods`` are the main
-    methods (config ``methods``) in row order; ablation variants are not rows. ``harmful_lrs`` / ``benign_lrs``
-    are the configured attack learning rates: results at other learning rates (the Fig. 7 sweep) are ignored.
+    methods (config ``methods``) in row order; ablation variants are not rows. ``grid`` holds the configured
+    attack learning rates and fractions: results at other learning rates (the Fig. 7 sweep) are ignored.
     Returns ``{"table1.csv": path, ...}``."""
     out_dir = Path(out_dir)
-    lrs = {"harmful_lrs": harmful_lrs, "benign_lrs": benign_lrs, "harmful_ps": harmful_ps}
     stats = {"confidence": confidence, "n_resamples": n_resamples}
     written: dict[str, Path] = {}
     for style in STYLES:
@@ -336,7 +334,7 @@ def build_tables(
             methods=methods,
             models=models,
             min_logprob_drop=min_logprob_drop,
-            **lrs,
+            grid=grid,
             **stats,
         )
         if table.empty:
@@ -344,7 +342,7 @@ def build_tables(
             continue
         name, paper_name = TABLE_NAME[style], PAPER_BENCHMARK[style]
         benches = ", ".join(label(config_labels, b) for b in dict.fromkeys(table["benchmark"]))
-        notes = _notes(style, table, harmful_lrs, benign_lrs, confidence)
+        notes = _notes(style, table, grid, confidence)
         style_note = "" if f"{paper_name}-style" in benches else f" ({paper_name}-style)"
         title = f"Table {name[-1]}: results on {benches}{style_note}"
         written |= _write_main_table(table, out_dir, style, title, notes, config_labels)

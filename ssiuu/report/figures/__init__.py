@@ -27,7 +27,7 @@ from ssiuu.report.figures.fig4 import fig4_logit_lens
 from ssiuu.report.figures.fig5 import fig5_heatmaps
 from ssiuu.report.figures.fig6 import fig6_distributions
 from ssiuu.report.figures.fig7 import _lambda_rows, _lr_sweep_rows, fig7_ablation
-from ssiuu.report.results import ResultError, ResultFiles
+from ssiuu.report.results import AttackGrid, ResultError, ResultFiles
 
 FIGURES: dict[str, Callable[..., list[Path]]] = {
     "fig2_vulnerability": fig2_vulnerability,
@@ -44,9 +44,7 @@ def build_figures(
     out_dir: str | Path,
     *,
     methods: Sequence[str],
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     labels: Mapping[str, str] | None = None,
     influence_methods: Sequence[str] | None = None,
     heatmap_methods: Sequence[str] = ("GD", "SSIUU"),
@@ -71,9 +69,7 @@ def build_figures(
             results,
             out_dir,
             methods=methods,
-            harmful_lrs=harmful_lrs,
-            benign_lrs=benign_lrs,
-            harmful_ps=harmful_ps,
+            grid=grid,
             **stats_opts,
             **common,
         ),
@@ -105,8 +101,7 @@ def build_figures(
         "fig7_ablation": fig7_ablation(
             results,
             out_dir,
-            harmful_lrs=harmful_lrs,
-            harmful_ps=harmful_ps,
+            grid=grid,
             lambda_variants=lambda_variants,
             ablation_method=ablation_method,
             lr_sweep_methods=lr_sweep_methods,

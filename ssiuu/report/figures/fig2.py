@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from ssiuu.report.figures import common
-from ssiuu.report.results import DEFAULT, ResultError, ResultFiles, attack_key, collect_base
+from ssiuu.report.results import DEFAULT, AttackGrid, ResultError, ResultFiles, collect_base
 from ssiuu.report.table_data import aggregate_table
 
 #: Fig. 2's reference marks (ssiuu.references): reference method → (label, line style)
@@ -191,9 +191,7 @@ def fig2_vulnerability(
     out_dir: str | Path,
     *,
     methods: Sequence[str],
-    harmful_lrs: Sequence[float],
-    benign_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     labels: Mapping[str, str] | None = None,
     benchmarks: Sequence[str] | None = None,
     confidence: float = 0.95,
@@ -213,9 +211,9 @@ def fig2_vulnerability(
     ]
     if not pairs:
         raise ResultError(f"no benchmark results under {results} for Fig. 2")
-    keys = [attack_key("harmful", p) for p in harmful_ps] + ["benign"]
-    options = {"harmful_lrs": harmful_lrs, "benign_lrs": benign_lrs, "harmful_ps": harmful_ps}
-    options |= {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
+    keys = grid.keys
+    options = {"grid": grid, "confidence": confidence, "n_resamples": n_resamples}
+    options |= {"min_logprob_drop": min_logprob_drop}
     tables = _fig2_tables(results, list(base["style"]), methods=methods, **options)
     n = len(methods)
     fig = common._new_figure(max(7.5, 1.1 * n + 2.0) + 2 * max(3.2, 0.45 * n + 1.2), 3.9 * len(pairs) + 1.4)

@@ -15,7 +15,14 @@ from matplotlib.axes import Axes
 from ssiuu.io import read_json
 from ssiuu.report.aggregate import attack_cells_of, cell_columns
 from ssiuu.report.figures import common
-from ssiuu.report.results import ResultError, ResultFiles, attack_key, collect_attacks, collect_base
+from ssiuu.report.results import (
+    AttackGrid,
+    ResultError,
+    ResultFiles,
+    attack_key,
+    collect_attacks,
+    collect_base,
+)
 from ssiuu.report.stats import Interval, mean_interval
 from ssiuu.report.table_data import collect_results
 
@@ -42,8 +49,7 @@ def _lambda_rows(
     *,
     ablation_method: str,
     lambda_variants: Sequence[str] | None,
-    harmful_lrs: Sequence[float],
-    harmful_ps: Sequence[float],
+    grid: AttackGrid,
     confidence: float = 0.95,
     n_resamples: int = 9999,
     min_logprob_drop: float = 0.1,
@@ -62,7 +68,7 @@ def _lambda_rows(
     if missing:
         log.warning("%s/%s: λ-ablation runs %s not found (left out of Fig. 7a)", bench, model, missing)
     attacks = collect_attacks(results)
-    keys = [attack_key("harmful", p) for p in harmful_ps]
+    keys = grid.harmful_keys
     opts = {"confidence": confidence, "n_resamples": n_resamples}
     rows = []
     for method in [m for m in [ablation_method, *variants] if m in found]:
@@ -82,7 +88,9 @@ def _lambda_rows(
         mine = attacks[
             (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
         ]
-        row |= attack_cells_of(mine, keys, {"harmful": harmful_lrs, "benign": []}, opts, min_logprob_drop)
+        row |= attack_cells_of(
+            mine, keys, {"harmful": grid.harmful_lrs, "benign": []}, opts, min_logprob_drop
+        )
         rows.append(row)
     return pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True) if rows else pd.DataFrame()
 
@@ -261,8 +269,7 @@ def fig7_ablation(
     results: ResultFiles,
     out_dir: str | Path,
     *,
-    harmful_lrs: Sequence[float],
-    harmful_ps: Sequence[float] = (0.1, 0.3),
+    grid: AttackGrid,
     lambda_variants: Sequence[str] | None = None,
     ablation_method: str = "SSIUU",
     lr_sweep_methods: Sequence[str] = ("GA", "GD"),
@@ -283,19 +290,18 @@ def fig7_ablation(
     fig = common._new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
     axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
     opts = {"confidence": confidence, "n_resamples": n_resamples}
-    keys = [attack_key("harmful", p) for p in harmful_ps]
+    keys = grid.harmful_keys
     spec = {
         "keys": keys,
-        "styles": _fig7_styles(harmful_ps),
+        "styles": _fig7_styles(grid.harmful_ps),
         "opts": opts,
         "min_drop": min_logprob_drop,
-        "configured": harmful_lrs,
+        "configured": grid.harmful_lrs,
     }
     lam_options = {
         "ablation_method": ablation_method,
         "lambda_variants": lambda_variants,
-        "harmful_lrs": harmful_lrs,
-        "harmful_ps": harmful_ps,
+        "grid": grid,
         "min_logprob_drop": min_logprob_drop,
     }
     legend: dict[str, Any] = {}
