@@ -224,19 +224,20 @@ def paper_dry_run() -> str:
 
 
 def expected_paper_counts(cfg: dict) -> dict[str, int]:
-    """Jobs per rule of the paper protocol, counted from the config by hand."""
+    """Jobs per rule of the paper protocol, counted from the config by hand. An attack job runs every (p, run)
+    draw of one checkpoint and attack learning rate."""
     models, benches = list(cfg["models"]), cfg["benchmarks"]
     mcqa = [b for b, v in benches.items() if v["kind"] in ("faithun", "worldfacts")]
     rouge = [b for b in benches if b not in mcqa]
-    methods, seeds, runs = cfg["methods"], cfg["seeds"], cfg["attacks"]["runs"]
+    methods, seeds = cfg["methods"], cfg["seeds"]
     attacked = cfg["attacks"].get("methods") or methods
     ana = cfg["analysis"]
     n_variants = len(ana["lambda_ablation"])
     harmful = cfg["attacks"]["harmful"]
-    per_method = len(harmful["fractions"]) * len(harmful["learning_rates"]) * runs
+    per_method = len(harmful["learning_rates"])
     fmt = lambda xs: {f"{float(x):.0e}" for x in xs}  # noqa: E731
     extra_lrs = len(fmt(ana["lr_sweep_learning_rates"]) - fmt(harmful["learning_rates"]))
-    sweep = len(set(ana["lr_sweep_methods"]) & set(attacked)) * extra_lrs * len(harmful["fractions"]) * runs
+    sweep = len(set(ana["lr_sweep_methods"]) & set(attacked)) * extra_lrs
     n_m, n_s = len(models), len(seeds)
     n_ref = 1 if cfg["attacks"].get("references", True) else 0  # Start / NeverLearned (ssiuu/references.py)
     attacked = [*attacked, *["reference"] * n_ref]
@@ -256,8 +257,7 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
         * n_s
         * len(benches)
         * len(attacked)
-        * len(cfg["attacks"]["benign"]["learning_rates"])
-        * runs,
+        * len(cfg["attacks"]["benign"]["learning_rates"]),
     }
 
 
