@@ -19,7 +19,6 @@ from ssiuu.report.results import (
     AttackGrid,
     ResultError,
     ResultFiles,
-    attack_key,
     collect_attacks,
     collect_base,
 )
@@ -153,15 +152,15 @@ def _log_x_axes(
     ax.margins(x=0.15)
 
 
-def _fig7_styles(harmful_ps: Sequence[float]) -> dict[str, tuple[str, str, str, str]]:
+def _fig7_styles(grid: AttackGrid) -> dict[str, tuple[str, str, str, str]]:
     """One style per quantity, shared by all panels: (label, colour, marker, line style)."""
     styles = {
         "retain": ("Retain set (C_r) after unlearning", "#2ca02c", "o", "-"),
         "test": ("Test set (C_t) after unlearning", "#1f77b4", "s", "-"),
         "benign": ("Benign attack", "#6baed6", "D", ":"),
     }
-    for j, p in enumerate(harmful_ps):
-        styles[attack_key("harmful", p)] = (
+    for j, (p, key) in enumerate(zip(grid.harmful_ps, grid.harmful_keys, strict=True)):
+        styles[key] = (
             f"Harmful attack, p = {p:g}",
             ["#fd8d3c", "#d94701", "#7f2704"][j % 3],
             "^",
@@ -293,7 +292,7 @@ def fig7_ablation(
     keys = grid.harmful_keys
     spec = {
         "keys": keys,
-        "styles": _fig7_styles(grid.harmful_ps),
+        "styles": _fig7_styles(grid),
         "opts": opts,
         "min_drop": min_logprob_drop,
         "configured": grid.harmful_lrs,
