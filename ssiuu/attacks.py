@@ -427,6 +427,13 @@ def run_attacks(config: dict[str, Any], *, out: list[str], kind: str, **where: A
     compute in a process of its own (``tests/test_attacks.py`` checks this). Each result is written as soon
     as its draw ends."""
     draws = [layout.parse(kind, file) for file in out]
+    for file, draw in zip(out, draws, strict=True):
+        wrong = {k: draw[k] for k in ("benchmark", "model", "method", "seed") if draw[k] != where[k]}
+        if wrong:
+            raise ValueError(
+                f"{file}: names {wrong}, but the job attacks {where['method']} seed {where['seed']} "
+                f"of {where['model']} on {where['benchmark']}; pass output paths of this checkpoint"
+            )
     cache: dict[str, Any] = {}
     results = []
     for file, draw in zip(out, progress(draws, desc=f"{kind} attack draws"), strict=True):

@@ -154,6 +154,23 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
     assert result["n_attack"] == 0 and result["attack_ids"] == [] and result["eval_ids"] == []
     assert result["max_fs"] is None and result["curve"] == []
     assert read_json(out) == result
+    elsewhere = layout.path(
+        "harmful", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0, p=0.1, lr=1e-5, run=0
+    )
+    with pytest.raises(ValueError, match="names {'method': 'GD'}"):
+        attacks.run_attacks(
+            config,
+            kind="harmful",
+            benchmark="wf",
+            model="m",
+            method="RMU",
+            seed=0,
+            checkpoint="unused",
+            split=split,
+            unlearn_result=unlearn,
+            base_result=base,
+            out=[elsewhere],
+        )
 
 
 def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch, tmp_path):
