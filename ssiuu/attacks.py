@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ssiuu import layout
-from ssiuu.config import benchmark_config
+from ssiuu.config import benchmark_config, calibration_config
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.evaluation.logprob import recovered_fraction
 from ssiuu.io import read_json, write_json
@@ -419,14 +419,20 @@ def restored_checkpoint(
     return cache["model"], cache["tokenizer"]
 
 
-def run_attacks(config: dict[str, Any], *, out: list[str], kind: str, **where: Any) -> list[dict[str, Any]]:
-    """Rules ``attack_harmful`` / ``attack_benign``: every draw of one checkpoint and learning rate.
+def run_attacks(
+    config: dict[str, Any], *, out: list[str], kind: str, calibration: bool = False, **where: Any
+) -> list[dict[str, Any]]:
+    """Rules ``attack_harmful`` / ``attack_benign`` (and ``calibrate_*`` with ``calibration``): every draw of one
+    checkpoint and learning rate.
 
     Each path in ``out`` names its draw (``p``, ``lr``, ``run``; :mod:`ssiuu.layout`). The draws share one
     process and one load of the checkpoint (:func:`restored_checkpoint`), so each computes what it would
     compute in a process of its own (``tests/test_attacks.py`` checks this). Each result is written as soon
-    as its draw ends."""
-    draws = [layout.parse(kind, file) for file in out]
+    as its draw ends. A calibration draw runs for ``analysis.attack_calibration``'s epochs
+    (:func:`ssiuu.config.calibration_config`) and is written under the ``calibration_<kind>`` layout."""
+    if calibration:
+        config = calibration_config(config, kind)
+    draws = [layout.parse(f"calibration_{kind}" if calibration else kind, file) for file in out]
     for file, draw in zip(out, draws, strict=True):
         wrong = {k: draw[k] for k in ("benchmark", "model", "method", "seed") if draw[k] != where[k]}
         if wrong:

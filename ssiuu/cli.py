@@ -148,6 +148,11 @@ COMMANDS: dict[str, Command] = {
                 nargs="+",
                 help="result files to write; each names its draw's p, lr and run (ssiuu/layout.py)",
             ),
+            Arg(
+                "calibration",
+                help="calibration draws: run for analysis.attack_calibration's epochs (Fig. 7b, c)",
+                flag=True,
+            ),
         ),
     ),
     "attribution": Command(

@@ -189,6 +189,17 @@ def unlearn_settings(config: dict[str, Any], benchmark: str, method: str) -> dic
     }
 
 
+def calibration_config(config: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The config of an attack calibration draw (``analysis.attack_calibration``): the ``kind`` attack run for the
+    calibration's epochs with an evaluation after every epoch; every other setting as in the attacks."""
+    calibrated = copy.deepcopy(config)
+    calibrated["attacks"][kind] |= {
+        "epochs": config["analysis"]["attack_calibration"][kind]["epochs"],
+        "eval_every_steps": None,
+    }
+    return calibrated
+
+
 def learning_rates(config: dict[str, Any], method: str, benchmark: str | None = None) -> list[float]:
     """Ascending learning rates to try: the method's own list, else the list for all methods, where a
     benchmark's overrides (``benchmarks.<benchmark>.unlearning``) replace the top-level keys."""

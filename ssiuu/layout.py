@@ -23,6 +23,9 @@ TEMPLATES: dict[str, str] = {
     "unlearn": "{results}/{benchmark}/{model}/{method}/seed{seed}/unlearn.json",
     "harmful": "{results}/{benchmark}/{model}/{method}/seed{seed}/attacks/harmful_p{p}_lr{lr}_run{run}.json",
     "benign": "{results}/{benchmark}/{model}/{method}/seed{seed}/attacks/benign_lr{lr}_run{run}.json",
+    # the attack calibration sweep (Fig. 7b, c): the same draws, run for analysis.attack_calibration's epochs
+    "calibration_harmful": "{results}/{benchmark}/{model}/{method}/seed{seed}/calibration/harmful_p{p}_lr{lr}_run{run}.json",
+    "calibration_benign": "{results}/{benchmark}/{model}/{method}/seed{seed}/calibration/benign_lr{lr}_run{run}.json",
     "influence": "{results}/{benchmark}/{model}/analysis/influence",
     "distributions": "{results}/{benchmark}/{model}/analysis/distributions",
     "logit_lens": "{results}/{benchmark}/{model}/analysis/logit_lens.csv",

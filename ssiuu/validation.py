@@ -124,6 +124,8 @@ def _method_lists(config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for key, value in config["analysis"].items():
         if key.endswith("_methods"):
             yield from ((f"analysis.{key}.{i}", m) for i, m in enumerate(value))
+    calibrated = config["analysis"]["attack_calibration"]["methods"]
+    yield from ((f"analysis.attack_calibration.methods.{i}", m) for i, m in enumerate(calibrated))
     sections = [("unlearning", config["unlearning"])] + [
         (f"benchmarks.{b}.unlearning", bcfg.get("unlearning", {})) for b, bcfg in config["benchmarks"].items()
     ]

@@ -264,3 +264,53 @@ def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_p
             k: v for k, v in alone.items() if k != "wall_time_s"
         }
         assert read_json(paths[draw])["p"] == draw[0] and read_json(paths[draw])["run"] == draw[1]
+
+
+def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
+    """The calibration sweep reads every epoch count off one long draw (ssiuu/report/calibration.py): the draw's
+    first two epochs equal a two-epoch attack, point for point (constant learning rate, seeded data order)."""
+    from ssiuu.config import validate_config
+    from ssiuu.models import tiny_random_llama
+    from ssiuu.report.calibration import first_epochs
+
+    split, unlearn, base = _split_and_unlearn(tmp_path, [False] * 8)
+    model_obj, tokenizer = tiny_random_llama(0)
+    model_obj.save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    config = validate_config(
+        {
+            "models": {"m": {"source": "tiny-random-llama:0"}},
+            "benchmarks": {"wf": {"kind": "worldfacts", "max_new_tokens": 4}},
+            "attacks": {"harmful": {"epochs": 2, "batch_size": 2}},
+            "analysis": {"attack_calibration": {"harmful": {"epochs": 4}}},
+        }
+    )
+    where = {
+        "benchmark": "wf",
+        "model": "m",
+        "method": "GD",
+        "seed": 0,
+        "checkpoint": str(tmp_path / "ckpt"),
+        "split": split,
+        "unlearn_result": unlearn,
+        "base_result": base,
+    }
+    names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 0}
+    (attack,) = attacks.run_attacks(
+        config, kind="harmful", out=[layout.path("harmful", results=tmp_path, **names)], **where
+    )
+    calibration_path = layout.path("calibration_harmful", results=tmp_path, **names)
+    (long,) = attacks.run_attacks(config, kind="harmful", calibration=True, out=[calibration_path], **where)
+    assert long["config"]["epochs"] == 4 and attack["config"]["epochs"] == 2
+    assert long["steps_per_epoch"] == attack["steps_per_epoch"] >= 1
+    assert len(long["curve"]) == 5 and long["curve"][-1]["step"] == 4 * long["steps_per_epoch"]
+    assert first_epochs(long, 2)["curve"] == attack["curve"]
+    assert long["curve"][-1]["item_logprobs"] != attack["curve"][-1]["item_logprobs"]  # it trained on
+    with pytest.raises(ValueError, match="not a calibration_harmful result path"):
+        attacks.run_attacks(
+            config,
+            kind="harmful",
+            calibration=True,
+            out=[layout.path("harmful", results=tmp_path, **names)],
+            **where,
+        )

@@ -43,7 +43,7 @@ PROBES = [
     ("analysis.heatmap_methods", ["SSIUUU"], ["analysis.heatmap_methods.0", "did you mean SSIUU?"]),
     ("analysis.logit_lens_methods", ["FOO"], ["analysis.logit_lens_methods.0", "'FOO'"]),
     ("analysis.distribution_methods", ["FOO"], ["analysis.distribution_methods.0", "'FOO'"]),
-    ("analysis.lr_sweep_methods", ["FOO"], ["analysis.lr_sweep_methods.0", "'FOO'"]),
+    ("analysis.attack_calibration.methods", ["FOO"], ["analysis.attack_calibration.methods.0", "'FOO'"]),
     (
         "unlearning.method_learning_rates",
         {"FOO": [1e-4]},

@@ -38,6 +38,8 @@ TORCH_RULES = {
     "reference_eval",
     "attack_harmful",
     "attack_benign",
+    "calibrate_harmful",
+    "calibrate_benign",
     "attribution",
     "logit_lens",
 }
@@ -235,9 +237,8 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
     n_variants = len(ana["lambda_ablation"])
     harmful = cfg["attacks"]["harmful"]
     per_method = len(harmful["learning_rates"])
-    fmt = lambda xs: {f"{float(x):.0e}" for x in xs}  # noqa: E731
-    extra_lrs = len(fmt(ana["lr_sweep_learning_rates"]) - fmt(harmful["learning_rates"]))
-    sweep = len(set(ana["lr_sweep_methods"]) & set(attacked)) * extra_lrs
+    calibration = ana["attack_calibration"]
+    calibrated = len(set(calibration["methods"]) & set(attacked))
     n_m, n_s = len(models), len(seeds)
     n_ref = 1 if cfg["attacks"].get("references", True) else 0  # Start / NeverLearned (ssiuu/references.py)
     attacked = [*attacked, *["reference"] * n_ref]
@@ -252,12 +253,18 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
         "unlearn": n_m * n_s * (len(benches) * len(methods) + len(mcqa) * n_variants),
         "attack_harmful": n_m
         * n_s
-        * (len(benches) * len(attacked) * per_method + len(mcqa) * (n_variants * per_method + sweep)),
+        * (len(benches) * len(attacked) * per_method + len(mcqa) * n_variants * per_method),
         "attack_benign": n_m
         * n_s
         * len(benches)
         * len(attacked)
         * len(cfg["attacks"]["benign"]["learning_rates"]),
+        "calibrate_harmful": n_m
+        * n_s
+        * len(mcqa)
+        * calibrated
+        * len(calibration["harmful"]["learning_rates"]),
+        "calibrate_benign": n_m * n_s * len(mcqa) * calibrated * len(calibration["benign"]["learning_rates"]),
     }
 
 

@@ -69,8 +69,8 @@ def test_attack_value_is_mean_over_runs_of_max_over_lrs() -> None:
     assert ga["harmful_p0.1_runs"].tolist() == [2, 2]
 
 
-def test_lr_sweep_extras_do_not_change_table1() -> None:
-    # GA/GD also ran harmful attacks at 5e-06 (max_fs 0.95) and 1e-07 for Fig. 7b, c
+def test_attacks_at_unconfigured_learning_rates_do_not_change_table1() -> None:
+    # GA/GD also have harmful attack files at 5e-06 (max_fs 0.95) and 1e-07, outside the configured grid
     assert table().loc["GA", "harmful_p0.1"] == pytest.approx(35.0)
     swept = table(
         grid=AttackGrid([1e-5, 5e-6, 1e-6], BENIGN_LRS), methods=["GA", "GD"]

@@ -15,7 +15,7 @@ from result_files import result_files
 from ssiuu.report import build_report_assets
 from ssiuu.report import figures as F
 from ssiuu.report.results import AttackGrid, ResultFiles
-from ssiuu.report.tables import ResultError, aggregate_table, collect_attacks
+from ssiuu.report.tables import ResultError, aggregate_table
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 KW = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7])}
@@ -389,18 +389,40 @@ def test_fig2_skips_the_recovery_panels_without_per_item_results(
     assert errorbar_segments(fig.axes[0]) == 3  # only the FS bars keep an interval
 
 
-def test_lr_sweep_rows_hold_one_cell_per_learning_rate() -> None:
-    attacks = collect_attacks(result_files(FIX))
-    ga = attacks[(attacks["benchmark"] == "synth_mcqa") & (attacks["method"] == "GA")]
-    sweep = F._lr_sweep_rows(ga, ["harmful_p0.1", "benign"], {"confidence": 0.95, "n_resamples": 199}, 0.1)
-    assert sweep["lr"].tolist() == [1e-7, 1e-6, 5e-6, 1e-5]
-    at = sweep.set_index("lr")
-    assert at.loc[5e-6, "harmful_p0.1"] == pytest.approx(95.0)  # the sweep extra, 19 of 20 items every run
-    assert (
-        at.loc[5e-6, "harmful_p0.1_n"] == 80
-        and at.loc[1e-5, "harmful_p0.1_low"] < at.loc[1e-5, "harmful_p0.1"]
+def test_calibration_rows_read_every_epoch_count_off_one_draw() -> None:
+    """Per (kind, lr, epochs): the best point of each draw within that many epochs, items pooled over seeds."""
+    from ssiuu.report.calibration import calibration_rows
+
+    rows = calibration_rows(
+        result_files(FIX), "synth_mcqa", "tiny", "GA", confidence=0.95, n_resamples=199, min_logprob_drop=0.1
     )
-    assert np.isnan(at.loc[5e-6, "benign"]) and at.loc[5e-6, "benign_n"] == 0  # benign ran at 1e-5, 1e-7 only
+    assert set(rows["epochs"]) == {1, 2, 3} and len(rows) == 3 * (3 + 2)  # 3 harmful + 2 benign rates
+    at = rows.set_index(["kind", "lr", "epochs"])
+    for lr in (1e-4, 1e-5, 1e-6):
+        for epochs in (1, 2, 3):
+            expected = []  # straight from the files: the best FS point at steps <= 5 * epochs, per seed
+            for seed in (0, 1):
+                draw = json.loads(
+                    (
+                        FIX / f"synth_mcqa/tiny/GA/seed{seed}/calibration/harmful_p0.1_lr{lr:.0e}_run0.json"
+                    ).read_text()
+                )
+                best = max((pt for pt in draw["curve"] if pt["step"] <= 5 * epochs), key=lambda pt: pt["fs"])
+                expected += best["item_scores"]
+            assert at.loc[("harmful", lr, epochs), "attack"] == pytest.approx(100 * np.mean(expected))
+            assert at.loc[("harmful", lr, epochs), "attack_n"] == 40
+    assert at.loc[("harmful", 1e-4, 1), "attack"] < at.loc[("harmful", 1e-4, 2), "attack"]  # the curve rises
+    low, high = at.loc[("harmful", 1e-5, 3), ["attack_low", "attack_high"]]
+    assert low < at.loc[("harmful", 1e-5, 3), "attack"] < high
+    assert not calibration_rows(  # SSIUU was not swept
+        result_files(FIX),
+        "synth_mcqa",
+        "tiny",
+        "SSIUU",
+        confidence=0.95,
+        n_resamples=199,
+        min_logprob_drop=0.1,
+    ).size
 
 
 def test_fig7_draws_intervals_and_marks_the_configured_rates(
@@ -415,5 +437,11 @@ def test_fig7_draws_intervals_and_marks_the_configured_rates(
         line.get_xdata()[0]
         for line in sweep_panel.get_lines()
         if line.get_linestyle() != "None" and len(set(line.get_xdata())) == 1
-    } >= {1e-5, 1e-6}  # vertical marks at the configured rates
+    } >= {1e-5, 1e-6, 1e-7}  # vertical marks at the configured harmful and benign rates
     assert any(t.get_text().startswith("n = ") for t in sweep_panel.texts)
+    labels = {line.get_label() for line in sweep_panel.get_lines()}
+    assert {
+        "Harmful attack, p = 0.1, 1 epoch",
+        "Harmful attack, p = 0.1, 3 epochs",
+        "Benign attack, 2 epochs",
+    } <= labels

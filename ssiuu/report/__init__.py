@@ -74,8 +74,8 @@ def build_report_assets(
     """Write every table (``table1``, ``table2``, ``*_vs_paper``; CSV/MD/TeX) and figure (PNG/PDF).
 
     ``methods``: main methods (config ``methods``; table rows and Fig. 2 bars). ``grid``: the configured attack
-    learning rates and fractions — the only ones aggregated into attack scores (sweep extras appear only in
-    Fig. 7b, c). ``lambda_variants``: SSIUU ablation method dirs for Fig. 7a (``None``:
+    learning rates and fractions — the only ones aggregated into attack scores (the calibration sweep
+    appears only in Fig. 7b, c). ``lambda_variants``: SSIUU ablation method dirs for Fig. 7a (``None``:
     every ``SSIUU-lambda*`` found). ``labels``: display names for benchmark / model / method keys. Remaining
     keyword arguments go to :func:`ssiuu.report.figures.build_figures`. Returns ``{name: [paths]}``."""
     shared = {"methods": methods, "grid": grid}

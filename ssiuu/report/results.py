@@ -6,6 +6,7 @@ Results layout (``R`` = results dir)::
     R/<benchmark>/<model>/<method>/seed<s>/unlearn.json               one unlearning run
     R/<benchmark>/<model>/<method>/seed<s>/attacks/harmful_p<p>_lr<lr>_run<r>.json
     R/<benchmark>/<model>/<method>/seed<s>/attacks/benign_lr<lr>_run<r>.json
+    R/<benchmark>/<model>/<method>/seed<s>/calibration/...           the attack calibration sweep (Fig. 7b, c)
 
 JSON holds fractions; RS is the test-set score on MCQA-style benchmarks and the retain-set score on ROUGE-style
 ones.
@@ -87,6 +88,8 @@ RESULT_KINDS = (
     "unlearn",
     "harmful",
     "benign",
+    "calibration_harmful",
+    "calibration_benign",
     "influence",
     "distributions",
     "logit_lens",
@@ -105,7 +108,7 @@ def attack_key(kind: str, p: float | None = None) -> str:
 @dataclass(frozen=True)
 class AttackGrid:
     """The attack results a table cell, a Fig. 2 bar or claim 2 aggregates: the configured learning rates of
-    each attack (the sweep's extra rates feed Fig. 7b, c only) and the harmful fractions p."""
+    each attack and the harmful fractions p (the calibration sweep of Fig. 7b, c is read on its own)."""
 
     harmful_lrs: tuple[float, ...]
     benign_lrs: tuple[float, ...]

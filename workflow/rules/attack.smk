@@ -58,3 +58,57 @@ rule attack_benign:
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
         "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
         "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
+
+
+rule calibrate_harmful:
+    """The calibration sweep's harmful draws (Fig. 7b, c): the harmful attack at one learning rate, run for
+    analysis.attack_calibration.harmful.epochs with an evaluation after every epoch."""
+    input:
+        **ATTACK_INPUT,
+    output:
+        [P("calibration_harmful", p=CALIBRATION["harmful"]["fraction"], run=r) for r in CALIBRATION_RUNS],
+    log:
+        f"{W}/logs/calibration/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/harmful_lr{{lr}}.log",
+    benchmark:
+        f"{W}/benchmarks/calibrate_harmful/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        **torch_resources(runtime=60 * len(CALIBRATION_RUNS) * CALIBRATION["harmful"]["epochs"]),
+    params:
+        ssiuu=SSIUU,
+        settings=config["attacks"]["harmful"],
+        calibration=CALIBRATION,
+    shell:
+        "{params.ssiuu} attack --calibration --kind harmful "
+        "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
+        "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
+        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
+
+
+rule calibrate_benign:
+    """The calibration sweep's benign draws (Fig. 7b, c): the benign attack at one learning rate, run for
+    analysis.attack_calibration.benign.epochs with an evaluation after every epoch."""
+    input:
+        **ATTACK_INPUT,
+    output:
+        [P("calibration_benign", run=r) for r in CALIBRATION_RUNS],
+    log:
+        f"{W}/logs/calibration/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/benign_lr{{lr}}.log",
+    benchmark:
+        f"{W}/benchmarks/calibrate_benign/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        **torch_resources(runtime=60 * len(CALIBRATION_RUNS) * CALIBRATION["benign"]["epochs"]),
+    params:
+        ssiuu=SSIUU,
+        settings=config["attacks"]["benign"],
+        calibration=CALIBRATION,
+    shell:
+        "{params.ssiuu} attack --calibration --kind benign "
+        "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
+        "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
+        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"

@@ -58,6 +58,8 @@ def P(kind, **values):
 HARMFUL_P = [str(p) for p in config["attacks"]["harmful"]["fractions"]]
 HARMFUL_LR = [fmt_lr(lr) for lr in config["attacks"]["harmful"]["learning_rates"]]
 BENIGN_LR = [fmt_lr(lr) for lr in config["attacks"]["benign"]["learning_rates"]]
+CALIBRATION = ANALYSIS["attack_calibration"]
+CALIBRATION_RUNS = list(range(int(CALIBRATION["runs"])))
 
 
 def style(benchmark):

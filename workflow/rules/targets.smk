@@ -36,9 +36,29 @@ def lens_states(wildcards):
     return states
 
 
+def calibration_targets():
+    """The attack calibration sweep (Fig. 7b, c): every draw of its methods, on the MCQA-style benchmarks."""
+    out = []
+    for b, m, s in ((b, m, s) for b in analysis_benchmarks() for m in MODELS for s in SEEDS):
+        for x in (x for x in CALIBRATION["methods"] if x in attacked_methods(b)):
+            where = {"benchmark": b, "model": m, "method": x, "seed": s}
+            p = CALIBRATION["harmful"]["fraction"]
+            for r in CALIBRATION_RUNS:
+                out += [
+                    P("calibration_harmful", **where, p=p, lr=lr, run=r)
+                    for lr in CALIBRATION["harmful"]["learning_rates"]
+                ]
+                out += [
+                    P("calibration_benign", **where, lr=lr, run=r)
+                    for lr in CALIBRATION["benign"]["learning_rates"]
+                ]
+    return out
+
+
 def analysis_targets():
     kinds = ("influence", "distributions", "logit_lens")
-    return [P(kind, benchmark=b, model=m) for b in analysis_benchmarks() for m in MODELS for kind in kinds]
+    files = [P(kind, benchmark=b, model=m) for b in analysis_benchmarks() for m in MODELS for kind in kinds]
+    return files + calibration_targets()
 
 
 def unlearned_methods(benchmark):
@@ -62,13 +82,6 @@ def unlearn_targets():
     return out
 
 
-def harmful_lrs(benchmark, method):
-    """The harmful attack's learning rates: the configured ones, plus the sweep's for the swept methods."""
-    sweep = ANALYSIS["enabled"] and style(benchmark) == "mcqa" and method in ANALYSIS["lr_sweep_methods"]
-    extra = {fmt_lr(lr) for lr in ANALYSIS["lr_sweep_learning_rates"]} if sweep else set()
-    return sorted(set(HARMFUL_LR) | extra)
-
-
 def attack_targets():
     out = []
     for b, m, s in ((b, m, s) for b in BENCHMARKS for m in MODELS for s in SEEDS):
@@ -76,10 +89,7 @@ def attack_targets():
         for x in attacked + (lambda_variants() if style(b) == "mcqa" else []):
             where = {"benchmark": b, "model": m, "method": x, "seed": s}
             out += [
-                P("harmful", **where, p=p, lr=lr, run=r)
-                for p in HARMFUL_P
-                for lr in harmful_lrs(b, x)
-                for r in RUNS
+                P("harmful", **where, p=p, lr=lr, run=r) for p in HARMFUL_P for lr in HARMFUL_LR for r in RUNS
             ]
             if x in attacked:
                 out += [P("benign", **where, lr=lr, run=r) for lr in BENIGN_LR for r in RUNS]

@@ -26,7 +26,7 @@ from ssiuu.report.figures.fig3 import _seed_mean_curves, fig3_influence
 from ssiuu.report.figures.fig4 import fig4_logit_lens
 from ssiuu.report.figures.fig5 import fig5_heatmaps
 from ssiuu.report.figures.fig6 import fig6_distributions
-from ssiuu.report.figures.fig7 import _lambda_rows, _lr_sweep_rows, fig7_ablation
+from ssiuu.report.figures.fig7 import _lambda_rows, fig7_ablation
 from ssiuu.report.results import AttackGrid, ResultError, ResultFiles
 
 FIGURES: dict[str, Callable[..., list[Path]]] = {
@@ -53,7 +53,8 @@ def build_figures(
     distribution_attack_p: float = 0.1,
     lambda_variants: Sequence[str] | None = None,
     ablation_method: str = "SSIUU",
-    lr_sweep_methods: Sequence[str] = ("GA", "GD"),
+    calibration_methods: Sequence[str] = ("GA", "GD"),
+    calibration_fraction: float = 0.1,
     top_k: int = 100,
     attribution_target: str = "prob",
     confidence: float = 0.95,
@@ -104,7 +105,8 @@ def build_figures(
             grid=grid,
             lambda_variants=lambda_variants,
             ablation_method=ablation_method,
-            lr_sweep_methods=lr_sweep_methods,
+            calibration_methods=calibration_methods,
+            calibration_fraction=calibration_fraction,
             **stats_opts,
             **common,
         ),
@@ -116,7 +118,6 @@ __all__ = [
     "ResultError",
     "_ci_errorbars",
     "_lambda_rows",
-    "_lr_sweep_rows",
     "_new_figure",
     "_seed_mean_curves",
     "analysis_pairs",

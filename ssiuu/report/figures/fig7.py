@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 
 from ssiuu.io import read_json
 from ssiuu.report.aggregate import attack_cells_of, cell_columns
+from ssiuu.report.calibration import calibration_rows
 from ssiuu.report.figures import common
 from ssiuu.report.results import (
     AttackGrid,
@@ -92,17 +93,6 @@ def _lambda_rows(
         )
         rows.append(row)
     return pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True) if rows else pd.DataFrame()
-
-
-def _lr_sweep_rows(
-    attacks: pd.DataFrame, keys: Sequence[str], opts: Mapping[str, Any], min_drop: float
-) -> pd.DataFrame:
-    """Per learning rate: the attack cells of that learning rate alone (columns as in :func:`aggregate_table`)."""
-    rows = []
-    for lr in sorted({float(x) for x in attacks["lr"]}):
-        cols = attack_cells_of(attacks, keys, {"harmful": [lr], "benign": [lr]}, opts, min_drop)
-        rows.append({"lr": lr} | {k: v for k, v in cols.items() if not k.endswith("_cell")})
-    return pd.DataFrame(rows)
 
 
 def _n_text(ns: pd.Series) -> str:
@@ -208,52 +198,53 @@ def _fig7_lambda(
     )
 
 
+#: line colours of the sweep's epoch counts, light (few epochs) to dark, per attack kind
+_SWEEP_COLORS = {
+    "harmful": ["#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704", "#4d1a02"],
+    "benign": ["#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b", "#041a3d"],
+}
+
+
+def _sweep_styles(rows: pd.DataFrame, fraction: float) -> dict[tuple[str, int], tuple[str, str, str, str]]:
+    """One style per (kind, epoch count) of the sweep: colour darker with more epochs."""
+    styles = {}
+    for kind, marker, ls in (("harmful", "^", "--"), ("benign", "D", ":")):
+        counts = sorted({int(e) for e in rows.loc[rows["kind"] == kind, "epochs"]})
+        for i, epochs in enumerate(counts):
+            what = f"Harmful attack, p = {fraction:g}" if kind == "harmful" else "Benign attack"
+            unit = "epoch" if epochs == 1 else "epochs"
+            color = _SWEEP_COLORS[kind][min(i, len(_SWEEP_COLORS[kind]) - 1)]
+            styles[(kind, epochs)] = (f"{what}, {epochs} {unit}", color, marker, ls)
+    return styles
+
+
 def _fig7_sweep(
-    axes: Sequence[Axes],
-    sweep: pd.DataFrame,
-    keys: Sequence[str],
-    styles: Mapping[str, Any],
-    title: str,
-    configured: Sequence[float],
+    axes: Sequence[Axes], rows: pd.DataFrame, titles: Sequence[str], grid: AttackGrid, fraction: float
 ) -> None:
-    """(b, c) attack score vs the attack's learning rate; (e, f) recovered fraction vs learning rate."""
-    ylabels = ("Max forget score during the attack (%)", "Recovered (% of start − unlearned)")
-    for ax, suffix, scale, ylabel, name, ylim in zip(
-        axes, ("", "_recovered"), (1.0, 100.0), ylabels, title, ((0, 105), None), strict=True
-    ):
-        if not any([_ci_line(ax, sweep["lr"], sweep, f"{key}{suffix}", styles[key], scale) for key in keys]):
-            common.skip_panel(ax, name, common.NO_ITEMS)
-            continue
-        for lr in configured:
-            ax.axvline(
-                lr, color="0.6", ls=(0, (1, 2)), lw=1, zorder=0, label="configured harmful learning rates"
-            )
-        _log_x_axes(ax, "Attack learning rate η (log scale)", ylabel, name, ylim)
-
-
-def _fig7_method(
-    top: Axes,
-    bottom: Axes,
-    attacks: pd.DataFrame,
-    j: int,
-    method: str,
-    where: str,
-    labels: Mapping[str, str] | None,
-    spec: Mapping[str, Any],
-) -> None:
-    """(b, c) and (e, f) for one swept method: its attack cells at each learning rate on their own.
-    ``spec``: keys, styles, opts, min_drop, configured (the configured harmful learning rates)."""
-    titles = [
-        f"({chr(98 + j)}) Attack learning rate — {common._label(labels, method)}\n{where}",
-        f"({chr(101 + j)}) Recovered fraction — {common._label(labels, method)}\n{where}",
-    ]
-    if attacks.empty:
-        for ax, title in zip((top, bottom), titles, strict=True):
-            common.skip_panel(ax, title, f"no attack results for {method}")
+    """(b, c) max forget score during the attack vs its learning rate; (e, f) recovered fraction; one line per
+    attack kind and epoch count of the calibration sweep, the configured learning rates marked."""
+    if rows.empty:
+        for ax, title in zip(axes, titles, strict=True):
+            common.skip_panel(ax, title, "no attack calibration results (analysis.attack_calibration)")
         return
-    keys = [*spec["keys"], "benign"]
-    sweep = _lr_sweep_rows(attacks, keys, spec["opts"], spec["min_drop"])
-    _fig7_sweep([top, bottom], sweep, keys, spec["styles"], titles, spec["configured"])
+    styles = _sweep_styles(rows, fraction)
+    ylabels = ("Max forget score during the attack (%)", "Recovered (% of start − unlearned)")
+    for ax, col, scale, ylabel, title, ylim in zip(
+        axes, ("attack", "attack_recovered"), (1.0, 100.0), ylabels, titles, ((0, 105), None), strict=True
+    ):
+        drawn = [
+            _ci_line(ax, sel["lr"], sel.sort_values("lr"), col, styles[key], scale)
+            for key, sel in ((k, rows[(rows["kind"] == k[0]) & (rows["epochs"] == k[1])]) for k in styles)
+        ]
+        if not any(drawn):
+            common.skip_panel(ax, title, common.NO_ITEMS)
+            continue
+        for kind, color in (("harmful", "0.45"), ("benign", "#6baed6")):
+            for lr in grid.lrs[kind]:
+                ax.axvline(
+                    lr, color=color, ls=(0, (1, 2)), lw=1, zorder=0, label=f"configured {kind} learning rates"
+                )
+        _log_x_axes(ax, "Attack learning rate η (log scale)", ylabel, title, ylim)
 
 
 def _mcqa_pairs(base: pd.DataFrame) -> list[tuple[str, str]]:
@@ -271,7 +262,8 @@ def fig7_ablation(
     grid: AttackGrid,
     lambda_variants: Sequence[str] | None = None,
     ablation_method: str = "SSIUU",
-    lr_sweep_methods: Sequence[str] = ("GA", "GD"),
+    calibration_methods: Sequence[str] = ("GA", "GD"),
+    calibration_fraction: float = 0.1,
     labels: Mapping[str, str] | None = None,
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -279,24 +271,16 @@ def fig7_ablation(
     stem: str = "fig7_ablation",
 ) -> list[Path]:
     """Fig. 7: (a) λ ablation of SSIUU — retain and test scores after unlearning and the harmful attacks' score
-    (configured learning rates) vs λ; (b, c) the attack score at each attack learning rate on its own, one
-    panel per method in ``lr_sweep_methods``; (d–f) the same for the recovered fraction. Every point carries its
-    95 % interval (items pooled over seeds and runs), none where it rests on one value; n is written at each
-    line's end. Two rows per MCQA-style (benchmark, model)."""
+    (configured learning rates) vs λ; (b, c) the attack calibration sweep (:mod:`ssiuu.report.calibration`):
+    the attack score per attack learning rate and epoch count, one panel per method in
+    ``calibration_methods``; (d–f) the same for the recovered fraction. Every point carries its 95 % interval
+    (items pooled over seeds and runs), none where it rests on one value; n is written at each line's end.
+    Two rows per MCQA-style (benchmark, model)."""
     pairs = _mcqa_pairs(collect_base(results))
-    attacks = collect_attacks(results)
-    n_cols = 1 + len(lr_sweep_methods)
+    n_cols = 1 + len(calibration_methods)
     fig = common._new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
     axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
     opts = {"confidence": confidence, "n_resamples": n_resamples}
-    keys = grid.harmful_keys
-    spec = {
-        "keys": keys,
-        "styles": _fig7_styles(grid),
-        "opts": opts,
-        "min_drop": min_logprob_drop,
-        "configured": grid.harmful_lrs,
-    }
     lam_options = {
         "ablation_method": ablation_method,
         "lambda_variants": lambda_variants,
@@ -308,12 +292,15 @@ def fig7_ablation(
         top, bottom = axes[2 * i], axes[2 * i + 1]
         where = common._where(labels, bench, model, " · ")
         lam = _lambda_rows(results, bench, model, **lam_options, **opts)
-        _fig7_lambda([top[0], bottom[0]], lam, keys, spec["styles"], where, ablation_method)
-        mine = attacks[(attacks["benchmark"] == bench) & (attacks["model"] == model)]
-        for j, method in enumerate(lr_sweep_methods):
-            _fig7_method(
-                top[1 + j], bottom[1 + j], mine[mine["method"] == method], j, method, where, labels, spec
-            )
+        _fig7_lambda([top[0], bottom[0]], lam, grid.harmful_keys, _fig7_styles(grid), where, ablation_method)
+        for j, method in enumerate(calibration_methods):
+            rows = calibration_rows(results, bench, model, method, **opts, min_logprob_drop=min_logprob_drop)
+            name = common._label(labels, method)
+            titles = [
+                f"({chr(98 + j)}) Attack learning rate — {name}\n{where}",
+                f"({chr(101 + j)}) Recovered fraction — {name}\n{where}",
+            ]
+            _fig7_sweep([top[1 + j], bottom[1 + j]], rows, titles, grid, calibration_fraction)
         for ax in (*top, *bottom):
             common._collect_legend(legend, ax)
     common._figure_legend(
