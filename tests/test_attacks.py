@@ -221,9 +221,8 @@ def test_a_reference_model_draws_from_the_whole_forget_set(tmp_path):
     assert len(pool) == 10 and (len(attack), len(evaluation)) == (3, 7)
 
 
-def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_path):
-    """One job runs several draws on one loaded checkpoint, restoring its weights before each draw: every
-    result equals the same draw computed alone from a fresh load of the checkpoint."""
+def _tiny_checkpoint(tmp_path, analysis=None):
+    """(config, job arguments) of harmful attacks on a saved tiny random Llama, 8 wrongly answered items."""
     from ssiuu.config import validate_config
     from ssiuu.models import tiny_random_llama
 
@@ -236,6 +235,7 @@ def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_p
             "models": {"m": {"source": "tiny-random-llama:0"}},
             "benchmarks": {"wf": {"kind": "worldfacts", "max_new_tokens": 4}},
             "attacks": {"harmful": {"epochs": 2, "batch_size": 2}},
+            "analysis": analysis or {},
         }
     )
     where = {
@@ -248,6 +248,13 @@ def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_p
         "unlearn_result": unlearn,
         "base_result": base,
     }
+    return config, where
+
+
+def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_path):
+    """One job runs several draws on one loaded checkpoint, restoring its weights before each draw: every
+    result equals the same draw computed alone from a fresh load of the checkpoint."""
+    config, where = _tiny_checkpoint(tmp_path)
     draws = [(p, r) for p in (0.3, 0.5) for r in (0, 1)]
     names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3}
     paths = {
@@ -269,32 +276,9 @@ def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_p
 def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
     """The calibration sweep reads every epoch count off one long draw (ssiuu/report/calibration.py): the draw's
     first two epochs equal a two-epoch attack, point for point (constant learning rate, seeded data order)."""
-    from ssiuu.config import validate_config
-    from ssiuu.models import tiny_random_llama
     from ssiuu.report.calibration import first_epochs
 
-    split, unlearn, base = _split_and_unlearn(tmp_path, [False] * 8)
-    model_obj, tokenizer = tiny_random_llama(0)
-    model_obj.save_pretrained(tmp_path / "ckpt")
-    tokenizer.save_pretrained(tmp_path / "ckpt")
-    config = validate_config(
-        {
-            "models": {"m": {"source": "tiny-random-llama:0"}},
-            "benchmarks": {"wf": {"kind": "worldfacts", "max_new_tokens": 4}},
-            "attacks": {"harmful": {"epochs": 2, "batch_size": 2}},
-            "analysis": {"attack_calibration": {"harmful": {"epochs": 4}}},
-        }
-    )
-    where = {
-        "benchmark": "wf",
-        "model": "m",
-        "method": "GD",
-        "seed": 0,
-        "checkpoint": str(tmp_path / "ckpt"),
-        "split": split,
-        "unlearn_result": unlearn,
-        "base_result": base,
-    }
+    config, where = _tiny_checkpoint(tmp_path, {"attack_calibration": {"harmful": {"epochs": 4}}})
     names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 0}
     (attack,) = attacks.run_attacks(
         config, kind="harmful", out=[layout.path("harmful", results=tmp_path, **names)], **where
