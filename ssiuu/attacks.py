@@ -367,29 +367,12 @@ def attack(
     start_lp = []
     if base_result and eval_records:
         start_lp = start_logprobs(read_json(base_result), eval_records, style, base_result)
-    draw = {
-        "benchmark": benchmark,
-        "model": model,
-        "method": method,
-        "seed": seed,
-        "kind": kind,
-        "p": p,
-        "lr": lr,
-        "run": run,
-        "attack_seed": rng_seed,
-        "eval_set": EVAL_SETS[(kind, "rouge" if unlearned.get("reference") else style)],
-    }
-    sets = {
-        "pool_size": len(pool),
-        "n_attack": len(attack_data),
-        "attack_ids": [r.id for r in attack_records],
-        "n_eval": len(eval_records),
-        "eval_ids": [r.id for r in eval_records],
-        "steps_per_epoch": steps_per_epoch,
-    }
+    names = {"benchmark": benchmark, "model": model, "method": method, "seed": seed, "kind": kind}
     result = (
-        draw
-        | sets
+        names
+        | {"p": p, "lr": lr, "run": run, "attack_seed": rng_seed}
+        | {"eval_set": EVAL_SETS[(kind, "rouge" if unlearned.get("reference") else style)]}
+        | draw_sets(pool, attack_records, eval_records, len(attack_data), steps_per_epoch)
         | curve_summary(curve, start_lp)
         | {
             "wall_time_s": time.perf_counter() - start,
@@ -397,6 +380,24 @@ def attack(
         }
     )
     return result, model_obj, tokenizer
+
+
+def draw_sets(
+    pool: list[QARecord],
+    attack_records: list[QARecord],
+    eval_records: list[QARecord],
+    n_attack: int,
+    steps_per_epoch: int,
+) -> dict[str, Any]:
+    """An attack result's record of its sets: the pool's size, the attack data and the evaluation items."""
+    return {
+        "pool_size": len(pool),
+        "n_attack": n_attack,
+        "attack_ids": [r.id for r in attack_records],
+        "n_eval": len(eval_records),
+        "eval_ids": [r.id for r in eval_records],
+        "steps_per_epoch": steps_per_epoch,
+    }
 
 
 def restored_checkpoint(
