@@ -26,16 +26,24 @@ def readme_match(pattern: str) -> re.Match:
     return m
 
 
-def readme_table(n: int) -> str:
-    """The README's copy of Table n: heading, Markdown table and notes."""
-    block = readme_match(rf"(?m)^### Table {n}:[^\n]*\n\n(?:\|[^\n]*\n)+\n(?:- [^\n]*\n)+").group(0)
-    return block.removeprefix("##").rstrip("\n")
+#: the generated Markdown files the README quotes whole, under their own heading one level down
+QUOTED = [
+    *(f"tables/table{n}{suffix}.md" for n in (1, 2) for suffix in ("", "_recovery", "_ssiuu_vs")),
+    "claims.md",
+]
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_readme_tables_equal_the_committed_tables(n: int):
-    committed = (RESULTS / "tables" / f"table{n}.md").read_text().rstrip("\n")
-    assert readme_table(n) == committed, f"README's Table {n} differs from results/tables/table{n}.md"
+@pytest.mark.parametrize("name", QUOTED)
+def test_readme_quotes_each_generated_table_and_the_claims_verbatim(name: str):
+    committed = (RESULTS / name).read_text().rstrip("\n")
+    heading, _, body = committed.partition("\n")
+    assert heading.startswith("# "), f"results/{name} must start with a '# ' heading"
+    start = README.find(f"\n##{heading}\n")
+    assert start >= 0, f"README.md does not quote results/{name} (no heading '##{heading}')"
+    quoted = README[start + 1 :]
+    assert quoted.startswith(f"##{heading}\n{body}\n"), (
+        f"README's copy of results/{name} differs from the file"
+    )
 
 
 def test_tau_is_the_threshold_in_base_json():

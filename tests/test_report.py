@@ -167,7 +167,7 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
         for t in ("table1", "table2")
         for s in ("", "_vs_paper", "_recovery", "_ssiuu_vs")
         for e in ("csv", "md", "tex")
-    }
+    } | {f"attack_calibration.{e}" for e in ("csv", "md", "tex")}
     assert set(paths) == names
     assert all(p.stat().st_size > 0 for p in paths.values())
     md = (tmp_path / "table1.md").read_text()
@@ -336,3 +336,21 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_the_calibration_table_holds_every_swept_rate_and_epoch_count(tmp_path: Path) -> None:
+    """One row per swept method, attack, learning rate and epoch count, with the values of calibration_rows."""
+    from ssiuu.report.calibration import calibration_rows
+
+    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID)
+    csv = pd.read_csv(tmp_path / "attack_calibration.csv")
+    assert (
+        sorted(set(csv["method"])) == ["GA", "GD"] and len(csv) == 2 * (3 + 2) * 3
+    )  # methods × rates × epochs
+    rows = calibration_rows(
+        result_files(FIX), "synth_mcqa", "tiny", "GD", confidence=0.95, n_resamples=9999, min_logprob_drop=0.1
+    )
+    gd = csv[csv["method"] == "GD"].reset_index(drop=True)
+    assert gd["attack"].tolist() == pytest.approx(rows["attack"].tolist(), abs=1e-4)
+    md = (tmp_path / "attack_calibration.md").read_text()
+    assert md.startswith("# Attack calibration sweep") and "| 1e-04 |" in md and " n=40 " in md

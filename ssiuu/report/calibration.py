@@ -10,6 +10,7 @@ one draw per learning rate gives every epoch count up to the sweep's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,15 @@ from ssiuu import layout
 from ssiuu.io import read_json
 from ssiuu.report.aggregate import attack_columns
 from ssiuu.report.attack_cells import attack_cell, group_by_run
+from ssiuu.report.render import (
+    fmt_cell,
+    label,
+    markdown,
+    markdown_file,
+    tex_text,
+    to_latex,
+    write_table_files,
+)
 from ssiuu.report.results import ResultFiles
 
 #: the epoch counts read off a sweep (those up to its epochs, and its epochs)
@@ -72,3 +82,88 @@ def calibration_rows(
                 {"kind": kind, "lr": lr, "epochs": epochs} | attack_columns("attack", cell, min_logprob_drop)
             )
     return pd.DataFrame(rows)
+
+
+def _cell(row: pd.Series, name: str, scale: float, digits: int) -> str:
+    return fmt_cell(
+        row[name] * scale,
+        row[f"{name}_low"] * scale,
+        row[f"{name}_high"] * scale,
+        row[f"{name}_n"],
+        digits=digits,
+    )
+
+
+def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) -> pd.DataFrame:
+    """The sweep as a table: per method, attack, learning rate and epoch count, the max FS during the attack
+    (%), the recovered fraction (§ where unlearning's drop cannot carry it) and Δ log p, each with its CI."""
+    out = []
+    for _, r in rows.iterrows():
+        unstable = not r["attack_stable"] or (
+            pd.isna(r["attack_recovered_low"]) and r["attack_recovered_n"] >= 2
+        )
+        out.append(
+            {
+                "Benchmark": label(labels, r["benchmark"]),
+                "Model": label(labels, r["model"]),
+                "Method": label(labels, r["method"]),
+                "Attack": r["kind"],
+                "η": f"{r['lr']:.0e}",
+                "Epochs": str(int(r["epochs"])),
+                "Max FS (%)": _cell(r, "attack", 100.0, 1),
+                "Recovered": _cell(r, "attack_recovered", 1.0, 2) + (" §" if unstable else ""),
+                "Δ log p": _cell(r, "attack_gain", 1.0, 2),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def write_calibration_table(
+    results: ResultFiles,
+    out_dir: str | Path,
+    labels: Mapping[str, str] | None = None,
+    *,
+    confidence: float,
+    n_resamples: int,
+    min_logprob_drop: float,
+) -> dict[str, Path]:
+    """``attack_calibration.{csv,md,tex}``: :func:`calibration_rows` of every swept checkpoint (none without
+    calibration files)."""
+    checkpoints = sorted(
+        {
+            tuple(layout.parse(f"calibration_{kind}", str(p))[k] for k in ("benchmark", "model", "method"))
+            for kind in KINDS
+            for p in results.of(f"calibration_{kind}")
+        }
+    )
+    opts = {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
+    frames = [
+        calibration_rows(results, b, m, x, **opts).assign(benchmark=b, model=m, method=x)
+        for b, m, x in checkpoints
+    ]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return {}
+    rows = pd.concat(frames, ignore_index=True)
+    display = calibration_display(rows, labels)
+    title = "Attack calibration sweep (Fig. 7b, c): the attacks at each learning rate and epoch count"
+    notes = [
+        "Each line is one attack draw per run at learning rate η, cut to its first epochs (the learning rate is "
+        "constant, so that is the attack of that many epochs). Max FS: the maximum forget score over the "
+        "evaluation points (after every epoch), on the draw's evaluation items; recovered fraction and Δ log p "
+        "at the point of highest gold-answer log-probability, as in the recovery tables. "
+        f"{100 * confidence:g} % bootstrap intervals over items (scipy.stats.bootstrap), n = items × runs × seeds.",
+        "§ unlearning lowered these items' log-probability too little for the fraction to be ranked.",
+    ]
+    md = markdown_file(title, markdown(display), notes)
+    tex = to_latex(
+        display,
+        tex_text(f"{title}. " + " ".join(notes)),
+        "tab:attack_calibration",
+        n_text=6,
+        group_cols=("Benchmark", "Model", "Method"),
+    )
+    return {
+        f"attack_calibration.{k}": v
+        for k, v in write_table_files(Path(out_dir) / "attack_calibration", rows, md, tex).items()
+    }

@@ -203,6 +203,12 @@ def markdown(display: pd.DataFrame) -> str:
     return display.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
+def markdown_file(title: str, body: str, notes: Sequence[str], quote: str | None = None) -> str:
+    """A Markdown table file: title, optional quote, the table, one bullet per note."""
+    head = [f"# {title}", ""] + ([f"> {quote}", ""] if quote else [])
+    return "\n".join([*head, body, "", *[f"- {n}" for n in notes], ""])
+
+
 def write_table_files(stem: Path, numeric: pd.DataFrame, md: str, tex: str) -> dict[str, Path]:
     """``<stem>.csv`` (the numbers, 4 decimals; no cell objects), ``.md`` and ``.tex``; returns the paths."""
     paths = {ext: stem.with_suffix(f".{ext}") for ext in ("csv", "md", "tex")}

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ssiuu.report.calibration import write_calibration_table
 from ssiuu.report.companions import recovery_display, ssiuu_differences
 from ssiuu.report.paper_values import PAPER_BENCHMARK, SOURCE, paper_table
 from ssiuu.report.render import (
@@ -26,6 +27,7 @@ from ssiuu.report.render import (
     latex_escape,
     main_metrics,
     markdown,
+    markdown_file,
     method_mark,
     metric_cell,
     metric_head,
@@ -143,12 +145,6 @@ def _notes(
     return notes + _attack_set_notes(table) + _mark_notes(table)
 
 
-def _md(title: str, body: str, notes: Sequence[str], quote: str | None = None) -> str:
-    """A Markdown table file: title, optional quote, the table, one bullet per note."""
-    head = [f"# {title}", ""] + ([f"> {quote}", ""] if quote else [])
-    return "\n".join([*head, body, "", *[f"- {n}" for n in notes], ""])
-
-
 # --------------------------------------------------------------------------------------------- vs paper
 def _our_rows(
     table: pd.DataFrame, method: str, metrics: Sequence[str], labels: Mapping[str, str] | None
@@ -230,7 +226,7 @@ def _write_main_table(
 ) -> dict[str, Path]:
     """``table1.*`` / ``table2.*``: the numbers (CSV), Markdown and LaTeX."""
     name = TABLE_NAME[style]
-    md = _md(title, markdown(display_table(table, labels, style=style)), notes)
+    md = markdown_file(title, markdown(display_table(table, labels, style=style)), notes)
     disp_tex = display_table(table, labels, latex=True, style=style)
     tex = to_latex(
         disp_tex,
@@ -255,7 +251,7 @@ def _write_vs_paper(
         "pipeline, and were obtained on different models and data."
     )
     extra = ["The paper excludes NPO on TOFU (it fails to converge)."] if style == "rouge" else []
-    vs_md = _md(
+    vs_md = markdown_file(
         vs_title, markdown(_vs_display(vs, labels, latex=False, style=style)), [*notes, *extra], quote
     )
     vs_tex = to_latex(
@@ -293,7 +289,7 @@ def write_companion_tables(
     }
     for suffix, ((display, notes), caption) in frames.items():
         stem = f"{name}_{suffix}"
-        md = _md(caption, markdown(display) if not display.empty else "(no attack results)", notes)
+        md = markdown_file(caption, markdown(display) if not display.empty else "(no attack results)", notes)
         tex = to_latex(
             display.map(latex_escape) if not display.empty else display,
             tex_text(f"{caption}. " + " ".join(notes)),
@@ -350,4 +346,6 @@ def build_tables(
         written |= _write_vs_paper(table, out_dir, style, notes, config_labels)
     if not written:
         raise ResultError(f"no benchmark results under {results}: nothing to tabulate")
-    return written
+    return written | write_calibration_table(
+        results, out_dir, config_labels, min_logprob_drop=min_logprob_drop, **stats
+    )

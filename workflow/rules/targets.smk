@@ -57,8 +57,7 @@ def calibration_targets():
 
 def analysis_targets():
     kinds = ("influence", "distributions", "logit_lens")
-    files = [P(kind, benchmark=b, model=m) for b in analysis_benchmarks() for m in MODELS for kind in kinds]
-    return files + calibration_targets()
+    return [P(kind, benchmark=b, model=m) for b in analysis_benchmarks() for m in MODELS for kind in kinds]
 
 
 def unlearned_methods(benchmark):
@@ -101,7 +100,7 @@ def table_names():
     for number, kind in ((1, "mcqa"), (2, "rouge")):
         if any(style(b) == kind for b in BENCHMARKS):
             names += [f"table{number}{suffix}" for suffix in ("", "_vs_paper", "_recovery", "_ssiuu_vs")]
-    return names
+    return names + (["attack_calibration"] if calibration_targets() else [])
 
 
 def split_targets():
@@ -110,7 +109,8 @@ def split_targets():
 
 def report_inputs(analysis=False):
     """The result files the report rules read, and nothing else: they receive them as their input."""
-    return split_targets() + unlearn_targets() + attack_targets() + (analysis_targets() if analysis else [])
+    files = split_targets() + unlearn_targets() + attack_targets() + calibration_targets()
+    return files + (analysis_targets() if analysis else [])
 
 
 def report_targets():
@@ -118,4 +118,6 @@ def report_targets():
 
 
 def all_targets():
-    return unlearn_targets() + attack_targets() + analysis_targets() + report_targets()
+    return (
+        unlearn_targets() + attack_targets() + calibration_targets() + analysis_targets() + report_targets()
+    )
