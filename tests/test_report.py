@@ -353,4 +353,8 @@ def test_the_calibration_table_holds_every_swept_rate_and_epoch_count(tmp_path: 
     gd = csv[csv["method"] == "GD"].reset_index(drop=True)
     assert gd["attack"].tolist() == pytest.approx(rows["attack"].tolist(), abs=1e-4)
     md = (tmp_path / "attack_calibration.md").read_text()
-    assert md.startswith("# Attack calibration sweep") and "| 1e-04 |" in md and " n=40 " in md
+    assert md.startswith("# Attack calibration sweep") and "| 1e-04 |" in md
+    first = rows.iloc[0]  # GD, benign, 1e-07, 1 epoch: the cell in percent, as in Tables 1-2
+    cell = f"{first['attack']:.1f} [{first['attack_low']:.1f}, {first['attack_high']:.1f}] n=40"
+    assert cell in md and "%" not in cell
+    assert 0 <= first["attack"] <= 100

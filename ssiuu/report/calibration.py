@@ -110,7 +110,7 @@ def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) ->
                 "Attack": r["kind"],
                 "η": f"{r['lr']:.0e}",
                 "Epochs": str(int(r["epochs"])),
-                "Max FS (%)": _cell(r, "attack", 100.0, 1),
+                "Max FS (%)": _cell(r, "attack", 1.0, 1),
                 "Recovered": _cell(r, "attack_recovered", 1.0, 2) + (" §" if unstable else ""),
                 "Δ log p": _cell(r, "attack_gain", 1.0, 2),
             }

@@ -16,7 +16,7 @@ METRIC_HEAD = {"FS": "FS (↓)", "RS": "RS (↑)", "US": "US (↑)"}
 METRIC_HEAD_TEX = {"FS": r"FS ($\downarrow$)", "RS": r"RS ($\uparrow$)", "US": r"US ($\uparrow$)"}
 #: what RS is, per benchmark style, in the column header (Table 1: test accuracy; Table 2: retain ROUGE-L)
 RS_HEAD = {"mcqa": "RS test acc.", "rouge": "RS retain"}
-TEXT_COLUMNS = {"Benchmark", "Model", "Method", "Source"}
+TEXT_COLUMNS = {"Benchmark", "Model", "Method", "Source", "Attack"}
 _LATEX_ESCAPES = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
