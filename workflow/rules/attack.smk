@@ -25,7 +25,7 @@ rule attack_harmful:
         **torch_resources(runtime=120 * len(HARMFUL_P) * len(RUNS)),
     params:
         ssiuu=SSIUU,
-        settings=config["attacks"]["harmful"],
+        settings=attack_settings("harmful"),
     shell:
         "{params.ssiuu} attack --kind harmful "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
@@ -52,7 +52,7 @@ rule attack_benign:
         **torch_resources(runtime=120 * len(RUNS)),
     params:
         ssiuu=SSIUU,
-        settings=config["attacks"]["benign"],
+        settings=attack_settings("benign"),
     shell:
         "{params.ssiuu} attack --kind benign "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
@@ -78,8 +78,8 @@ rule calibrate_harmful:
         **torch_resources(runtime=60 * len(CALIBRATION_RUNS) * CALIBRATION["harmful"]["epochs"]),
     params:
         ssiuu=SSIUU,
-        settings=config["attacks"]["harmful"],
-        calibration=CALIBRATION,
+        settings=attack_settings("harmful"),
+        calibration={k: CALIBRATION["harmful"][k] for k in ("fraction", "epochs")},
     shell:
         "{params.ssiuu} attack --calibration --kind harmful "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
@@ -105,8 +105,8 @@ rule calibrate_benign:
         **torch_resources(runtime=60 * len(CALIBRATION_RUNS) * CALIBRATION["benign"]["epochs"]),
     params:
         ssiuu=SSIUU,
-        settings=config["attacks"]["benign"],
-        calibration=CALIBRATION,
+        settings=attack_settings("benign"),
+        calibration={"epochs": CALIBRATION["benign"]["epochs"]},
     shell:
         "{params.ssiuu} attack --calibration --kind benign "
         "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "

@@ -59,6 +59,14 @@ HARMFUL_P = [str(p) for p in config["attacks"]["harmful"]["fractions"]]
 HARMFUL_LR = [fmt_lr(lr) for lr in config["attacks"]["harmful"]["learning_rates"]]
 BENIGN_LR = [fmt_lr(lr) for lr in config["attacks"]["benign"]["learning_rates"]]
 CALIBRATION = ANALYSIS["attack_calibration"]
+
+
+def attack_settings(kind):
+    """The attack settings one attack job depends on (its params): all but the learning-rate list, which the
+    job's wildcard names, so adding a learning rate reruns no finished job."""
+    return {k: v for k, v in config["attacks"][kind].items() if k != "learning_rates"}
+
+
 CALIBRATION_RUNS = list(range(int(CALIBRATION["runs"])))
 
 
