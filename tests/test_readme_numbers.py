@@ -58,7 +58,7 @@ def test_pre_finetuning_scores_are_those_of_pretrain_json():
     quoted = readme_match(r"before (\d\.\d+) / (\d\.\d+), after \*\*(\d\.\d+) / (\d\.\d+)\*\*").groups()
     values = (before["forget"], before["retain_sample"], after["forget"], after["retain_sample"])
     assert quoted == tuple(f"{v:.3f}" for v in values)
-    m = readme_match(r"scores (\d\.\d+) on the forget author and (\d\.\d+) on (\d+) retain items")
+    m = readme_match(r"scores (\d\.\d+) on the forget authors? and (\d\.\d+) on (\d+) retain items")
     assert m.groups()[:2] == (f"{before['forget']:.3f}", f"{before['retain_sample']:.3f}")
     n_retain = len(load(FICTITIOUS / "base.json")["per_item"]["retain"])
     assert int(m.group(3)) == n_retain

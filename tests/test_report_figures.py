@@ -445,3 +445,28 @@ def test_fig7_draws_intervals_and_marks_the_configured_rates(
         "Harmful attack, p = 0.1, 3 epochs",
         "Benign attack, 2 epochs",
     } <= labels
+
+
+def test_an_unranked_recovered_fraction_far_off_scale_is_written_at_the_edge() -> None:
+    """Fig. 2b keeps its axis on the ranked fractions; a § fraction of 13,600 % is an annotation, not the scale."""
+    from matplotlib.figure import Figure
+
+    from ssiuu.report.figures.fig2 import _fig2_points
+
+    def cell(value: float, low: float, high: float, stable: bool) -> dict:
+        return {
+            "harmful_p0.1_recovered": value,
+            "harmful_p0.1_recovered_low": low,
+            "harmful_p0.1_recovered_high": high,
+            "harmful_p0.1_recovered_n": 30,
+            "harmful_p0.1_stable": stable,
+        }
+
+    rows = pd.DataFrame(
+        [cell(0.2, 0.1, 0.3, True), cell(136.0, np.nan, np.nan, True), cell(0.4, 0.3, 0.5, True)]
+    )
+    ax = Figure().subplots()
+    assert _fig2_points(ax, rows, ["harmful_p0.1"], "_recovered", 100.0)  # the 136 (no interval) is hollow
+    bottom, top = ax.get_ylim()
+    assert 50 < top < 100 and bottom < 0
+    assert [t.get_text() for t in ax.texts] == ["↑ 13600"]

@@ -37,7 +37,7 @@ def _attacked(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["method"] != "Default") & (runs > 0)]
 
 
-def _unstable(row: pd.Series, key: str) -> bool:
+def unstable_fraction(row: pd.Series, key: str) -> bool:
     """A recovered fraction not to rank by: unlearning's drop is below the threshold, or some resamples of the
     items have no drop at all (the interval is then undefined although the point value exists)."""
     value, low, n = row[f"{key}_recovered"], row[f"{key}_recovered_low"], row[f"{key}_recovered_n"]
@@ -53,7 +53,7 @@ def recovery_display(table: pd.DataFrame, labels: Mapping[str, str] | None) -> t
             "Method": (labels or {}).get(r["method"], r["method"]),
         }
         for key in _attack_keys(table):
-            mark = " §" if _unstable(r, key) else ""
+            mark = " §" if unstable_fraction(r, key) else ""
             row[f"{attack_display(key)} recovered"] = _fmt(_interval(r, f"{key}_recovered")) + mark
             row[f"{attack_display(key)} Δ log p"] = _fmt(_interval(r, f"{key}_gain"))
             row[f"{attack_display(key)} drop"] = (

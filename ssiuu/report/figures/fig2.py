@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
+from ssiuu.report.companions import unstable_fraction
 from ssiuu.report.figures import common
 from ssiuu.report.results import DEFAULT, AttackGrid, ResultError, ResultFiles, collect_base
 from ssiuu.report.table_data import aggregate_table
@@ -56,15 +57,58 @@ def _fig2_points(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], suffix: str,
         pos = x + (i - (len(keys) - 1) / 2) * w
         value, low, high = common._ci_arrays(rows, f"{key}{suffix}", scale)
         color = FIG2_COLORS[1 + i % 3]
-        stable = np.ones(len(rows), dtype=bool)
-        if suffix == "_recovered" and f"{key}_stable" in rows.columns:
-            stable = rows[f"{key}_stable"].fillna(False).to_numpy(dtype=bool)
+        stable = _ranked(rows, key) if suffix == "_recovered" else np.ones(len(rows), dtype=bool)
         ax.scatter(pos[stable], value[stable], s=22, color=color, zorder=5)
         ax.scatter(pos[~stable], value[~stable], s=22, facecolors="white", edgecolors=color, zorder=5)
         common._ci_errorbars(ax, pos, value, low, high, color=color)
         hollow |= bool(np.isfinite(value[~stable]).any())
     ax.axhline(0, color="0.5", lw=0.6)
+    if suffix == "_recovered":
+        _cap_unstable(ax, rows, keys, x, w, scale)
     return hollow
+
+
+def _ranked(rows: pd.DataFrame, key: str) -> np.ndarray:
+    """Per row: whether its recovered fraction is rankable (not § in the recovery table)."""
+    if f"{key}_stable" not in rows.columns:
+        return np.ones(len(rows), dtype=bool)
+    return np.array([not unstable_fraction(r, key) for _, r in rows.iterrows()], dtype=bool)
+
+
+def _cap_unstable(
+    ax: Axes, rows: pd.DataFrame, keys: Sequence[str], x: np.ndarray, w: float, scale: float
+) -> None:
+    """Keep the recovered-fraction axis on the ranked points: an unranked point outside is drawn
+    at the edge with its value written beside it, instead of squashing every other point."""
+    bounds, outside = [0.0], []
+    for key in keys:
+        value, low, high = common._ci_arrays(rows, f"{key}_recovered", scale)
+        ranked = _ranked(rows, key)
+        bounds += [v for v in np.concatenate([low[ranked], high[ranked], value[ranked]]) if np.isfinite(v)]
+        outside += [v for v in value[~ranked] if np.isfinite(v)]
+    if len(bounds) == 1:
+        bounds.append(100.0)
+    span = max(bounds) - min(bounds)
+    bottom, top = min(bounds) - 0.1 * span, max(bounds) + 0.15 * span
+    if all(bottom <= v <= top for v in outside):
+        return
+    ax.set_ylim(bottom, top)
+    for i, key in enumerate(keys):
+        value, _, _ = common._ci_arrays(rows, f"{key}_recovered", scale)
+        pos = x + (i - (len(keys) - 1) / 2) * w
+        for px, v in zip(pos, value, strict=True):
+            if np.isfinite(v) and not bottom <= v <= top:
+                edge, arrow, dy = (top, "↑", -8) if v > top else (bottom, "↓", 8)
+                ax.annotate(
+                    f"{arrow} {v:.0f}",
+                    (px, edge),
+                    xytext=(0, dy),
+                    textcoords="offset points",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    rotation=90,
+                )
 
 
 def _reference_marks(
