@@ -138,19 +138,9 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
     out = layout.path(
         "harmful", results=tmp_path, benchmark="wf", model="m", method="RMU", seed=0, p=0.1, lr=1e-5, run=0
     )
-    (result,) = attacks.run_attacks(
-        config,
-        kind="harmful",
-        benchmark="wf",
-        model="m",
-        method="RMU",
-        seed=0,
-        checkpoint="unused",
-        split=split,
-        unlearn_result=unlearn,
-        base_result=base,
-        out=[out],
-    )
+    where = {"benchmark": "wf", "model": "m", "method": "RMU", "seed": 0, "checkpoint": "unused"}
+    files = {"split": split, "unlearn_result": unlearn, "base_result": base}
+    (result,) = attacks.run_attacks(config, kind="harmful", out=[out], **where, **files)
     assert result["n_attack"] == 0 and result["attack_ids"] == [] and result["eval_ids"] == []
     assert result["max_fs"] is None and result["curve"] == []
     assert read_json(out) == result
@@ -158,19 +148,7 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
         "harmful", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0, p=0.1, lr=1e-5, run=0
     )
     with pytest.raises(ValueError, match="names {'method': 'GD'}"):
-        attacks.run_attacks(
-            config,
-            kind="harmful",
-            benchmark="wf",
-            model="m",
-            method="RMU",
-            seed=0,
-            checkpoint="unused",
-            split=split,
-            unlearn_result=unlearn,
-            base_result=base,
-            out=[elsewhere],
-        )
+        attacks.run_attacks(config, kind="harmful", out=[elsewhere], **where, **files)
 
 
 def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch, tmp_path):
