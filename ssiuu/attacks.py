@@ -104,6 +104,14 @@ def recorded_items(
     }
 
 
+def eval_interval(eval_every_steps: int | str | None, steps_per_epoch: int, epochs: int) -> int:
+    """Steps between an attack draw's evaluation points: ``attacks.<kind>.eval_every_steps`` as a step count
+    (``None``: one epoch; ``"end"``: the whole draw, so only its last step is scored)."""
+    if eval_every_steps == "end":
+        return max(steps_per_epoch * epochs, 1)
+    return eval_every_steps or steps_per_epoch
+
+
 def step_zero(unlearned: dict[str, Any], records: list[QARecord], style: str) -> dict[str, Any] | None:
     """The attack curve's step-0 point from the unlearned model's recorded per-item values (None: not recorded)."""
     recorded = recorded_items(unlearned, records, style)
@@ -305,7 +313,7 @@ def _attack_curve(
         acfg = config["attacks"][kind]
         schedule = {
             "max_steps": steps_per_epoch * acfg["epochs"],
-            "eval_every": acfg["eval_every_steps"] or steps_per_epoch,
+            "eval_every": eval_interval(acfg["eval_every_steps"], steps_per_epoch, acfg["epochs"]),
         }
         _retrain(
             config, model_obj, tokenizer, attack_data, curve, point, kind=kind, lr=lr, seed=seed, **schedule

@@ -276,3 +276,30 @@ def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
             out=[layout.path("harmful", results=tmp_path, **names)],
             **where,
         )
+
+
+def test_eval_interval_spells_every_epoch_a_step_count_or_the_end():
+    assert attacks.eval_interval(None, steps_per_epoch=3, epochs=2) == 3
+    assert attacks.eval_interval(2, steps_per_epoch=3, epochs=2) == 2
+    assert attacks.eval_interval("end", steps_per_epoch=3, epochs=2) == 6
+
+
+def test_a_draw_scored_at_the_end_is_the_per_epoch_draw_without_its_middle_points(tmp_path):
+    """``eval_every_steps: end`` scores step 0 and the last step only, and trains exactly as a draw scored every
+    epoch: its two points equal that draw's first and last, item for item."""
+    from ssiuu.config import validate_config
+
+    config, where = _tiny_checkpoint(tmp_path)
+    names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 0}
+    (every_epoch,) = attacks.run_attacks(
+        config, kind="harmful", out=[layout.path("harmful", results=tmp_path / "a", **names)], **where
+    )
+    config_end = validate_config(
+        config | {"attacks": {"harmful": config["attacks"]["harmful"] | {"eval_every_steps": "end"}}}
+    )
+    (at_end,) = attacks.run_attacks(
+        config_end, kind="harmful", out=[layout.path("harmful", results=tmp_path / "b", **names)], **where
+    )
+    assert len(every_epoch["curve"]) == 3 and len(at_end["curve"]) == 2
+    assert at_end["curve"] == [every_epoch["curve"][0], every_epoch["curve"][-1]]
+    assert at_end["config"]["eval_every_steps"] == "end"
