@@ -15,9 +15,11 @@ from scipy import stats
 from ssiuu.report import claims as C
 from ssiuu.report.attack_cells import attack_cell, group_by_run
 from ssiuu.report.results import AttackGrid, ResultError
+from ssiuu.report.stats import CellStats
 
 FIX = Path(__file__).parent / "fixtures" / "results"
-OPTS = {"confidence": 0.95, "n_resamples": 999}
+BOOTSTRAP = {"confidence": 0.95, "n_resamples": 999}  # keyword arguments of the interval routines
+OPTS = {"stats": CellStats(**BOOTSTRAP, min_logprob_drop=0.1)}
 MODULES = ["q", "k", "v", "o", "ffn"]
 
 
@@ -53,7 +55,7 @@ def test_gd_hides_verdict_follows_the_paired_interval(
     rng = np.random.default_rng(1)
     plus = 0.1 + 0.01 * rng.random(40)
     minus = plus + minus_offset + np.where(np.arange(40) % 2 == 0, 0.02, -0.02)  # zero-mean spread per cell
-    claim = C.claim_hiding(result_files(write_heatmap(tmp_path, plus, minus)), **OPTS)
+    claim = C.claim_hiding(result_files(write_heatmap(tmp_path, plus, minus)), top_k=100, **OPTS)
     (finding,) = claim.findings
     assert claim.verdict == finding.verdict == verdict
     iv = finding.data["difference"]
@@ -63,10 +65,14 @@ def test_gd_hides_verdict_follows_the_paired_interval(
 
 def test_gd_hides_without_influence_results_is_inconclusive(tmp_path: Path) -> None:
     claim = C.claim_hiding(
-        result_files(write_heatmap(tmp_path, np.ones(10), np.ones(10), method="NPO")), **OPTS
+        result_files(write_heatmap(tmp_path, np.ones(10), np.ones(10), method="NPO")), top_k=100, **OPTS
     )
     assert claim.verdict == C.INCONCLUSIVE and "GD not in the influence results" in claim.findings[0].text
-    assert C.claim_hiding(result_files(tmp_path / "nothing"), **OPTS).findings[0].text.startswith("no data")
+    assert (
+        C.claim_hiding(result_files(tmp_path / "nothing"), top_k=100, **OPTS)
+        .findings[0]
+        .text.startswith("no data")
+    )
 
 
 def test_gd_hides_on_the_synthetic_fixture_quotes_fig3c() -> None:
@@ -104,11 +110,11 @@ def cell(score: float, recovered: float, *, drop: float = 2.0, n: int = 40, runs
             },
         ]
         results.append({"seed": 0, "run": run, "curve": curve, "start_logprobs": list(unlearned + drop)})
-    return attack_cell(group_by_run(results), **OPTS)
+    return attack_cell(group_by_run(results), **BOOTSTRAP)
 
 
 def comparisons(ours, others: dict, min_drop: float = 0.1) -> list[C.Comparison]:
-    return C.compare_cells(ours, others, min_drop=min_drop, opts=OPTS)
+    return C.compare_cells(ours, others, min_drop=min_drop, opts=BOOTSTRAP)
 
 
 def test_lowest_attack_supported_when_every_difference_is_below_zero() -> None:
@@ -143,7 +149,7 @@ def test_lowest_findings_read_the_aggregated_table() -> None:
             "harmful_p0.1_cell": [None, cell(0.6, 0.6), cell(0.1, 0.1), cell(0.0, 0.0)],
         }
     )
-    (finding,) = C.lowest_findings(table, ["harmful_p0.1"], method="SSIUU", min_drop=0.1, opts=OPTS)
+    (finding,) = C.lowest_findings(table, ["harmful_p0.1"], method="SSIUU", min_drop=0.1, opts=BOOTSTRAP)
     assert finding.where == "b/tiny harmful p=0.1" and finding.verdict == C.SUPPORTED
     assert [c["baseline"] for c in finding.data["comparisons"]] == ["GD"]  # the reference row is no baseline
     assert finding.data["score"]["value"] == pytest.approx(10.0) and finding.data["score"]["n"] == 80
@@ -221,13 +227,13 @@ def write_correlation(root: Path, rho: dict[str, float], n: int, modules: dict |
     ],
 )
 def test_stability_verdicts(tmp_path: Path, rho: dict, n: int, modules: dict | None, verdict: str) -> None:
-    claim = C.claim_stability(result_files(write_correlation(tmp_path, rho, n, modules)))
+    claim = C.claim_stability(result_files(write_correlation(tmp_path, rho, n, modules)), confidence=0.95)
     assert claim.verdict == verdict, claim.findings[0].text
 
 
 def test_stability_on_the_synthetic_fixture() -> None:
     (finding,) = C.claim_stability(
-        result_files(FIX)
+        result_files(FIX), confidence=0.95
     ).findings  # correlation.csv: ρ 0.70 / 0.85 / 0.98, n = 200000
     assert finding.where == "synth_mcqa/tiny" and finding.verdict == C.SUPPORTED
     assert "SSIUU ρ = 0.9800 [" in finding.text and "highest other: GD 0.8500 [" in finding.text
@@ -240,12 +246,16 @@ def test_stability_without_n_or_without_ssiuu_is_inconclusive(tmp_path: Path) ->
         "pre,post,module,quantity,n_values,pearson_r\nGD,GD+attack,all,extremes,,0.5\n"
         "SSIUU,SSIUU+attack,all,extremes,,0.99\n"
     )
-    (finding,) = C.claim_stability(result_files(tmp_path)).findings
+    (finding,) = C.claim_stability(result_files(tmp_path), confidence=0.95).findings
     assert finding.verdict == C.INCONCLUSIVE and "no n_values" in finding.text
     root = write_correlation(tmp_path / "other", {"GD": 0.9, "NPO": 0.8}, 100)
-    assert C.claim_stability(result_files(root)).findings[0].text.startswith("no data (ρ for SSIUU")
     assert (
-        C.claim_stability(result_files(tmp_path / "none"))
+        C.claim_stability(result_files(root), confidence=0.95)
+        .findings[0]
+        .text.startswith("no data (ρ for SSIUU")
+    )
+    assert (
+        C.claim_stability(result_files(tmp_path / "none"), confidence=0.95)
         .findings[0]
         .text.startswith("no data (no analysis/")
     )
@@ -260,12 +270,12 @@ def test_a_correlation_file_in_another_schema_is_an_error(tmp_path: Path) -> Non
         match=r"correlation.csv: missing column 'pre', 'module', 'n_values', "
         r"'pearson_r' .*; rerun the distributions rule",
     ):
-        C.claim_stability(result_files(tmp_path))
+        C.claim_stability(result_files(tmp_path), confidence=0.95)
 
 
 # --------------------------------------------------------------------------------------------- all
 def test_write_claims_on_the_synthetic_fixture(tmp_path: Path) -> None:
-    opts = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7])}
+    opts = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7]), "top_k": 100}
     md, js = C.write_claims(result_files(FIX), tmp_path / "claims.md", **opts, **OPTS)
     text = md.read_text()
     numbered = [line for line in text.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]

@@ -83,3 +83,16 @@ def test_committed_results_regenerate_through_snakemake_without_training(tmp_pat
             f"results/{name} differs"
         )
     assert sorted(p.name for p in (copy / "results" / "figures").glob("*") if p.is_file()) == figures
+
+
+def test_the_committed_results_are_a_run_of_the_embedded_default() -> None:
+    """``results/config.yaml`` (the configuration of the run that made ``results/``) is ``config.yaml``: a change to
+    the default must come with a from-nothing run of it, so every committed number is one of the final default."""
+    import yaml
+
+    committed = yaml.safe_load((COMMITTED / "config.yaml").read_text())
+    default = yaml.safe_load((REPO / "config.yaml").read_text())
+    changed = sorted(k for k in committed.keys() | default.keys() if committed.get(k) != default.get(k))
+    assert not changed, (
+        f"results/config.yaml differs from config.yaml in {changed}: rerun the default from nothing"
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from result_files import result_files
+from result_files import STATS, result_files
 from scipy import stats as scipy_stats
 
 from ssiuu.config import load_config
@@ -42,7 +42,7 @@ PAPER = Path("/work/shared/papers/ssiuu-paper.txt")
 
 
 def table(style: str = "mcqa", results: Path = FIX, **kw) -> pd.DataFrame:
-    args = {"methods": METHODS, "grid": GRID} | kw
+    args = {"methods": METHODS, "grid": GRID, "stats": STATS} | kw
     return aggregate_table(result_files(results), style, **args).set_index("method")
 
 
@@ -161,6 +161,7 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
         {"tiny": "Tiny (synthetic)"},
         methods=METHODS,
         grid=GRID,
+        stats=STATS,
     )
     names = {
         f"{t}{s}.{e}"
@@ -189,7 +190,7 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
 
 
 def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
-    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID)
+    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID, stats=STATS)
     md = (tmp_path / "table1_vs_paper.md").read_text()
     assert "paper (Llama-3.2-3B)" in md and "paper (Qwen-2.5-3B)" in md
     assert "not results of this" in md and "arXiv 2509.22263" in md
@@ -205,7 +206,7 @@ def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
 
 
 def test_rs_header_names_its_split_and_vs_paper_tables_keep_the_dagger(tmp_path: Path) -> None:
-    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID)
+    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID, stats=STATS)
     for name in ("table1", "table1_vs_paper"):
         md = (tmp_path / f"{name}.md").read_text()
         assert "RS test acc. (↑)" in md and "| RS (↑)" not in md, name
@@ -288,6 +289,7 @@ def test_no_results_is_a_clear_error(tmp_path: Path) -> None:
             tmp_path / "out",
             methods=METHODS,
             grid=GRID,
+            stats=STATS,
         )
 
 
@@ -318,7 +320,7 @@ def test_options_from_config() -> None:
     assert opts["lambda_variants"] == ["SSIUU-lambda0.0001", "SSIUU-lambda0.01", "SSIUU-lambda1"]
     assert opts["grid"] == AttackGrid([1e-5], [1e-5], [0.1, 0.3])
     assert (
-        opts["n_resamples"] == cfg["attacks"]["bootstrap_resamples"]
+        opts["stats"].n_resamples == cfg["attacks"]["bootstrap_resamples"]
     )  # the schema's default, not the code's
     # every option is a keyword of the entry points
     inspect.signature(build_figures).bind("R", "out", **opts)
@@ -330,9 +332,9 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
         "import sys\n"
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from result_files import result_files\n"
-        "from ssiuu.report import AttackGrid, build_tables\n"
+        "from ssiuu.report import AttackGrid, CellStats, build_tables\n"
         f"build_tables(result_files({str(FIX)!r}), {str(tmp_path)!r}, methods=['GA'],"
-        " grid=AttackGrid([1e-5], [1e-5]))\n"
+        " grid=AttackGrid([1e-5], [1e-5]), stats=CellStats(0.95, 199, 0.1))\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -342,14 +344,12 @@ def test_the_calibration_table_holds_every_swept_rate_and_epoch_count(tmp_path: 
     """One row per swept method, attack, learning rate and epoch count, with the values of calibration_rows."""
     from ssiuu.report.calibration import calibration_rows
 
-    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID)
+    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID, stats=STATS)
     csv = pd.read_csv(tmp_path / "attack_calibration.csv")
     assert (
         sorted(set(csv["method"])) == ["GA", "GD"] and len(csv) == 2 * (3 + 2) * 3
     )  # methods × rates × epochs
-    rows = calibration_rows(
-        result_files(FIX), "synth_mcqa", "tiny", "GD", confidence=0.95, n_resamples=9999, min_logprob_drop=0.1
-    )
+    rows = calibration_rows(result_files(FIX), "synth_mcqa", "tiny", "GD", stats=STATS)
     gd = csv[csv["method"] == "GD"].reset_index(drop=True)
     assert gd["attack"].tolist() == pytest.approx(rows["attack"].tolist(), abs=1e-4)
     md = (tmp_path / "attack_calibration.md").read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from result_files import result_files
+from result_files import FAST_STATS, STATS, result_files
 
 from ssiuu.report import build_report_assets
 from ssiuu.report import figures as F
@@ -18,7 +18,8 @@ from ssiuu.report.results import AttackGrid, ResultFiles
 from ssiuu.report.tables import ResultError, aggregate_table
 
 FIX = Path(__file__).parent / "fixtures" / "results"
-KW = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7])}
+KW = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7]), "stats": STATS}
+KW_FAST = KW | {"stats": FAST_STATS}
 STEMS = [
     "fig2_vulnerability",
     "fig3_influence",
@@ -72,7 +73,7 @@ def test_missing_analysis_inputs_give_skipped_panels(
         shutil.rmtree(d)
     with caplog.at_level(logging.WARNING, logger="ssiuu.report.figures"):
         for stem in STEMS[1:]:  # Fig. 2 needs no analysis input
-            extra = {"grid": KW["grid"]} if stem == "fig7_ablation" else {}
+            extra = {"grid": KW["grid"], "stats": STATS} if stem == "fig7_ablation" else {}
             F.FIGURES[stem](result_files(results_copy), tmp_path, **extra)
             assert_written(tmp_path, stem)
     skipped = " ".join(r.getMessage() for r in caplog.records)
@@ -88,6 +89,7 @@ def test_lambda_rows_use_params_and_variant_names() -> None:
         ablation_method="SSIUU",
         lambda_variants=None,
         grid=KW["grid"],
+        stats=STATS,
     )
     assert lam["lambda"].tolist() == [1e-4, 1e-3, 1e-2, 1.0]
     # λ = 1e-3 is the main SSIUU run: test .68/.67 over two seeds, the per-item answers pooled (percent)
@@ -358,9 +360,9 @@ def test_ci_error_bars_only_where_the_interval_is_defined() -> None:
 
 
 def test_fig2_intervals_n_and_reference_marks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fig = drawn(monkeypatch, F.fig2_vulnerability, result_files(FIX), tmp_path, n_resamples=199, **KW)
+    fig = drawn(monkeypatch, F.fig2_vulnerability, result_files(FIX), tmp_path, **KW_FAST)
     scores, recovered, gain = fig.axes[:3]  # synth_mcqa row
-    table = aggregate_table(result_files(FIX), "mcqa", n_resamples=199, **KW)
+    table = aggregate_table(result_files(FIX), "mcqa", **KW_FAST)
     rows = table[table["method"].isin(KW["methods"])]
     keys = ["FS", "harmful_p0.1", "harmful_p0.3", "benign"]
     assert errorbar_segments(scores) == sum(int(rows[f"{k}_low"].notna().sum()) for k in keys)
@@ -382,9 +384,7 @@ def test_fig2_skips_the_recovery_panels_without_per_item_results(
     for f in results_copy.glob("*/tiny/*/seed*/attacks/*.json"):
         obj = json.loads(f.read_text())
         f.write_text(json.dumps({k: v for k, v in obj.items() if k not in ("curve", "start_logprobs")}))
-    fig = drawn(
-        monkeypatch, F.fig2_vulnerability, result_files(results_copy), tmp_path, n_resamples=199, **KW
-    )
+    fig = drawn(monkeypatch, F.fig2_vulnerability, result_files(results_copy), tmp_path, **KW_FAST)
     assert "skipped" in " ".join(t.get_text() for t in fig.axes[1].texts)
     assert errorbar_segments(fig.axes[0]) == 3  # only the FS bars keep an interval
 
@@ -393,9 +393,7 @@ def test_calibration_rows_read_every_epoch_count_off_one_draw() -> None:
     """Per (kind, lr, epochs): the best point of each draw within that many epochs, items pooled over seeds."""
     from ssiuu.report.calibration import calibration_rows
 
-    rows = calibration_rows(
-        result_files(FIX), "synth_mcqa", "tiny", "GA", confidence=0.95, n_resamples=199, min_logprob_drop=0.1
-    )
+    rows = calibration_rows(result_files(FIX), "synth_mcqa", "tiny", "GA", stats=FAST_STATS)
     assert set(rows["epochs"]) == {1, 2, 3} and len(rows) == 3 * (3 + 2)  # 3 harmful + 2 benign rates
     at = rows.set_index(["kind", "lr", "epochs"])
     for lr in (1e-4, 1e-5, 1e-6):
@@ -419,16 +417,14 @@ def test_calibration_rows_read_every_epoch_count_off_one_draw() -> None:
         "synth_mcqa",
         "tiny",
         "SSIUU",
-        confidence=0.95,
-        n_resamples=199,
-        min_logprob_drop=0.1,
+        stats=FAST_STATS,
     ).size
 
 
 def test_fig7_draws_intervals_and_marks_the_configured_rates(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fig = drawn(monkeypatch, F.fig7_ablation, result_files(FIX), tmp_path, grid=KW["grid"], n_resamples=199)
+    fig = drawn(monkeypatch, F.fig7_ablation, result_files(FIX), tmp_path, grid=KW["grid"], stats=FAST_STATS)
     titles = [ax.get_title() for ax in fig.axes]
     assert [t[:3] for t in titles] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"], titles
     sweep_panel = fig.axes[1]

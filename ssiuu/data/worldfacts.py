@@ -264,15 +264,7 @@ class _Builder:
         rid = f"{cluster}/{kind}"
         preferred, fallback = pools
         false = pick_false(self.rng(rid), answer, preferred, fallback)
-        return QARecord(
-            id=rid,
-            cluster=cluster,
-            entity=entity,
-            kind=kind,
-            question=question,
-            answer=answer,
-            false_options=false,
-        )
+        return QARecord(rid, cluster, entity, kind, question, answer, false)  # the fields in their order
 
 
 def _capital_cluster(b: _Builder, c: Country, cities: list[City]) -> list[QARecord] | None:

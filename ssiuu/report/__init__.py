@@ -14,11 +14,13 @@ from typing import Any
 from ssiuu.report.figures import build_figures
 from ssiuu.report.options import options_from_config
 from ssiuu.report.results import AttackGrid, ResultError, ResultFiles, collect_attacks
+from ssiuu.report.stats import CellStats
 from ssiuu.report.table_data import collect_results
 from ssiuu.report.tables import build_tables
 
 __all__ = [
     "AttackGrid",
+    "CellStats",
     "ResultError",
     "ResultFiles",
     "build_figures",
@@ -33,13 +35,7 @@ __all__ = [
 ]
 
 
-_TABLE_OPTIONS = (
-    "methods",
-    "grid",
-    "confidence",
-    "n_resamples",
-    "min_logprob_drop",
-)
+_TABLE_OPTIONS = ("methods", "grid", "stats")
 
 
 def make_tables(config: dict[str, Any], results: Sequence[str], out_dir: str) -> dict[str, Path]:
@@ -67,6 +63,7 @@ def build_report_assets(
     *,
     methods: Sequence[str],
     grid: AttackGrid,
+    stats: CellStats,
     lambda_variants: Sequence[str] | None = None,
     labels: Mapping[str, str] | None = None,
     **figure_options: Any,
@@ -76,9 +73,9 @@ def build_report_assets(
     ``methods``: main methods (config ``methods``; table rows and Fig. 2 bars). ``grid``: the configured attack
     learning rates and fractions — the only ones aggregated into attack scores (the calibration sweep
     appears only in Fig. 7b, c). ``lambda_variants``: SSIUU ablation method dirs for Fig. 7a (``None``:
-    every ``SSIUU-lambda*`` found). ``labels``: display names for benchmark / model / method keys. Remaining
+    every ``SSIUU-lambda*`` found). ``stats``: how cells are estimated (:class:`CellStats`). ``labels``: display names for benchmark / model / method keys. Remaining
     keyword arguments go to :func:`ssiuu.report.figures.build_figures`. Returns ``{name: [paths]}``."""
-    shared = {"methods": methods, "grid": grid}
+    shared = {"methods": methods, "grid": grid, "stats": stats}
     tables = build_tables(results, out_dir_tables, labels, **shared)
     figures = build_figures(
         results, out_dir_figures, labels=labels, lambda_variants=lambda_variants, **shared, **figure_options

@@ -29,6 +29,7 @@ from ssiuu.report.render import (
     write_table_files,
 )
 from ssiuu.report.results import ResultFiles
+from ssiuu.report.stats import CellStats
 
 #: the epoch counts read off a sweep (those up to its epochs, and its epochs)
 EPOCH_MARKS = (1, 2, 5, 10, 20, 50)
@@ -67,19 +68,17 @@ def calibration_rows(
     model: str,
     method: str,
     *,
-    confidence: float,
-    n_resamples: int,
-    min_logprob_drop: float,
+    stats: CellStats,
 ) -> pd.DataFrame:
     """One row per (kind, learning rate, epoch count): the attack cell of those draws cut to that many epochs
     (columns ``attack``, ``attack_recovered``, ``attack_gain`` … of :func:`attack_columns`)."""
     rows = []
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
     for (kind, lr), draws in sorted(calibration_draws(results, bench, model, method).items()):
         for epochs in epoch_counts(min(int(d["config"]["epochs"]) for d in draws)):
-            cell = attack_cell(group_by_run(first_epochs(d, epochs) for d in draws), **opts)
+            cell = attack_cell(group_by_run(first_epochs(d, epochs) for d in draws), **stats.bootstrap)
             rows.append(
-                {"kind": kind, "lr": lr, "epochs": epochs} | attack_columns("attack", cell, min_logprob_drop)
+                {"kind": kind, "lr": lr, "epochs": epochs}
+                | attack_columns("attack", cell, stats.min_logprob_drop)
             )
     return pd.DataFrame(rows)
 
@@ -123,9 +122,7 @@ def write_calibration_table(
     out_dir: str | Path,
     labels: Mapping[str, str] | None = None,
     *,
-    confidence: float,
-    n_resamples: int,
-    min_logprob_drop: float,
+    stats: CellStats,
 ) -> dict[str, Path]:
     """``attack_calibration.{csv,md,tex}``: :func:`calibration_rows` of every swept checkpoint (none without
     calibration files)."""
@@ -136,9 +133,8 @@ def write_calibration_table(
             for p in results.of(f"calibration_{kind}")
         }
     )
-    opts = {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
     frames = [
-        calibration_rows(results, b, m, x, **opts).assign(benchmark=b, model=m, method=x)
+        calibration_rows(results, b, m, x, stats=stats).assign(benchmark=b, model=m, method=x)
         for b, m, x in checkpoints
     ]
     frames = [f for f in frames if not f.empty]
@@ -152,7 +148,7 @@ def write_calibration_table(
         "constant, so that is the attack of that many epochs). Max FS: the maximum forget score over the "
         "evaluation points (after every epoch), on the draw's evaluation items; recovered fraction and Δ log p "
         "at the point of highest gold-answer log-probability, as in the recovery tables. "
-        f"{100 * confidence:g} % bootstrap intervals over items (scipy.stats.bootstrap), n = items × runs × seeds.",
+        f"{100 * stats.confidence:g} % bootstrap intervals over items (scipy.stats.bootstrap), n = items × runs × seeds.",
         "§ unlearning lowered these items' log-probability too little for the fraction to be ranked.",
     ]
     md = markdown_file(title, markdown(display), notes)

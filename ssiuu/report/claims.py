@@ -55,6 +55,7 @@ from ssiuu.report.claims_stability import (
 )
 from ssiuu.report.options import options_from_config
 from ssiuu.report.results import AttackGrid, ResultFiles
+from ssiuu.report.stats import CellStats
 from ssiuu.report.verdicts import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -104,23 +105,14 @@ def claims(
     *,
     methods: Sequence[str],
     grid: AttackGrid,
-    top_k: int = 100,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
+    top_k: int,
+    stats: CellStats,
 ) -> list[Claim]:
     """The three claims from the results under ``results`` (no torch, no model)."""
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
     return [
-        claim_hiding(results, top_k=top_k, **opts),
-        claim_lowest_attack(
-            results,
-            methods=methods,
-            grid=grid,
-            min_logprob_drop=min_logprob_drop,
-            **opts,
-        ),
-        claim_stability(results, confidence=confidence),
+        claim_hiding(results, top_k=top_k, stats=stats),
+        claim_lowest_attack(results, methods=methods, grid=grid, stats=stats),
+        claim_stability(results, confidence=stats.confidence),
     ]
 
 
@@ -151,12 +143,5 @@ def write_claims(results: ResultFiles, out: str | Path, **options: Any) -> list[
 def claims_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments of :func:`write_claims`: the report's options (:func:`ssiuu.report.options_from_config`)."""
     opts = options_from_config(config)
-    keys = (
-        "methods",
-        "grid",
-        "top_k",
-        "confidence",
-        "n_resamples",
-        "min_logprob_drop",
-    )
+    keys = ("methods", "grid", "top_k", "stats")
     return {k: opts[k] for k in keys}

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ssiuu.report.attack_cells import cell_difference
 from ssiuu.report.results import STYLES, AttackGrid, ResultFiles, collect_base
-from ssiuu.report.stats import Interval
+from ssiuu.report.stats import CellStats, Interval
 from ssiuu.report.table_data import aggregate_table
 from ssiuu.report.verdicts import (
     INCONCLUSIVE,
@@ -127,30 +127,21 @@ def claim_lowest_attack(
     *,
     methods: Sequence[str],
     grid: AttackGrid,
+    stats: CellStats,
     method: str = "SSIUU",
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
 ) -> Claim:
     """Claim 2: SSIUU's harmful-attack cells are below every baseline's, in score and in recovered fraction."""
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
+    opts = stats.bootstrap
     keys = grid.harmful_keys
     findings = []
     for style in STYLES:
         if style not in set(collect_base(results)["style"]):
             continue
-        table = aggregate_table(
-            results,
-            style,
-            methods=methods,
-            grid=grid,
-            min_logprob_drop=min_logprob_drop,
-            **opts,
-        )
-        findings += lowest_findings(table, keys, method=method, min_drop=min_logprob_drop, opts=opts)
+        table = aggregate_table(results, style, methods=methods, grid=grid, stats=stats)
+        findings += lowest_findings(table, keys, method=method, min_drop=stats.min_logprob_drop, opts=opts)
     how = (
         f"{method} minus each baseline, per harmful attack: bootstrap over evaluation items pooled over runs "
-        f"(independent samples), {confidence:.0%} interval; score in points of %"
+        f"(independent samples), {stats.confidence:.0%} interval; score in points of %"
     )
     return Claim.from_findings(
         2, f"{method} has the lowest harmful-attack score and the lowest recovered fraction", findings, how

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ssiuu.report.analysis_inputs import read_influence
 from ssiuu.report.results import ResultFiles
-from ssiuu.report.stats import mean_interval
+from ssiuu.report.stats import CellStats, mean_interval
 from ssiuu.report.verdicts import Claim, Finding, analysis_dirs, interval_verdict, missing, sig
 
 
@@ -70,19 +70,18 @@ def hiding_finding(
 def claim_hiding(
     results: ResultFiles,
     *,
+    top_k: int,
+    stats: CellStats,
     method: str = "GD",
-    top_k: int = 100,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
 ) -> Claim:
     """Claim 1: GD hides (its D− exceeds its D+), on every analysed (benchmark, model)."""
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
+    opts = stats.bootstrap
     dirs = analysis_dirs(results)
     findings = [hiding_finding(where, d / "influence", method, top_k, opts) for where, d in dirs]
     if not findings:
         findings = [missing("all benchmarks", "no analysis/ directory under the results")]
     how = (
         "paired bootstrap over the module×layer cells of the influence heatmap (mean of the top-k D̃ per cell), "
-        f"{confidence:.0%} interval"
+        f"{stats.confidence:.0%} interval"
     )
     return Claim.from_findings(1, f"{method} hides: D− exceeds D+ (Fig. 3)", findings, how)

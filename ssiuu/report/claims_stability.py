@@ -103,7 +103,7 @@ def stability_finding(where: str, analysis_dir: Path, method: str, confidence: f
     return Finding(where, verdict, text, data)
 
 
-def claim_stability(results: ResultFiles, *, method: str = "SSIUU", confidence: float = 0.95) -> Claim:
+def claim_stability(results: ResultFiles, *, confidence: float, method: str = "SSIUU") -> Claim:
     """Claim 3: SSIUU has the highest pre/post-attack attribution correlation ρ on every analysed pair."""
     dirs = analysis_dirs(results)
     findings = [stability_finding(where, d, method, confidence) for where, d in dirs]

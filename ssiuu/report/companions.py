@@ -62,7 +62,7 @@ def recovery_display(table: pd.DataFrame, labels: Mapping[str, str] | None) -> t
         rows.append(row)
     notes = [
         "Recovered fraction of the evaluation items' mean gold-answer log-probability (attacked − unlearned) / "
-        "(start − unlearned), at each run's highest point over learning rates and steps, pooled over runs and "
+        "(start − unlearned), at each run's highest point over learning rates and evaluation points, pooled over runs and "
         "seeds; Δ log p = attacked − unlearned (nats per answer token); drop = start − unlearned. Intervals: "
         "bootstrap over items (scipy.stats.bootstrap), n = items × runs.",
         "§ unlearning lowered the log-probability by less than attacks.min_logprob_drop, or some bootstrap "

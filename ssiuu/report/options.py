@@ -11,6 +11,7 @@ from typing import Any
 from ssiuu.layout import variant_name
 from ssiuu.references import REFERENCE_LABELS
 from ssiuu.report.results import AttackGrid
+from ssiuu.report.stats import CellStats
 
 
 def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,7 +45,9 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "calibration_fraction": float(analysis["attack_calibration"]["harmful"]["fraction"]),
         "top_k": int(analysis["top_k"]),
         "attribution_target": str(analysis["attribution_target"]),
-        "confidence": float(attacks["confidence_level"]),
-        "n_resamples": int(attacks["bootstrap_resamples"]),
-        "min_logprob_drop": float(attacks["min_logprob_drop"]),
+        "stats": CellStats(
+            float(attacks["confidence_level"]),
+            int(attacks["bootstrap_resamples"]),
+            float(attacks["min_logprob_drop"]),
+        ),
     }

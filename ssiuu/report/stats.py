@@ -16,6 +16,23 @@ from scipy import stats
 
 
 @dataclass(frozen=True)
+class CellStats:
+    """How the report estimates its cells: the interval's confidence level and bootstrap resamples, and the
+    least drop in log-probability (nats per token) that lets a recovered fraction be ranked (the § rule).
+    Built from the validated config's ``attacks.confidence_level``, ``attacks.bootstrap_resamples`` and
+    ``attacks.min_logprob_drop`` by :func:`ssiuu.report.options_from_config`."""
+
+    confidence: float
+    n_resamples: int
+    min_logprob_drop: float
+
+    @property
+    def bootstrap(self) -> dict[str, float]:
+        """Keyword arguments of this module's interval routines (``confidence``, ``n_resamples``)."""
+        return {"confidence": self.confidence, "n_resamples": self.n_resamples}
+
+
+@dataclass(frozen=True)
 class Interval:
     """A point estimate, its confidence interval (NaN where undefined) and the number of observations."""
 

@@ -42,6 +42,7 @@ from ssiuu.report.results import (
     read_result,
     run_dirs,
 )
+from ssiuu.report.stats import CellStats
 
 log = logging.getLogger(__name__)
 
@@ -241,10 +242,8 @@ def aggregate_table(
     *,
     methods: Sequence[str],
     grid: AttackGrid,
+    stats: CellStats,
     models: Sequence[str] | None = None,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
 ) -> pd.DataFrame:
     """Numeric table for one benchmark style: a Default row, one row per main method, then the reference row,
     per (benchmark, model). Columns: benchmark, model, method, reference, n_seeds, n_converged; for each metric
@@ -271,8 +270,8 @@ def aggregate_table(
         "methods": methods,
         "keys": grid.keys,
         "lrs": grid.lrs,
-        "opts": {"confidence": confidence, "n_resamples": n_resamples},
-        "min_drop": min_logprob_drop,
+        "opts": stats.bootstrap,
+        "min_drop": stats.min_logprob_drop,
     }
     model_order = list(models) if models is not None else list(dict.fromkeys(base["model"]))
     rows = []

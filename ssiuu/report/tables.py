@@ -48,6 +48,7 @@ from ssiuu.report.results import (
     load_base,
     load_unlearn,
 )
+from ssiuu.report.stats import CellStats
 from ssiuu.report.table_data import aggregate_table, attack_run_scores, collect_results
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,8 @@ def _notes(
         "Attack = max forget score during retraining, per run the max over learning rates (harmful: "
         f"{', '.join(f'{x:g}' for x in grid.harmful_lrs)}; benign: {', '.join(f'{x:g}' for x in grid.benign_lrs)}) "
         "and "
-        "steps; the cell pools each run's items at that point over runs and seeds (n = items × runs).",
+        "evaluation points (step 0 and those attacks.*.eval_every_steps sets); the cell pools each run's items "
+        "at that point over runs and seeds (n = items × runs).",
     ]
     return notes + _attack_set_notes(table) + _mark_notes(table)
 
@@ -272,8 +274,7 @@ def write_companion_tables(
     title: str,
     labels: Mapping[str, str] | None,
     *,
-    confidence: float,
-    n_resamples: int,
+    stats: CellStats,
 ) -> dict[str, Path]:
     """``<name>_recovery`` (the continuous measure) and ``<name>_ssiuu_vs`` (paired differences) beside a table."""
     written: dict[str, Path] = {}
@@ -283,7 +284,7 @@ def write_companion_tables(
             f"{title}: recovery of the gold answers' log-probability",
         ),
         "ssiuu_vs": (
-            ssiuu_differences(table, labels, confidence=confidence, n_resamples=n_resamples),
+            ssiuu_differences(table, labels, **stats.bootstrap),
             f"{title}: SSIUU minus each baseline",
         ),
     }
@@ -309,10 +310,8 @@ def build_tables(
     *,
     methods: Sequence[str],
     grid: AttackGrid,
+    stats: CellStats,
     models: Sequence[str] | None = None,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
 ) -> dict[str, Path]:
     """Write ``table1.{csv,md,tex}`` (MCQA-style benchmarks, FaithUn columns), ``table2.*`` (ROUGE-style, TOFU)
     and ``table1_vs_paper.*`` / ``table2_vs_paper.*`` under ``out_dir``; a style without results is skipped
@@ -321,31 +320,20 @@ def build_tables(
     attack learning rates and fractions: results at other learning rates (the Fig. 7 sweep) are ignored.
     Returns ``{"table1.csv": path, ...}``."""
     out_dir = Path(out_dir)
-    stats = {"confidence": confidence, "n_resamples": n_resamples}
     written: dict[str, Path] = {}
     for style in STYLES:
-        table = aggregate_table(
-            results,
-            style,
-            methods=methods,
-            models=models,
-            min_logprob_drop=min_logprob_drop,
-            grid=grid,
-            **stats,
-        )
+        table = aggregate_table(results, style, methods=methods, models=models, grid=grid, stats=stats)
         if table.empty:
             log.info("no %s-style benchmark in %s: %s not written", style, results, TABLE_NAME[style])
             continue
         name, paper_name = TABLE_NAME[style], PAPER_BENCHMARK[style]
         benches = ", ".join(label(config_labels, b) for b in dict.fromkeys(table["benchmark"]))
-        notes = _notes(style, table, grid, confidence)
+        notes = _notes(style, table, grid, stats.confidence)
         style_note = "" if f"{paper_name}-style" in benches else f" ({paper_name}-style)"
         title = f"Table {name[-1]}: results on {benches}{style_note}"
         written |= _write_main_table(table, out_dir, style, title, notes, config_labels)
-        written |= write_companion_tables(table, out_dir, name, title, config_labels, **stats)
+        written |= write_companion_tables(table, out_dir, name, title, config_labels, stats=stats)
         written |= _write_vs_paper(table, out_dir, style, notes, config_labels)
     if not written:
         raise ResultError(f"no benchmark results under {results}: nothing to tabulate")
-    return written | write_calibration_table(
-        results, out_dir, config_labels, min_logprob_drop=min_logprob_drop, **stats
-    )
+    return written | write_calibration_table(results, out_dir, config_labels, stats=stats)

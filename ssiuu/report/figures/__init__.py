@@ -28,6 +28,7 @@ from ssiuu.report.figures.fig5 import fig5_heatmaps
 from ssiuu.report.figures.fig6 import fig6_distributions
 from ssiuu.report.figures.fig7 import _lambda_rows, fig7_ablation
 from ssiuu.report.results import AttackGrid, ResultError, ResultFiles
+from ssiuu.report.stats import CellStats
 
 FIGURES: dict[str, Callable[..., list[Path]]] = {
     "fig2_vulnerability": fig2_vulnerability,
@@ -57,60 +58,27 @@ def build_figures(
     calibration_fraction: float = 0.1,
     top_k: int = 100,
     attribution_target: str = "prob",
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
+    stats: CellStats,
 ) -> dict[str, list[Path]]:
     """Write all figures (``fig2_vulnerability``, ``fig3_influence``, ``fig4_logit_lens``, ``fig5_heatmaps``,
     ``fig6_distributions``, ``fig7_ablation``; each ``.png`` + ``.pdf``) under ``out_dir``."""
-    common = {"labels": labels}
-    stats_opts = {"confidence": confidence, "n_resamples": n_resamples, "min_logprob_drop": min_logprob_drop}
-    return {
-        "fig2_vulnerability": fig2_vulnerability(
-            results,
-            out_dir,
-            methods=methods,
-            grid=grid,
-            **stats_opts,
-            **common,
-        ),
-        "fig3_influence": fig3_influence(
-            results,
-            out_dir,
-            methods=influence_methods or methods,
-            top_k=top_k,
-            attribution_target=attribution_target,
-            **common,
-        ),
-        "fig4_logit_lens": fig4_logit_lens(results, out_dir, methods=logit_lens_methods, **common),
-        "fig5_heatmaps": fig5_heatmaps(
-            results,
-            out_dir,
-            methods=heatmap_methods,
-            top_k=top_k,
-            attribution_target=attribution_target,
-            **common,
-        ),
-        "fig6_distributions": fig6_distributions(
-            results,
-            out_dir,
-            attribution_target=attribution_target,
-            methods=distribution_methods or methods,
-            attack_p=distribution_attack_p,
-            **common,
-        ),
-        "fig7_ablation": fig7_ablation(
-            results,
-            out_dir,
-            grid=grid,
-            lambda_variants=lambda_variants,
-            ablation_method=ablation_method,
-            calibration_methods=calibration_methods,
-            calibration_fraction=calibration_fraction,
-            **stats_opts,
-            **common,
-        ),
+    attribution = {"top_k": top_k, "attribution_target": attribution_target}
+    calibration = {"calibration_methods": calibration_methods, "calibration_fraction": calibration_fraction}
+    options = {
+        "fig2_vulnerability": {"methods": methods, "grid": grid, "stats": stats},
+        "fig3_influence": {"methods": influence_methods or methods} | attribution,
+        "fig4_logit_lens": {"methods": logit_lens_methods},
+        "fig5_heatmaps": {"methods": heatmap_methods} | attribution,
+        "fig6_distributions": {
+            "methods": distribution_methods or methods,
+            "attack_p": distribution_attack_p,
+            "attribution_target": attribution_target,
+        },
+        "fig7_ablation": {"grid": grid, "stats": stats, "lambda_variants": lambda_variants}
+        | {"ablation_method": ablation_method}
+        | calibration,
     }
+    return {stem: FIGURES[stem](results, out_dir, labels=labels, **options[stem]) for stem in FIGURES}
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from ssiuu.report.companions import unstable_fraction
 from ssiuu.report.figures import common
 from ssiuu.report.results import DEFAULT, AttackGrid, ResultError, ResultFiles, collect_base
+from ssiuu.report.stats import CellStats
 from ssiuu.report.table_data import aggregate_table
 
 #: Fig. 2's reference marks (ssiuu.references): reference method → (label, line style)
@@ -237,10 +238,8 @@ def fig2_vulnerability(
     methods: Sequence[str],
     grid: AttackGrid,
     labels: Mapping[str, str] | None = None,
+    stats: CellStats,
     benchmarks: Sequence[str] | None = None,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
     stem: str = "fig2_vulnerability",
 ) -> list[Path]:
     """Fig. 2: per method, (a) the forget score after unlearning and after the harmful (each p) and benign
@@ -256,9 +255,7 @@ def fig2_vulnerability(
     if not pairs:
         raise ResultError(f"no benchmark results under {results} for Fig. 2")
     keys = grid.keys
-    options = {"grid": grid, "confidence": confidence, "n_resamples": n_resamples}
-    options |= {"min_logprob_drop": min_logprob_drop}
-    tables = _fig2_tables(results, list(base["style"]), methods=methods, **options)
+    tables = _fig2_tables(results, list(base["style"]), methods=methods, grid=grid, stats=stats)
     n = len(methods)
     fig = common._new_figure(max(7.5, 1.1 * n + 2.0) + 2 * max(3.2, 0.45 * n + 1.2), 3.9 * len(pairs) + 1.4)
     axes = fig.subplots(len(pairs), 3, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1, 1]})
@@ -268,6 +265,6 @@ def fig2_vulnerability(
         table = tables[style]
         table = table[(table["benchmark"] == bench) & (table["model"] == model)]
         _fig2_row(row, table, style, keys, common._where(labels, bench, model, " · "), labels, legend)
-    common._figure_legend(fig, legend, common._ci_note(confidence))
+    common._figure_legend(fig, legend, common._ci_note(stats.confidence))
     fig.suptitle("Fig. 2 — Forget score recovered by retraining attacks (↓ better)", fontweight="bold")
     return common.save_figure(fig, out_dir, stem)

@@ -23,7 +23,7 @@ from ssiuu.report.results import (
     collect_attacks,
     collect_base,
 )
-from ssiuu.report.stats import Interval, mean_interval
+from ssiuu.report.stats import CellStats, Interval, mean_interval
 from ssiuu.report.table_data import collect_results
 
 log = logging.getLogger(__package__)
@@ -50,9 +50,7 @@ def _lambda_rows(
     ablation_method: str,
     lambda_variants: Sequence[str] | None,
     grid: AttackGrid,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
+    stats: CellStats,
 ) -> pd.DataFrame:
     """Per λ: retain and test scores after unlearning and the harmful attack cells (percent; recovered
     fractions as fractions), each with ``_low`` / ``_high`` / ``_n``, over the seeds of that λ's run."""
@@ -69,7 +67,7 @@ def _lambda_rows(
         log.warning("%s/%s: λ-ablation runs %s not found (left out of Fig. 7a)", bench, model, missing)
     attacks = collect_attacks(results)
     keys = grid.harmful_keys
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
+    opts = stats.bootstrap
     rows = []
     for method in [m for m in [ablation_method, *variants] if m in found]:
         sel = unlearned[unlearned["method"] == method]
@@ -89,7 +87,7 @@ def _lambda_rows(
             (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
         ]
         row |= attack_cells_of(
-            mine, keys, {"harmful": grid.harmful_lrs, "benign": []}, opts, min_logprob_drop
+            mine, keys, {"harmful": grid.harmful_lrs, "benign": []}, opts, stats.min_logprob_drop
         )
         rows.append(row)
     return pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True) if rows else pd.DataFrame()
@@ -265,9 +263,7 @@ def fig7_ablation(
     calibration_methods: Sequence[str] = ("GA", "GD"),
     calibration_fraction: float = 0.1,
     labels: Mapping[str, str] | None = None,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    min_logprob_drop: float = 0.1,
+    stats: CellStats,
     stem: str = "fig7_ablation",
 ) -> list[Path]:
     """Fig. 7: (a) λ ablation of SSIUU — retain and test scores after unlearning and the harmful attacks' score
@@ -280,21 +276,20 @@ def fig7_ablation(
     n_cols = 1 + len(calibration_methods)
     fig = common._new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
     axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
     lam_options = {
         "ablation_method": ablation_method,
         "lambda_variants": lambda_variants,
         "grid": grid,
-        "min_logprob_drop": min_logprob_drop,
+        "stats": stats,
     }
     legend: dict[str, Any] = {}
     for i, (bench, model) in enumerate(pairs):
         top, bottom = axes[2 * i], axes[2 * i + 1]
         where = common._where(labels, bench, model, " · ")
-        lam = _lambda_rows(results, bench, model, **lam_options, **opts)
+        lam = _lambda_rows(results, bench, model, **lam_options)
         _fig7_lambda([top[0], bottom[0]], lam, grid.harmful_keys, _fig7_styles(grid), where, ablation_method)
         for j, method in enumerate(calibration_methods):
-            rows = calibration_rows(results, bench, model, method, **opts, min_logprob_drop=min_logprob_drop)
+            rows = calibration_rows(results, bench, model, method, stats=stats)
             name = common._label(labels, method)
             titles = [
                 f"({chr(98 + j)}) Attack learning rate — {name}\n{where}",
@@ -304,7 +299,9 @@ def fig7_ablation(
         for ax in (*top, *bottom):
             common._collect_legend(legend, ax)
     common._figure_legend(
-        fig, legend, common._ci_note(confidence) + " n at each line's end: items × seeds or × runs per point."
+        fig,
+        legend,
+        common._ci_note(stats.confidence) + " n at each line's end: items × seeds or × runs per point.",
     )
     fig.suptitle("Fig. 7 — Regularisation weight and attack learning rates", fontweight="bold")
     return common.save_figure(fig, out_dir, stem)
