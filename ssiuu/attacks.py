@@ -104,11 +104,11 @@ def recorded_items(
     }
 
 
-def eval_interval(eval_every_steps: int | str | None, steps_per_epoch: int, epochs: int) -> int:
+def eval_interval(eval_every_steps: int | str | None, steps_per_epoch: int, max_steps: int) -> int:
     """Steps between an attack draw's evaluation points: ``attacks.<kind>.eval_every_steps`` as a step count
-    (``None``: one epoch; ``"end"``: the whole draw, so only its last step is scored)."""
+    (``None``: one epoch; ``"end"``: the whole draw of ``max_steps``, so only its last step is scored)."""
     if eval_every_steps == "end":
-        return max(steps_per_epoch * epochs, 1)
+        return max(max_steps, 1)
     return eval_every_steps or steps_per_epoch
 
 
@@ -311,9 +311,10 @@ def _attack_curve(
     curve = [step_zero(unlearned, eval_records, style) or point(model_obj, step=0)]
     if attack_data:
         acfg = config["attacks"][kind]
+        max_steps = steps_per_epoch * acfg["epochs"]
         schedule = {
-            "max_steps": steps_per_epoch * acfg["epochs"],
-            "eval_every": eval_interval(acfg["eval_every_steps"], steps_per_epoch, acfg["epochs"]),
+            "max_steps": max_steps,
+            "eval_every": eval_interval(acfg["eval_every_steps"], steps_per_epoch, max_steps),
         }
         _retrain(
             config, model_obj, tokenizer, attack_data, curve, point, kind=kind, lr=lr, seed=seed, **schedule

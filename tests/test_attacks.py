@@ -279,9 +279,9 @@ def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
 
 
 def test_eval_interval_spells_every_epoch_a_step_count_or_the_end():
-    assert attacks.eval_interval(None, steps_per_epoch=3, epochs=2) == 3
-    assert attacks.eval_interval(2, steps_per_epoch=3, epochs=2) == 2
-    assert attacks.eval_interval("end", steps_per_epoch=3, epochs=2) == 6
+    assert attacks.eval_interval(None, steps_per_epoch=3, max_steps=6) == 3
+    assert attacks.eval_interval(2, steps_per_epoch=3, max_steps=6) == 2
+    assert attacks.eval_interval("end", steps_per_epoch=3, max_steps=6) == 6
 
 
 def test_a_draw_scored_at_the_end_is_the_per_epoch_draw_without_its_middle_points(tmp_path):
