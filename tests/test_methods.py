@@ -302,6 +302,36 @@ def test_simu_partial_forward_and_ig_completeness():
         )
 
 
+def test_simu_ig_points_equal_a_full_forward_per_block_and_point():
+    """Each Riemann point of the IG sum, computed independently: a full forward whose block-l
+    down-projection input is replaced by α·β as a leaf, and ∂(Σ answer log-probs)/∂ that leaf."""
+    model, tok = tiny()
+    model.double()
+    b = batch_of(tok, FORGET[:3])
+
+    def point(layer: int, alpha: float) -> torch.Tensor:
+        held = []
+
+        def hook(_m, a):
+            x = a[0].detach()
+            held.extend([x, (alpha * x).requires_grad_()])
+            return (held[1],)
+
+        handle = decoder_layers(model)[layer].mlp.down_proj.register_forward_pre_hook(hook)
+        (grad,) = torch.autograd.grad(answer_logprobs(model, b).sum(), held[1])
+        handle.remove()
+        return (held[0] * grad).sum(dim=(0, 1))
+
+    layers = range(len(decoder_layers(model)))
+    for steps in (1, 2, 3):
+        expected = torch.stack(
+            [sum(point(li, s / steps) for s in range(1, steps + 1)) / steps for li in layers]
+        )
+        for by_backprop in (True, False):
+            scores = integrated_gradients(model, b, steps=steps, clean_point_by_backprop=by_backprop)
+            torch.testing.assert_close(scores, expected)
+
+
 def test_critical_neurons_threshold_per_layer():
     scores = torch.tensor([[1.0, 0.6, 0.4, -2.0], [-1.0, -0.5, -3.0, -0.1], [10.0, 2.0, 5.1, 4.9]])
     crit = critical_neurons(scores, 0.5)

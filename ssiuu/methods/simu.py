@@ -76,18 +76,55 @@ def logits_from_block(
     return model.get_output_embeddings()(h[:, cols])
 
 
-def integrated_gradients(model: nn.Module, batch: Batch, steps: int) -> Tensor:
+def clean_gradient_times_input(model: nn.Module, batch: Batch) -> Tensor:
+    """``[L, I]``: β_k · ∂F/∂h_k at the clean activations h = β of every block, summed over the batch
+    and positions: the ``s = m`` term of every block's Riemann sum, from one forward and one backward
+    (at α = 1 nothing is scaled, so each block's gradient is ordinary backpropagation)."""
+    held: list[Tensor] = []
+
+    def keep_input(_m: nn.Module, args: tuple[Any, ...]) -> None:
+        held.append(args[0])
+
+    def graph_from_embeddings(_m: nn.Module, _args: tuple[Any, ...], out: Tensor) -> Tensor:
+        return out.detach().requires_grad_()  # every activation enters the graph, frozen weights or not
+
+    handles = [
+        mlp_projections(layer)[2].register_forward_pre_hook(keep_input) for layer in decoder_layers(model)
+    ]
+    handles.append(model.get_input_embeddings().register_forward_hook(graph_from_embeddings))
+    try:
+        with torch.enable_grad():
+            logits, target, _ = answer_logits(model, batch, share_prefix=False)
+            objective = -F.cross_entropy(upcast(logits), target, reduction="sum")
+            grads = torch.autograd.grad(objective, held)
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.stack([upcast(x.detach() * g).sum(dim=(0, 1)) for x, g in zip(held, grads, strict=True)])
+
+
+def integrated_gradients(
+    model: nn.Module, batch: Batch, steps: int, *, clean_point_by_backprop: bool = True
+) -> Tensor:
     """``[L, I]``: per block, the integrated gradient of Σ answer-token log-probs w.r.t. the
     down-projection inputs (all positions scaled together, 0 → β, right Riemann sum), summed over
-    the batch and positions."""
+    the batch and positions. Each point α < 1 re-runs the blocks from the scaled one onwards; with
+    ``clean_point_by_backprop`` the last point (α = 1) of every block comes from one clean backward
+    (the same value, ``benchmarks/simu_attribution.py`` times both)."""
     layers = decoder_layers(model)
+    if clean_point_by_backprop:
+        total, last = clean_gradient_times_input(model, batch), steps - 1
+    else:
+        weight = mlp_projections(layers[0])[2].weight
+        shape, dtype = (len(layers), weight.shape[1]), upcast(weight.detach()).dtype
+        total, last = torch.zeros(shape, dtype=dtype, device=weight.device), steps
+    if last == 0:
+        return total
     inputs = capture_block_inputs(model, batch)
     cols, target, valid = answer_columns(batch["labels"])
-    scores = []
     for li, layer in enumerate(layers):
         down = mlp_projections(layer)[2]
-        total: Tensor | None = None
-        for s in range(1, steps + 1):
+        for s in range(1, last + 1):
             alpha = s / steps
             held: list[Tensor] = []
 
@@ -107,11 +144,8 @@ def integrated_gradients(model: nn.Module, batch: Batch, steps: int) -> Tensor:
                     (grad,) = torch.autograd.grad(objective, held[1])
             finally:
                 handle.remove()
-            contrib = upcast(held[0] * grad).sum(dim=(0, 1))
-            total = contrib if total is None else total + contrib
-        assert total is not None
-        scores.append(total / steps)
-    return torch.stack(scores)
+            total[li] += upcast(held[0] * grad).sum(dim=(0, 1))
+    return total / steps
 
 
 def critical_neurons(scores: Tensor, threshold: float) -> Tensor:
