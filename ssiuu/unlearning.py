@@ -61,6 +61,7 @@ def evaluate(
         utility_limit=bcfg["utility_limit"],
         retain_limit=bcfg["eval_limit"],
         test_limit=bcfg["eval_limit"],
+        forget_kinds=bcfg["forget_question_kinds"],
         work_dir=Path(config["work_dir"]) / "lm_eval",
         batch_size=config["eval_batch_size"],
         **budgets,

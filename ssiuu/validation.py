@@ -157,6 +157,12 @@ def _split_problems(benchmarks: dict[str, dict[str, Any]]) -> Iterator[str]:
         if style_of(bcfg["kind"]) == "mcqa" and total > 1 + 1e-9:
             terms = " + ".join(f"{k} {v:g}" for k, v in fractions.items())
             yield f"benchmarks.{name}.split: {terms} = {total:g} > 1; lower them so that they sum to at most 1"
+        kinds = bcfg.get("forget_question_kinds")
+        if kinds is not None and "base" not in kinds:
+            yield (
+                f"benchmarks.{name}.forget_question_kinds: {kinds} lacks 'base', the questions FS is scored on; "
+                "add 'base' (or write null for every kind)"
+            )
 
 
 def config_problems(config: dict[str, Any]) -> list[str]:

@@ -124,6 +124,32 @@ def test_generation_budget_reaches_the_final_evaluation(monkeypatch):
         validate_config({"benchmarks": {"fi": {"kind": "fictitious", "max_new_tokens": 0}}})
 
 
+def test_forget_question_kinds_reach_the_final_evaluation_and_must_hold_base(monkeypatch):
+    """`benchmarks.<b>.forget_question_kinds` selects the forget questions of the final evaluation; FS needs base."""
+    import ssiuu.evaluation
+    from ssiuu import unlearning
+
+    seen = {}
+    monkeypatch.setattr(ssiuu.evaluation, "evaluate_split", lambda *a, **k: seen.update(k) or {})
+    config = validate_config(
+        {"benchmarks": {"wf": {"kind": "worldfacts", "forget_question_kinds": ["base"]}}}
+    )
+    unlearning.evaluate(config, "wf", None, None, None)
+    assert seen["forget_kinds"] == ["base"]
+    assert (
+        validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})["benchmarks"]["wf"][
+            "forget_question_kinds"
+        ]
+        is None
+    )
+    with pytest.raises(
+        ConfigError, match=r"benchmarks\.wf\.forget_question_kinds: \['multihop'\] lacks 'base'"
+    ):
+        validate_config({"benchmarks": {"wf": {"kind": "worldfacts", "forget_question_kinds": ["multihop"]}}})
+    with pytest.raises(ConfigError, match="forget_question_kinds"):
+        validate_config({"benchmarks": {"wf": {"kind": "worldfacts", "forget_question_kinds": ["bas"]}}})
+
+
 def test_method_max_steps_override_the_step_budget_per_method_and_benchmark():
     config = validate_config(
         {

@@ -97,6 +97,12 @@ def test_evaluate_split_mcqa(monkeypatch, tiny):
         retain_limit=1,
     )
     assert limited["test_score"] == 0.5 and limited["retain_score"] == 1.0
+    base_only = evaluate_split(
+        model, tok, split, utility_tasks=[], utility_limit=None, work_dir="unused", forget_kinds=["base"]
+    )
+    assert [it["id"] for it in base_only["per_item"]["forget"]] == ["f1/base0", "f2/base0"]
+    assert base_only["forget_score"] == out["forget_score"] and base_only["by_kind"] == {"base": 0.5}
+    assert base_only["retain_score"] == out["retain_score"] and base_only["test_score"] == out["test_score"]
 
 
 def test_evaluate_split_rouge_with_utility_sets(monkeypatch, tiny):

@@ -101,13 +101,18 @@ def _by_kind(items: list[dict[str, Any]], records: Sequence[QARecord], key: str)
 
 
 def _parts(
-    split: BenchmarkSplit, retain_limit: int | None, test_limit: int | None
+    split: BenchmarkSplit,
+    retain_limit: int | None,
+    test_limit: int | None,
+    forget_kinds: Sequence[str] | None = None,
 ) -> tuple[dict[str, list[QARecord]], list[str]]:
-    """The record sets one evaluation scores (forget, retain, test, ROUGE utility sets) and their prompts."""
+    """The record sets one evaluation scores (forget, retain, test, ROUGE utility sets) and their prompts;
+    ``forget_kinds`` keeps only those MCQA forget question kinds (``None`` = all)."""
     retain = split.retain_train[:retain_limit] if retain_limit is not None else split.retain_train
     test = list(split.test)[:test_limit] if test_limit is not None else list(split.test)
     if split.style == "mcqa":
-        parts: dict[str, list[QARecord]] = {"forget": list(split.forget), "retain": retain, "test": test}
+        forget = [r for r in split.forget if forget_kinds is None or r.kind in forget_kinds]
+        parts: dict[str, list[QARecord]] = {"forget": forget, "retain": retain, "test": test}
         return parts, [mcqa_prompt(r) for p in parts.values() for r in p]
     if split.style == "rouge":
         parts = {"forget": split.forget_train, "retain": retain, "test": test}
@@ -155,6 +160,7 @@ def evaluate_split(
     batch_size: int = 16,
     retain_limit: int | None = None,
     test_limit: int | None = None,
+    forget_kinds: Sequence[str] | None = None,
     mcqa_max_new_tokens: int = MCQA_MAX_NEW_TOKENS,
     rouge_max_new_tokens: int = ROUGE_MAX_NEW_TOKENS,
     match_rule: str = "unique_mention",
@@ -166,13 +172,14 @@ def evaluate_split(
     ``test_score`` / ``US`` are ``None`` when the split has no test records / no utility source.
     All generations of one call run through a single :func:`greedy_generate` pass, so the shared prompt
     prefix is encoded once. ``retain_limit`` / ``test_limit`` keep only the first N retain / test records
-    (``None`` = all).
+    (``None`` = all); ``forget_kinds`` keeps only those MCQA forget question kinds (``None`` = all; FS needs
+    ``base``).
 
     US: for a ROUGE-style split with utility sets, their mean ROUGE-L recall (``utility["tasks"]`` per
     set); otherwise the lm-eval accuracy over ``utility_tasks`` (:func:`utility_score`, ``utility_limit``
     items per task). An empty ``utility_tasks`` skips lm-eval (``US`` is then ``None``).
     """
-    parts, prompts = _parts(split, retain_limit, test_limit)
+    parts, prompts = _parts(split, retain_limit, test_limit, forget_kinds)
     max_new = mcqa_max_new_tokens if split.style == "mcqa" else rouge_max_new_tokens
     gens = greedy_generate(
         model, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, desc=f"eval {split.name}"
