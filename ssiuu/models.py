@@ -109,30 +109,30 @@ def tiny_tokenizer(padding_side: str = "right") -> PreTrainedTokenizerFast:
     return fast
 
 
+#: The shape of :func:`tiny_random_llama` (``LlamaConfig`` arguments): small enough for a test to train in seconds.
+TINY_LLAMA_SHAPE = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 1024,
+    "tie_word_embeddings": False,
+}
+
+
 def tiny_random_llama(
-    seed: int = 0,
-    *,
-    num_layers: int = 2,
-    hidden_size: int = 64,
-    intermediate_size: int = 128,
-    num_heads: int = 4,
-    num_kv_heads: int = 2,
-    attn_implementation: str = "eager",
+    seed: int = 0, *, num_layers: int = 2, attn_implementation: str = "eager"
 ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    """A few-layer random Llama and its offline tokenizer, identical for the same ``seed``."""
+    """A ``num_layers``-layer random Llama of :data:`TINY_LLAMA_SHAPE` and its offline tokenizer, identical for
+    the same ``seed``."""
     tokenizer = tiny_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
         num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        max_position_embeddings=1024,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
-        tie_word_embeddings=False,
+        **TINY_LLAMA_SHAPE,
     )
     config._attn_implementation = attn_implementation
     with torch.random.fork_rng():

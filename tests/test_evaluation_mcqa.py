@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-import ssiuu.evaluation.mcqa as mcqa
+from ssiuu import evaluation
 from ssiuu.data.records import QARecord
 from ssiuu.data.templates import mcqa_prompt
-from ssiuu.evaluation.mcqa import match_option, mcqa_accuracy, normalize_answer, score_generations
+from ssiuu.evaluation import answer_items
+from ssiuu.evaluation.mcqa import match_option, normalize_answer, score_generations
 
 OPTS = ("Paris", "London", "Rome")
 
@@ -112,7 +113,7 @@ def test_score_generations_accuracy_and_items():
     assert res.items[0] == {"id": "a", "generation": "Paris", "prediction": "Paris", "correct": True}
 
 
-def test_mcqa_accuracy_uses_template_prompts(monkeypatch, tiny):
+def test_answer_items_scores_mcqa_answers_to_template_prompts(monkeypatch, tiny):
     model, tok = tiny
     seen = {}
 
@@ -120,17 +121,19 @@ def test_mcqa_accuracy_uses_template_prompts(monkeypatch, tiny):
         seen.update(prompts=prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
         return ["The answer is Paris", "Yen.", "lima"]
 
-    monkeypatch.setattr(mcqa, "greedy_generate", fake_generate)
-    res = mcqa_accuracy(model, tok, _recs(), batch_size=4, max_new_tokens=7)
-    assert res.accuracy == 1.0
+    monkeypatch.setattr(evaluation, "greedy_generate", fake_generate)
+    items = answer_items(model, tok, _recs(), "mcqa", batch_size=4, max_new_tokens=7)
+    assert [it["correct"] for it in items] == [True, True, True]
     assert seen["prompts"] == [mcqa_prompt(r) for r in _recs()]
     assert (seen["max_new_tokens"], seen["batch_size"]) == (7, 4)
+    answer_items(model, tok, _recs(), "mcqa")
+    assert seen["max_new_tokens"] == evaluation.MCQA_MAX_NEW_TOKENS
 
 
-def test_mcqa_accuracy_runs_on_a_model(tiny):
+def test_answer_items_runs_mcqa_on_a_model(tiny):
     model, tok = tiny
-    res = mcqa_accuracy(model, tok, _recs(), batch_size=2, max_new_tokens=3)
-    assert 0.0 <= res.accuracy <= 1.0
-    assert [it["id"] for it in res.items] == ["a", "b", "c"]
+    items = answer_items(model, tok, _recs(), "mcqa", batch_size=2, max_new_tokens=3)
+    assert [it["id"] for it in items] == ["a", "b", "c"]
+    assert all(it["correct"] == (it["prediction"] == r.answer) for it, r in zip(items, _recs(), strict=True))
     with pytest.raises(ValueError, match="no records"):
-        mcqa_accuracy(model, tok, [])
+        answer_items(model, tok, [], "mcqa")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from rouge_score import rouge_scorer
 
-import ssiuu.evaluation.rouge as rouge
+from ssiuu import evaluation
 from ssiuu.data.records import QARecord
-from ssiuu.evaluation.rouge import mismatched_threshold, rouge_eval, rouge_l_recall
+from ssiuu.evaluation import answer_items
+from ssiuu.evaluation.rouge import mismatched_threshold, rouge_l_recall
 
 
 def _lcs(a: list[str], b: list[str]) -> int:
@@ -67,7 +68,7 @@ def test_mismatched_threshold_never_pairs_a_record_with_itself():
         mismatched_threshold(distinct[:1])
 
 
-def test_rouge_eval_scores_plain_questions(monkeypatch, tiny):
+def test_answer_items_scores_plain_questions_by_rouge_recall(monkeypatch, tiny):
     model, tok = tiny
     recs = [_rec(0, "born in London"), _rec(1, "a fantasy writer")]
     seen = {}
@@ -76,14 +77,16 @@ def test_rouge_eval_scores_plain_questions(monkeypatch, tiny):
         seen.update(prompts=prompts, max_new_tokens=max_new_tokens)
         return ["She was born in London.", "He is the doctor."]
 
-    monkeypatch.setattr(rouge, "greedy_generate", fake_generate)
-    res = rouge_eval(model, tok, recs, batch_size=2)
+    monkeypatch.setattr(evaluation, "greedy_generate", fake_generate)
+    items = answer_items(model, tok, recs, "rouge", batch_size=2)
     assert seen == {"prompts": ["Question 0?", "Question 1?"], "max_new_tokens": 64}
-    assert [it["rougeL_recall"] for it in res.items] == pytest.approx([1.0, 0.0])
-    assert res.mean_recall == pytest.approx(0.5)
+    assert [it["rougeL_recall"] for it in items] == pytest.approx([1.0, 0.0])
+    assert evaluation.forget_score(model, tok, recs, "rouge") == pytest.approx(0.5)
 
 
-def test_rouge_eval_runs_on_a_model(tiny):
+def test_answer_items_runs_rouge_on_a_model(tiny):
     model, tok = tiny
-    res = rouge_eval(model, tok, [_rec(0, "Paris"), _rec(1, "Yen")], batch_size=2, max_new_tokens=4)
-    assert 0.0 <= res.mean_recall <= 1.0 and len(res.items) == 2
+    items = answer_items(
+        model, tok, [_rec(0, "Paris"), _rec(1, "Yen")], "rouge", batch_size=2, max_new_tokens=4
+    )
+    assert len(items) == 2 and all(0.0 <= it["rougeL_recall"] <= 1.0 for it in items)

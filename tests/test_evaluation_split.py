@@ -158,12 +158,9 @@ def test_evaluate_split_mcqa_runs_lm_eval(tiny, tmp_path):
 def test_forget_score_styles(monkeypatch, tiny):
     model, tok = tiny
     recs = [_mc("f1", "base", "A"), _mc("f2", "base", "C")]
-    import ssiuu.evaluation.mcqa as mcqa
-    import ssiuu.evaluation.rouge as rouge
-
-    monkeypatch.setattr(mcqa, "greedy_generate", _oracle({"f1/base0"}, recs))
+    monkeypatch.setattr(ev, "greedy_generate", _oracle({"f1/base0"}, recs))
     assert forget_score(model, tok, recs, "mcqa") == 0.5
-    monkeypatch.setattr(rouge, "greedy_generate", lambda m, t, p, **k: ["A", "nothing"])
+    monkeypatch.setattr(ev, "greedy_generate", lambda m, t, p, **k: ["A", "nothing"])
     assert forget_score(model, tok, recs, "rouge") == 0.5
     with pytest.raises(ValueError, match="style"):
         forget_score(model, tok, recs, "bleu")

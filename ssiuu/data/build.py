@@ -49,11 +49,14 @@ def build_benchmark(config: dict[str, Any], benchmark: str, out: str) -> dict[st
 
 def probe_known(model: Any, tokenizer: Any, records: list[QARecord], batch_size: int) -> set[str]:
     """Ids of the base questions the model answers correctly under the paper's MCQA template."""
-    from ssiuu.evaluation.mcqa import mcqa_accuracy
+    from ssiuu.evaluation import answer_items
 
     base = [r for r in records if r.kind == "base"]
-    result = mcqa_accuracy(model, tokenizer, base, batch_size=batch_size)
-    return {item["id"] for item in result.items if item["correct"]}
+    return {
+        item["id"]
+        for item in answer_items(model, tokenizer, base, "mcqa", batch_size=batch_size)
+        if item["correct"]
+    }
 
 
 def make_split(

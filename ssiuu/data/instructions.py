@@ -107,58 +107,12 @@ def load_alpaca(path_or_hub_id: str = ALPACA_HUB_ID, n: int = 1000, seed: int = 
     return [pairs[i] for i in idx]
 
 
-WORDS = [
-    "apple",
-    "banana",
-    "window",
-    "garden",
-    "pencil",
-    "rocket",
-    "blanket",
-    "candle",
-    "orange",
-    "ladder",
-    "bottle",
-    "guitar",
-    "button",
-    "carpet",
-    "dragonfly",
-    "feather",
-    "hammer",
-    "jacket",
-    "kettle",
-    "lemon",
-    "mirror",
-    "needle",
-    "pillow",
-    "puzzle",
-    "rabbit",
-    "saddle",
-    "teapot",
-    "tunnel",
-    "umbrella",
-    "violin",
-    "wallet",
-    "yogurt",
-    "zipper",
-    "basket",
-    "cookie",
-    "forest",
-    "helmet",
-    "island",
-    "marble",
-    "notebook",
-    "pepper",
-    "planet",
-    "rainbow",
-    "sandwich",
-    "spoon",
-    "tomato",
-    "turtle",
-    "wagon",
-    "whistle",
-    "cabbage",
-]
+WORDS = (
+    "apple banana window garden pencil rocket blanket candle orange ladder bottle guitar button "
+    "carpet dragonfly feather hammer jacket kettle lemon mirror needle pillow puzzle rabbit saddle "
+    "teapot tunnel umbrella violin wallet yogurt zipper basket cookie forest helmet island marble "
+    "notebook pepper planet rainbow sandwich spoon tomato turtle wagon whistle cabbage"
+).split()
 SENTENCES_NOUNS = ["cat", "dog", "bird", "child", "farmer", "baker", "robot", "teacher"]
 SENTENCES_VERBS = ["sleeps", "sings", "reads", "jumps", "waits", "smiles", "runs", "cooks"]
 SENTENCES_TAILS = [

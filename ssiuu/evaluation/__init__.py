@@ -19,22 +19,19 @@ from typing import Any
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.data.templates import mcqa_prompt
 from ssiuu.evaluation.generation import greedy_generate
-from ssiuu.evaluation.mcqa import MCQAResult, mcqa_accuracy, score_generations
-from ssiuu.evaluation.rouge import RougeResult, mismatched_threshold, rouge_eval, rouge_l_recall
+from ssiuu.evaluation.mcqa import score_generations
+from ssiuu.evaluation.rouge import mismatched_threshold, rouge_l_recall
 from ssiuu.evaluation.utility import OFFLINE_TASKS, utility_score
 
 __all__ = [
-    "MCQAResult",
     "OFFLINE_TASKS",
-    "RougeResult",
     "SPLIT_METRICS",
+    "answer_items",
     "evaluate_split",
     "forget_item_scores",
     "forget_score",
     "greedy_generate",
-    "mcqa_accuracy",
     "mismatched_threshold",
-    "rouge_eval",
     "rouge_l_recall",
     "utility_score",
 ]
@@ -47,7 +44,7 @@ MCQA_MAX_NEW_TOKENS = 16
 ROUGE_MAX_NEW_TOKENS = 64
 
 
-def forget_item_scores(
+def answer_items(
     model: Any,
     tokenizer: Any,
     records: Sequence[QARecord],
@@ -56,37 +53,47 @@ def forget_item_scores(
     batch_size: int = 16,
     max_new_tokens: int | None = None,
     match_rule: str = "unique_mention",
+) -> list[dict[str, Any]]:
+    """Greedy answers to ``records`` scored per item (FS, Sec. 5.1): MCQA answers to ``mcqa_prompt(record)``
+    matched to the options (``correct``), or answers to the plain questions scored by ROUGE-L recall against
+    the gold answer (``rougeL_recall``). ``max_new_tokens`` defaults to the style's budget."""
+    records = list(records)
+    if not records:
+        raise ValueError(f"no records to score ({style}): the split part being scored is empty")
+    prompts = _prompts(style, records)
+    budget = max_new_tokens or (MCQA_MAX_NEW_TOKENS if style == "mcqa" else ROUGE_MAX_NEW_TOKENS)
+    gens = greedy_generate(
+        model, tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size, desc=style
+    )
+    per_item, _ = _score_parts(style, {"items": records}, gens, match_rule)
+    return per_item["items"]
+
+
+def forget_item_scores(
+    model: Any, tokenizer: Any, records: Sequence[QARecord], style: str, **options: Any
 ) -> list[float]:
-    """Per record: 1.0/0.0 for a right/wrong MCQA answer (``style='mcqa'``) or its ROUGE-L recall."""
-    if style == "mcqa":
-        result = mcqa_accuracy(
-            model,
-            tokenizer,
-            records,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens or MCQA_MAX_NEW_TOKENS,
-            rule=match_rule,
-        )
-        return [float(item["correct"]) for item in result.items]
-    if style == "rouge":
-        result = rouge_eval(
-            model,
-            tokenizer,
-            records,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens or ROUGE_MAX_NEW_TOKENS,
-        )
-        return [float(item["rougeL_recall"]) for item in result.items]
-    raise ValueError(f"unknown benchmark style {style!r}: expected 'mcqa' or 'rouge'")
+    """Per record: 1.0/0.0 for a right/wrong MCQA answer (``style='mcqa'``) or its ROUGE-L recall; the keyword
+    options are those of :func:`answer_items`."""
+    key = "correct" if style == "mcqa" else "rougeL_recall"
+    return [float(item[key]) for item in answer_items(model, tokenizer, records, style, **options)]
 
 
 def forget_score(
     model: Any, tokenizer: Any, records: Sequence[QARecord], style: str, **options: Any
 ) -> float:
     """FS: MCQA accuracy (``style='mcqa'``) or mean ROUGE-L recall (``style='rouge'``) on ``records``; the
-    keyword options are those of :func:`forget_item_scores`."""
+    keyword options are those of :func:`answer_items`."""
     scores = forget_item_scores(model, tokenizer, records, style, **options)
     return sum(scores) / len(scores)
+
+
+def _prompts(style: str, records: Sequence[QARecord]) -> list[str]:
+    """The prompt of each record: the paper's MCQA template, or the plain (chat-wrapped) question."""
+    if style == "mcqa":
+        return [mcqa_prompt(r) for r in records]
+    if style == "rouge":
+        return [r.question for r in records]
+    raise ValueError(f"unknown benchmark style {style!r}: expected 'mcqa' or 'rouge'")
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -113,12 +120,10 @@ def _parts(
     if split.style == "mcqa":
         forget = [r for r in split.forget if forget_kinds is None or r.kind in forget_kinds]
         parts: dict[str, list[QARecord]] = {"forget": forget, "retain": retain, "test": test}
-        return parts, [mcqa_prompt(r) for p in parts.values() for r in p]
-    if split.style == "rouge":
+    else:
         parts = {"forget": split.forget_train, "retain": retain, "test": test}
         parts.update({f"utility/{k}": list(v) for k, v in split.utility.items()})
-        return parts, [r.question for p in parts.values() for r in p]
-    raise ValueError(f"unknown benchmark style {split.style!r}")
+    return parts, [prompt for p in parts.values() for prompt in _prompts(split.style, p)]
 
 
 def _score_parts(

@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssiuu.data.records import QARecord
-from ssiuu.data.templates import mcqa_prompt
-from ssiuu.evaluation.generation import greedy_generate
 
 MATCH_RULES = ("unique_mention", "prefix")
 
@@ -105,27 +103,3 @@ def score_generations(
         items.append({"id": rec.id, "generation": gen, "prediction": pred, "correct": pred == rec.answer})
     acc = sum(it["correct"] for it in items) / len(items) if items else float("nan")
     return MCQAResult(accuracy=acc, items=items)
-
-
-def mcqa_accuracy(
-    model: Any,
-    tokenizer: Any,
-    records: Sequence[QARecord],
-    *,
-    batch_size: int = 16,
-    max_new_tokens: int = 16,
-    rule: str = "unique_mention",
-) -> MCQAResult:
-    """MCQA accuracy: greedy answers to ``mcqa_prompt(record)`` matched to the options (FS, Sec. 5.1)."""
-    records = list(records)
-    if not records:
-        raise ValueError("mcqa_accuracy got no records: the split part being scored is empty")
-    gens = greedy_generate(
-        model,
-        tokenizer,
-        [mcqa_prompt(r) for r in records],
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        desc="mcqa",
-    )
-    return score_generations(records, gens, rule=rule)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from ssiuu.data.records import QARecord
-from ssiuu.evaluation.generation import greedy_generate
 
 
 @lru_cache(maxsize=1)
@@ -27,41 +25,6 @@ def _scorer() -> Any:
 def rouge_l_recall(prediction: str, reference: str) -> float:
     """ROUGE-L recall of ``prediction`` against ``reference`` (``score(target=reference, prediction)``)."""
     return float(_scorer().score(reference, prediction)["rougeL"].recall)
-
-
-@dataclass
-class RougeResult:
-    """Mean ROUGE-L recall and per-item details (``id``, ``generation``, ``answer``, ``rougeL_recall``)."""
-
-    mean_recall: float
-    items: list[dict[str, Any]] = field(default_factory=list)
-
-
-def rouge_eval(
-    model: Any,
-    tokenizer: Any,
-    records: Sequence[QARecord],
-    *,
-    batch_size: int = 16,
-    max_new_tokens: int = 64,
-) -> RougeResult:
-    """Greedy answers to the plain (chat-wrapped) questions, scored by ROUGE-L recall against the gold answer."""
-    records = list(records)
-    if not records:
-        raise ValueError("rouge_eval got no records: the split part being scored is empty")
-    gens = greedy_generate(
-        model,
-        tokenizer,
-        [r.question for r in records],
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        desc="rouge",
-    )
-    items = [
-        {"id": r.id, "generation": g, "answer": r.answer, "rougeL_recall": rouge_l_recall(g, r.answer)}
-        for r, g in zip(records, gens, strict=True)
-    ]
-    return RougeResult(mean_recall=sum(it["rougeL_recall"] for it in items) / len(items), items=items)
 
 
 def mismatched_threshold(records: Sequence[QARecord], seed: int = 0) -> float:

@@ -47,22 +47,8 @@ from ssiuu.report.stats import CellStats
 log = logging.getLogger(__name__)
 
 RUN_COLUMNS = ["benchmark", "model", "method", "seed", "key", "run", "value", "n_lrs"]
-RESULT_COLUMNS = [
-    "benchmark",
-    "model",
-    "style",
-    "method",
-    "seed",
-    "FS",
-    "RS",
-    "retain",
-    "test",
-    "US",
-    "converged",
-    "lr",
-    "steps",
-    "lambda",
-]
+#: the columns of :func:`collect_results` before its attack columns, in order
+RESULT_COLUMNS = "benchmark model style method seed FS RS retain test US converged lr steps lambda".split()
 
 
 # --------------------------------------------------------------------------------------------- per run
