@@ -53,17 +53,43 @@ class Arg:
 
 
 @dataclass(frozen=True)
+class ArgGroup:
+    """Parameters that reach the function as one object: ``--benchmark … --split …`` become keyword ``name``,
+    an instance of ``cls`` (:mod:`ssiuu.jobs`) built from them."""
+
+    name: str
+    cls: str
+    args: tuple[Arg, ...]
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        for arg in self.args:
+            arg.add_to(parser)
+
+    def value(self, namespace: argparse.Namespace) -> Any:
+        return _resolve(self.cls)(**{arg.name: getattr(namespace, arg.name) for arg in self.args})
+
+
+def _resolve(target: str) -> Any:
+    """``module:name`` → the object."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _value(param: Arg | ArgGroup, namespace: argparse.Namespace) -> Any:
+    return param.value(namespace) if isinstance(param, ArgGroup) else getattr(namespace, param.name)
+
+
+@dataclass(frozen=True)
 class Command:
     """A sub-command: the package function it calls (``module:function``, called as ``function(config, **args)``)
     and its parameters."""
 
     function: str
     help: str
-    args: tuple[Arg, ...] = ()
+    args: tuple[Arg | ArgGroup, ...] = ()
 
     def resolve(self) -> Callable[..., Any]:
-        module, _, name = self.function.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return _resolve(self.function)
 
 
 BENCHMARK, MODEL, METHOD = (
@@ -78,10 +104,10 @@ SEED, OUT, SPLIT = (
 )
 MODEL_DIR = Arg("model_dir", help="model directory to start from")
 RESULTS = Arg("results", nargs="+", help="the result files to read (the rule's inputs)")
-#: one model on one benchmark split, and the file to write (base-eval, pretrain, attribution)
-MODEL_ON_SPLIT = (BENCHMARK, MODEL, MODEL_DIR, SPLIT, OUT)
-#: one method and seed on one benchmark split (unlearn, reference-eval)
-JOB = (BENCHMARK, MODEL, METHOD, SEED, MODEL_DIR, SPLIT)
+#: one model on one benchmark split (base-eval, pretrain, attribution): keyword ``target``
+TARGET = ArgGroup("target", "ssiuu.jobs:ModelOnSplit", (BENCHMARK, MODEL, MODEL_DIR, SPLIT))
+#: one method and seed on one benchmark split (unlearn, reference-eval): keyword ``run``
+RUN = ArgGroup("run", "ssiuu.jobs:MethodRun", (BENCHMARK, MODEL, MODEL_DIR, SPLIT, METHOD, SEED))
 
 COMMANDS: dict[str, Command] = {
     "prepare-model": Command(
@@ -101,7 +127,8 @@ COMMANDS: dict[str, Command] = {
         "ssiuu.pretrain:pretrain",
         "TOFU-style pre-finetuning of the base model on a ROUGE benchmark.",
         (
-            *MODEL_ON_SPLIT,
+            TARGET,
+            OUT,
             Arg("metrics", help="pretrain.json to write"),
             Arg("retain_only", flag=True, help="train on the retain set only (the never-learned control)"),
         ),
@@ -110,7 +137,7 @@ COMMANDS: dict[str, Command] = {
         "ssiuu.references:reference_eval",
         "Evaluate an attack reference model (Start / NeverLearned) like an unlearned one.",
         (
-            *JOB,
+            RUN,
             OUT,
             Arg("base", help="base.json of the starting model (Start reuses its scores)", required=False),
         ),
@@ -118,13 +145,13 @@ COMMANDS: dict[str, Command] = {
     "base-eval": Command(
         "ssiuu.unlearning:base_eval",
         "FS/RS/US of the model unlearning starts from.",
-        MODEL_ON_SPLIT,
+        (TARGET, OUT),
     ),
     "unlearn": Command(
         "ssiuu.unlearning:run_unlearning",
         "Unlearn with one method and seed (learning-rate search, early stopping).",
         (
-            *JOB,
+            RUN,
             Arg("base", help="base.json"),
             OUT,
             Arg("checkpoint", help="checkpoint directory to write"),
@@ -159,7 +186,8 @@ COMMANDS: dict[str, Command] = {
         "ssiuu.analysis.pipeline:attribution",
         "Neuron attribution (Eq. 1) of one model state.",
         (
-            *MODEL_ON_SPLIT,
+            TARGET,
+            OUT,
             Arg("attack_p", float, "attack the state first: fraction", required=False),
             Arg("attack_lr", float, "attack the state first: learning rate", required=False),
             Arg("unlearn_result", help="unlearn.json of the state", required=False),
@@ -231,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 def dispatch(config: dict[str, Any], args: argparse.Namespace) -> None:
     """Call the package function behind ``args.command`` with the command's parameters as keywords."""
     command = COMMANDS[args.command]
-    command.resolve()(config, **{arg.name: getattr(args, arg.name) for arg in command.args})
+    command.resolve()(config, **{param.name: _value(param, args) for param in command.args})
 
 
 def meant_for_user(err: BaseException) -> bool:

@@ -15,6 +15,7 @@ import torch
 from ssiuu.config import benchmark_config
 from ssiuu.data.records import BenchmarkSplit
 from ssiuu.io import write_json
+from ssiuu.jobs import ModelOnSplit
 from ssiuu.models import load_for
 from ssiuu.training import nll_loss, train
 from ssiuu.unlearning import _save_checkpoint, pairs_of
@@ -24,28 +25,21 @@ RETAIN_SAMPLE = 40
 
 
 def pretrain(
-    config: dict[str, Any],
-    benchmark: str,
-    model: str,
-    *,
-    model_dir: str,
-    split: str,
-    out: str,
-    metrics: str,
-    retain_only: bool = False,
+    config: dict[str, Any], target: ModelOnSplit, *, out: str, metrics: str, retain_only: bool = False
 ) -> dict[str, Any]:
     """Fine-tune on forget + retain (the starting model), or on the retain set only (``retain_only``: the
     never-learned control of :mod:`ssiuu.references`), with the same learning rate, batch size and epochs."""
     from ssiuu.evaluation import forget_score
 
-    split_obj = BenchmarkSplit.load(split)
+    benchmark = target.benchmark
+    split_obj = BenchmarkSplit.load(target.split)
     if split_obj.style != "rouge":
         raise ValueError(
             f"benchmark {benchmark!r} is MCQA-style: it is not pre-finetuned (only TOFU-style ones are)"
         )
     pcfg = benchmark_config(config, benchmark)["pretrain"]
     data = pairs_of(split_obj.retain if retain_only else split_obj.forget + split_obj.retain)
-    model_obj, tokenizer = load_for(config, model, model_dir)
+    model_obj, tokenizer = load_for(config, target.model, target.model_dir)
     start = time.perf_counter()
     retain_sample = split_obj.retain[:RETAIN_SAMPLE]
 
@@ -77,7 +71,7 @@ def pretrain(
     _save_checkpoint(model_obj, tokenizer, out)
     result = {
         "benchmark": benchmark,
-        "model": model,
+        "model": target.model,
         "retain_only": retain_only,
         "rouge_l_recall_before": before,
         "rouge_l_recall_after": after,

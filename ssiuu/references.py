@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ssiuu.jobs import MethodRun
+
 #: Reference rows by benchmark style (the name is the method directory under ``results/``).
 REFERENCES = {"mcqa": "Start", "rouge": "NeverLearned"}
 REFERENCE_LABELS = {"Start": "Start model, attacked (reference)", "NeverLearned": "Never learned (control)"}
@@ -27,16 +29,7 @@ def is_reference(method: str) -> bool:
 
 
 def reference_eval(
-    config: dict[str, Any],
-    benchmark: str,
-    model: str,
-    method: str,
-    seed: int,
-    *,
-    model_dir: str,
-    split: str,
-    out: str,
-    base: str | None = None,
+    config: dict[str, Any], run: MethodRun, *, out: str, base: str | None = None
 ) -> dict[str, Any]:
     """Rule ``reference_eval``: evaluate a reference model in the format of ``unlearn.json``.
 
@@ -50,24 +43,21 @@ def reference_eval(
     from ssiuu.models import load_for
     from ssiuu.unlearning import evaluate
 
-    split_obj = BenchmarkSplit.load(split)
-    if REFERENCES.get(split_obj.style) != method:
+    split_obj = BenchmarkSplit.load(run.split)
+    if REFERENCES.get(split_obj.style) != run.method:
         raise ValueError(
-            f"reference {method!r} does not apply to the {split_obj.style} benchmark {benchmark!r}: "
+            f"reference {run.method!r} does not apply to the {split_obj.style} benchmark {run.benchmark!r}: "
             f"use {REFERENCES[split_obj.style]!r}"
         )
     start = time.perf_counter()
-    if method == REFERENCES["mcqa"] and base is not None:
+    if run.method == REFERENCES["mcqa"] and base is not None:
         metrics = {key: read_json(base)[key] for key in SPLIT_METRICS}
     else:
-        model_obj, tokenizer = load_for(config, model, model_dir)
+        model_obj, tokenizer = load_for(config, run.model, run.model_dir)
         with torch.no_grad():
-            metrics = evaluate(config, benchmark, model_obj, tokenizer, split_obj)
+            metrics = evaluate(config, run.benchmark, model_obj, tokenizer, split_obj)
     result = {
-        "benchmark": benchmark,
-        "model": model,
-        "method": method,
-        "seed": seed,
+        **run.header(),
         "reference": True,
         "converged": None,
         "lr": None,

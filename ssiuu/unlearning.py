@@ -28,6 +28,7 @@ from ssiuu.config import (
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.finite import NonFiniteLossError, non_finite, require_finite_model
 from ssiuu.io import read_json, write_json
+from ssiuu.jobs import MethodRun, ModelOnSplit
 from ssiuu.models import load_for
 from ssiuu.training import QAPair, train
 
@@ -103,20 +104,18 @@ def threshold_for(config: dict[str, Any], benchmark: str, split: BenchmarkSplit)
     return mismatched_threshold(split.forget + split.retain, seed=benchmark_config(config, benchmark)["seed"])
 
 
-def base_eval(
-    config: dict[str, Any], benchmark: str, model: str, *, model_dir: str, split: str, out: str
-) -> dict:
+def base_eval(config: dict[str, Any], target: ModelOnSplit, *, out: str) -> dict:
     """Rule ``base_eval``: the Default row (FS, RS, test, US) and the early-stop threshold."""
-    split_obj = BenchmarkSplit.load(split)
+    split_obj = BenchmarkSplit.load(target.split)
     start = time.perf_counter()
-    model_obj, tokenizer = load_for(config, model, model_dir)
+    model_obj, tokenizer = load_for(config, target.model, target.model_dir)
     with torch.no_grad():
-        metrics = evaluate(config, benchmark, model_obj, tokenizer, split_obj)
+        metrics = evaluate(config, target.benchmark, model_obj, tokenizer, split_obj)
     result = {
-        "benchmark": benchmark,
-        "model": model,
+        "benchmark": target.benchmark,
+        "model": target.model,
         "style": split_obj.style,
-        "threshold": threshold_for(config, benchmark, split_obj),
+        "threshold": threshold_for(config, target.benchmark, split_obj),
         **metrics,
         "split_sizes": {k: len(getattr(split_obj, k)) for k in ("forget", "retain", "test")},
         "wall_time_s": time.perf_counter() - start,
@@ -136,11 +135,7 @@ class _Job:
     """What every learning-rate try of one unlearning job shares."""
 
     config: dict[str, Any]
-    benchmark: str
-    model: str
-    method: str
-    seed: int
-    model_dir: str
+    run: MethodRun
     split: BenchmarkSplit
     threshold: float
     start_fs: float
@@ -148,11 +143,12 @@ class _Job:
     def __post_init__(self) -> None:
         from ssiuu.methods import get_method
 
-        self.ucfg = unlearning_config(self.config, self.benchmark, self.method)
-        self.method_cls = get_method(method_variant(self.method)[0])
-        self.params = method_params(self.config, self.method, self.benchmark)
+        run = self.run
+        self.ucfg = unlearning_config(self.config, run.benchmark, run.method)
+        self.method_cls = get_method(method_variant(run.method)[0])
+        self.params = method_params(self.config, run.method, run.benchmark)
         self.eval_records = forget_eval_records(self.split)
-        self.budget = benchmark_config(self.config, self.benchmark)["max_new_tokens"]
+        self.budget = benchmark_config(self.config, run.benchmark)["max_new_tokens"]
         self.pairs = pairs_of(self.split.forget_train), pairs_of(self.split.retain_train)
         attn = getattr(self.method_cls, "required_attn_implementation", None)
         self.attn = attn(self.params) if callable(attn) else attn
@@ -165,15 +161,17 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
     tokenizer, converged))``, or ``(entry, None)`` when the try became non-finite."""
     from ssiuu.evaluation import forget_score
 
-    model_obj, tokenizer = load_for(job.config, job.model, job.model_dir, attn_implementation=job.attn)
-    torch.manual_seed(job.seed)
+    model_obj, tokenizer = load_for(
+        job.config, job.run.model, job.run.model_dir, attn_implementation=job.attn
+    )
+    torch.manual_seed(job.run.seed)
     forget_pairs, retain_pairs = job.pairs
     method_obj = job.method_cls(
         model_obj,
         tokenizer,
         forget=forget_pairs,
         retain=retain_pairs,
-        seed=job.seed,
+        seed=job.run.seed,
         start_cache=job.start_cache,
         **job.params,
     )
@@ -193,7 +191,7 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
                 batch_size=job.config["eval_batch_size"],
             )
         curve.append([step, fs])
-        log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", job.method, lr, step, fs, job.threshold)
+        log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", job.run.method, lr, step, fs, job.threshold)
         return fs <= job.threshold
 
     try:
@@ -206,15 +204,15 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
             max_steps=ucfg["max_steps"],
             batch_size=ucfg["batch_size"],
             grad_accum=ucfg["grad_accum"],
-            seed=job.seed,
+            seed=job.run.seed,
             optimizer_factory=method_obj.optimizer_factory(),
             param_mask=method_obj.parameter_mask(),
             callback=callback,
             max_length=ucfg["max_length"],
-            desc=f"{job.method} lr={lr:g}",
+            desc=f"{job.run.method} lr={lr:g}",
         )
     except NonFiniteLossError as err:
-        log.warning("%s lr=%g skipped: %s", job.method, lr, err)
+        log.warning("%s lr=%g skipped: %s", job.run.method, lr, err)
         return {"lr": lr, "converged": False, "non_finite": str(err), "fs_curve": curve, "error": err}, None
     converged = curve[-1][1] <= job.threshold
     entry = {
@@ -233,7 +231,7 @@ def _search(job: _Job) -> tuple[tuple, list[dict[str, Any]]]:
     (a tie keeps the lower rate). Raises :class:`NonFiniteLossError` when every try became non-finite."""
     tries: list[dict[str, Any]] = []
     chosen, failure = None, None
-    for lr in learning_rates(job.config, job.method, job.benchmark):
+    for lr in learning_rates(job.config, job.run.method, job.run.benchmark):
         entry, outcome = _try_rate(job, lr)
         failure = entry.pop("error", failure)
         tries.append(entry)
@@ -243,51 +241,29 @@ def _search(job: _Job) -> tuple[tuple, list[dict[str, Any]]]:
             break
     if chosen is None:
         rates = ", ".join(f"{t['lr']:g}" for t in tries)
-        raise non_finite(job.method, f"every learning rate ({rates}) made the model non-finite") from failure
+        raise non_finite(
+            job.run.method, f"every learning rate ({rates}) made the model non-finite"
+        ) from failure
     return chosen, tries
 
 
-def run_unlearning(
-    config: dict[str, Any],
-    benchmark: str,
-    model: str,
-    method: str,
-    seed: int,
-    *,
-    model_dir: str,
-    split: str,
-    base: str,
-    out: str,
-    checkpoint: str,
-) -> dict:
+def run_unlearning(config: dict[str, Any], run: MethodRun, *, base: str, out: str, checkpoint: str) -> dict:
     """Rule ``unlearn``: learning-rate search, early stopping, final evaluation, checkpoint + JSON.
 
     When no learning rate reaches the threshold, the try with the lowest final FS is evaluated and saved
     (marked ``converged: false``); every try stays in ``tries``. A try whose loss, weights or evaluation
     logits become NaN/inf is skipped with a warning (``non_finite`` in its entry); when every try is,
     :class:`NonFiniteLossError` is raised and nothing is written."""
-    split_obj, base_result = BenchmarkSplit.load(split), read_json(base)
-    job = _Job(
-        config,
-        benchmark,
-        model,
-        method,
-        seed,
-        model_dir,
-        split_obj,
-        float(base_result["threshold"]),
-        float(base_result["forget_score"]),
-    )
+    split_obj, base_result = BenchmarkSplit.load(run.split), read_json(base)
+    threshold, start_fs = float(base_result["threshold"]), float(base_result["forget_score"])
+    job = _Job(config, run, split_obj, threshold, start_fs)
     start = time.perf_counter()
     (lr, res, curve, model_obj, tokenizer, converged), tries = _search(job)
     with torch.no_grad():
-        metrics = evaluate(config, benchmark, model_obj, tokenizer, split_obj)
+        metrics = evaluate(config, run.benchmark, model_obj, tokenizer, split_obj)
     _save_checkpoint(model_obj, tokenizer, checkpoint)
     result = {
-        "benchmark": benchmark,
-        "model": model,
-        "method": method,
-        "seed": seed,
+        **run.header(),
         "params": job.params,
         "converged": converged,
         "threshold": job.threshold,
@@ -301,7 +277,7 @@ def run_unlearning(
     }
     if not converged:
         log.warning(
-            "%s never reached the threshold %.3f; result marked converged=false", method, job.threshold
+            "%s never reached the threshold %.3f; result marked converged=false", run.method, job.threshold
         )
     write_json(out, result)
     return result

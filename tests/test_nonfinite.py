@@ -13,6 +13,7 @@ from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.evaluation import evaluate_split, forget_score, utility_score
 from ssiuu.finite import NonFiniteLossError, first_non_finite
 from ssiuu.io import read_json, write_json
+from ssiuu.jobs import MethodRun, ModelOnSplit
 from ssiuu.pretrain import pretrain
 from ssiuu.training import nll_loss, train
 
@@ -69,12 +70,7 @@ def _unlearn(tmp_path: Path, learning_rates: list[float], threshold: float) -> d
     write_json(base, {"threshold": threshold, "forget_score": 1.0})
     return unlearning.run_unlearning(
         _config(learning_rates, max_steps=2),
-        "wf",
-        "tiny",
-        "GD",
-        0,
-        model_dir=TINY,
-        split=str(split),
+        MethodRun("wf", "tiny", TINY, str(split), "GD", 0),
         base=str(base),
         out=str(tmp_path / "unlearn.json"),
         checkpoint=str(tmp_path / "ckpt"),
@@ -174,10 +170,7 @@ def test_pretraining_at_a_huge_learning_rate_fails_and_writes_nothing(tmp_path):
     with pytest.raises(NonFiniteLossError, match=ADVICE):
         pretrain(
             config,
-            "fict",
-            "tiny",
-            model_dir=TINY,
-            split=str(split),
+            ModelOnSplit("fict", "tiny", TINY, str(split)),
             out=str(tmp_path / "model"),
             metrics=str(tmp_path / "pretrain.json"),
         )

@@ -10,6 +10,7 @@ from ssiuu.config import load_config
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.evaluation import SPLIT_METRICS
 from ssiuu.io import read_json, write_json
+from ssiuu.jobs import MethodRun
 from ssiuu.references import reference_eval
 
 
@@ -35,12 +36,7 @@ def test_start_takes_the_scores_of_base_json_without_loading_a_model(tmp_path, m
     out = tmp_path / "unlearn.json"
     reference_eval(
         config,
-        "worldfacts",
-        "smollm2",
-        "Start",
-        0,
-        model_dir="unused",
-        split=str(split),
+        MethodRun("worldfacts", "smollm2", "unused", str(split), "Start", 0),
         out=str(out),
         base=str(tmp_path / "base.json"),
     )

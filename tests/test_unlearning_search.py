@@ -12,6 +12,7 @@ from ssiuu import unlearning
 from ssiuu.config import validate_config
 from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.io import read_json, write_json
+from ssiuu.jobs import MethodRun
 from ssiuu.training import TrainResult
 
 
@@ -78,12 +79,7 @@ def search(monkeypatch, tmp_path):
         out = tmp_path / "unlearn.json"
         unlearning.run_unlearning(
             config,
-            "wf",
-            "m",
-            "GD",
-            0,
-            model_dir="unused",
-            split=str(split),
+            MethodRun("wf", "m", "unused", str(split), "GD", 0),
             base=str(base),
             out=str(out),
             checkpoint=str(tmp_path / "ckpt"),

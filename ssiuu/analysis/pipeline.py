@@ -11,6 +11,7 @@ import torch
 from ssiuu.attribution import AttributionSummary, compute_attribution_summary
 from ssiuu.data.records import BenchmarkSplit
 from ssiuu.io import atomic_path
+from ssiuu.jobs import ModelOnSplit
 from ssiuu.models import load_for
 from ssiuu.unlearning import pairs_of
 
@@ -27,11 +28,8 @@ def _parse_pairs(items: list[str]) -> dict[str, str]:
 
 def attribution(
     config: dict[str, Any],
+    target: ModelOnSplit,
     *,
-    benchmark: str,
-    model: str,
-    model_dir: str,
-    split: str,
     out: str,
     unlearn_result: str | None = None,
     attack_p: float | None = None,
@@ -42,7 +40,7 @@ def attribution(
     With ``attack_p``/``attack_lr`` the harmful attack (run 0) is replayed in memory on the unlearned
     checkpoint first, so the post-attack state for Fig. 6 never needs a checkpoint on disk.
     """
-    split_obj = BenchmarkSplit.load(split)
+    split_obj = BenchmarkSplit.load(target.split)
     state = Path(out).stem
     if attack_p is not None:
         from ssiuu.attacks import attack
@@ -56,12 +54,12 @@ def attribution(
             p=attack_p,
             lr=attack_lr,
             run=0,
-            benchmark=benchmark,
-            model=model,
+            benchmark=target.benchmark,
+            model=target.model,
             method=method,
             seed=int(seed),
-            checkpoint=model_dir,
-            split=split,
+            checkpoint=target.model_dir,
+            split=target.split,
             unlearn_result=unlearn_result,
             base_result=None,
         )
@@ -70,7 +68,7 @@ def attribution(
                 f"{unlearn_result}: the harmful attack draw leaves no evaluation items; no attacked state"
             )
     else:
-        model_obj, tokenizer = load_for(config, model, model_dir)
+        model_obj, tokenizer = load_for(config, target.model, target.model_dir)
     with atomic_path(out) as tmp:
         summary = compute_attribution_summary(
             model_obj,
