@@ -36,6 +36,9 @@ class Arg:
     choices: tuple[str, ...] | None = None
     flag: bool = False  # a store-true switch
 
+    def value(self, namespace: argparse.Namespace) -> Any:
+        return getattr(namespace, self.name)
+
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         option = f"--{self.name.replace('_', '-')}"
         if self.flag:
@@ -73,10 +76,6 @@ def _resolve(target: str) -> Any:
     """``module:name`` → the object."""
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def _value(param: Arg | ArgGroup, namespace: argparse.Namespace) -> Any:
-    return param.value(namespace) if isinstance(param, ArgGroup) else getattr(namespace, param.name)
 
 
 @dataclass(frozen=True)
@@ -259,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 def dispatch(config: dict[str, Any], args: argparse.Namespace) -> None:
     """Call the package function behind ``args.command`` with the command's parameters as keywords."""
     command = COMMANDS[args.command]
-    command.resolve()(config, **{param.name: _value(param, args) for param in command.args})
+    command.resolve()(config, **{param.name: param.value(args) for param in command.args})
 
 
 def meant_for_user(err: BaseException) -> bool:
