@@ -6,11 +6,14 @@
 A "step" is what the training loop does per optimiser step minus the optimiser itself: the method's
 loss on one forget and one retain batch, then ``backward()``. SSIUU is primed with step 1 (which has no
 regulariser) and timed on steps ≥ 2; consecutive steps alternate between two different batches so that
-A_t ≠ A_{t−1} and the Hessian-vector product really runs. Modes are interleaved within every repeat and
+A_t ≠ A_{t−1} and the Hessian-vector product really runs. ``gd-bf16-autocast`` (not in the default
+``--modes``) is the GD step under ``torch.autocast`` in bfloat16, float32 parameters. Modes are interleaved within every repeat and
 the ratio is the median over repeats of t(mode) / t(GD) of the same repeat, for wall time and for the
 process's CPU time (which, with one thread, does not count time spent waiting for a busy CPU). On a shared (oversubscribed) CPU use ``--threads 1``: torch's thread pool slows
 small ops down by 10x when the cores are busy. Peak memory is measured per mode in a fresh subprocess (peak RSS, VmHWM, on CPU,
 ``torch.cuda.max_memory_allocated`` on GPU), as the increase over the process after loading the model.
+The process keeps the memory it frees, as every pipeline job does (``keep_freed_memory``); ``--allocator
+default`` times glibc's own settings, under which SSIUU's model-sized temporaries page-fault every step.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ssiuu.allocator import keep_freed_memory
 from ssiuu.forward import set_shared_prefix_forward
 from ssiuu.methods import GD, SSIUU
 from ssiuu.models import load_model, prepare_model
@@ -35,7 +39,9 @@ MODES = {
     "ssiuu-exact": (SSIUU, {"hvp": "exact"}),
     "ssiuu-fd-forward": (SSIUU, {"hvp": "finite_difference", "fd_scheme": "forward"}),
     "ssiuu-fd-central": (SSIUU, {"hvp": "finite_difference", "fd_scheme": "central"}),
+    "gd-bf16-autocast": (GD, {}),  # the GD step under torch.autocast(dtype=bfloat16): parameters stay float32
 }
+AUTOCAST = {"gd-bf16-autocast": torch.bfloat16}
 
 # Benchmark inputs only (short factual QA of the FaithUn kind); the content does not affect timing.
 FACTS = [
@@ -108,6 +114,9 @@ class Runner:
         kw = {"lambda_": lambda_, "attribution_target": target, **extra} if cls is SSIUU else {}
         self.model, self.step = model, 0
         self.method = cls(model, tokenizer, forget=FACTS, retain=FACTS, **kw)
+        device = next(model.parameters()).device.type
+        dtype = AUTOCAST.get(mode)
+        self.precision = lambda: torch.autocast(device, dtype=dtype, enabled=dtype is not None)
 
     def __call__(self, batches: list[dict]) -> tuple[float, float]:
         """One step; returns (wall seconds, CPU seconds of this process)."""
@@ -115,8 +124,9 @@ class Runner:
         batch = batches[self.step % 2]
         sync(self.model)
         wall, cpu = time.perf_counter(), time.process_time()
-        out = self.method.loss(self.model, batch, self.step)
-        loss = out[0] if isinstance(out, tuple) else out
+        with self.precision():
+            out = self.method.loss(self.model, batch, self.step)
+            loss = out[0] if isinstance(out, tuple) else out
         loss.backward()
         sync(self.model)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -184,13 +194,24 @@ def parse_args() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
         choices=["logprob", "prob"],
         help="SSIUU's attribution_target (the default config's is logprob)",
     )
-    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES))
+    ap.add_argument(
+        "--modes",
+        default=",".join(m for m in MODES if m not in AUTOCAST),
+        help="comma-separated subset of " + ",".join(MODES),
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the per-mode peak-memory subprocesses")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     ap.add_argument(
         "--no-share-prefix",
         action="store_true",
         help="run every row's chat-template prefix through the model (no shared-prefix forward)",
+    )
+    ap.add_argument(
+        "--allocator",
+        default="keep",
+        choices=["keep", "default"],
+        help="keep: glibc keeps freed memory, as every pipeline job does (config keep_freed_memory, "
+        "ssiuu/allocator.py); default: glibc's own settings",
     )
     ap.add_argument("--memory-mode", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--model-path", default=None, help=argparse.SUPPRESS)
@@ -248,6 +269,8 @@ def measure_memory(mode: str, model_path: str, args: argparse.Namespace) -> dict
         str(args.lambda_),
         "--target",
         args.target,
+        "--allocator",
+        args.allocator,
     ]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -275,6 +298,8 @@ def print_summary(results: dict) -> None:
 
 def main() -> None:
     ap, args = parse_args()
+    if args.allocator == "keep":
+        keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_mode:
@@ -296,12 +321,14 @@ def main() -> None:
     n_params = sum(p.numel() for p in model.parameters())
     print(
         f"model {args.model}: {n_params / 1e6:.1f}M parameters, device {device}, threads {torch.get_num_threads()}, "
+        f"allocator {args.allocator}, "
         f"batch {args.batch_size} forget + {args.batch_size} retain, "
         f"tokens/batch {int(batches[0]['forget']['attention_mask'].sum())}",
         flush=True,
     )
     runners = {m: Runner(model, tok, m, args.lambda_, args.target) for m in modes}
-    for run in runners.values():  # warm-up; primes SSIUU's A_{t−1} (step 1, no regulariser)
+    for run in runners.values():  # warm-up: step 1 primes SSIUU's A_{t−1}, step 2 runs the regulariser once
+        run(batches)
         run(batches)
     times, cpu = time_modes(runners, batches, args.repeats)
 

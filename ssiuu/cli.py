@@ -303,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{', '.join(map(str, paths))}: valid")
             return 0
         logging.getLogger(__name__).info("ssiuu package: %s", Path(__file__).parent)
+        if config["keep_freed_memory"]:
+            from ssiuu.allocator import keep_freed_memory
+
+            keep_freed_memory()
         import torch
 
         torch.set_num_threads(int(config["threads"]))
