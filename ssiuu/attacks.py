@@ -429,22 +429,36 @@ def restored_checkpoint(
     return cache["model"], cache["tokenizer"]
 
 
-def run_attacks(
-    config: dict[str, Any], *, out: list[str], kind: str, calibration: bool = False, **where: Any
-) -> list[dict[str, Any]]:
-    """Rules ``attack_harmful`` / ``attack_benign`` (and ``calibrate_*`` with ``calibration``): every draw of one
-    checkpoint and learning rate.
+#: The result layouts of attack draws (:mod:`ssiuu.layout`): the attacks of the tables and the calibration sweep.
+DRAW_LAYOUTS = {
+    "harmful": ("harmful", False),
+    "benign": ("benign", False),
+    "calibration_harmful": ("harmful", True),
+    "calibration_benign": ("benign", True),
+}
 
-    Each path in ``out`` names its draw (``p``, ``lr``, ``run``; :mod:`ssiuu.layout`). The draws share one
-    process and one load of the checkpoint (:func:`restored_checkpoint`), so each computes what it would
-    compute in a process of its own (``tests/test_attacks.py`` checks this). Each result is written as soon
-    as its draw ends. A calibration draw runs for ``analysis.attack_calibration``'s epochs
-    (:func:`ssiuu.config.calibration_config`) and is written under the ``calibration_<kind>`` layout."""
-    if calibration:
-        config = calibration_config(config, kind)
-    draws = [layout.parse(f"calibration_{kind}" if calibration else kind, file) for file in out]
-    for file, draw in zip(out, draws, strict=True):
-        wrong = {k: draw[k] for k in ("benchmark", "model", "method", "seed") if draw[k] != where[k]}
+
+def parse_draw(file: str) -> tuple[str, bool, dict[str, Any]]:
+    """``(kind, calibration, wildcards)`` of an attack result path; a ValueError naming the layouts otherwise."""
+    name = layout.kind_of(file, tuple(DRAW_LAYOUTS))
+    if name is None:
+        expected = "; ".join(layout.TEMPLATES[k] for k in DRAW_LAYOUTS)
+        raise ValueError(f"{file}: not an attack result path; expected one of {expected}")
+    kind, calibration = DRAW_LAYOUTS[name]
+    return kind, calibration, layout.parse(name, file)
+
+
+def run_attacks(config: dict[str, Any], *, out: list[str], **where: Any) -> list[dict[str, Any]]:
+    """Rules ``attack``, ``attack_harmful`` and ``calibrate``: every attack draw of one checkpoint.
+
+    Each path in ``out`` names its draw: the kind and whether it belongs to the calibration sweep by its layout,
+    ``p``, ``lr`` and ``run`` by its wildcards (:mod:`ssiuu.layout`). The draws share one process and one load
+    of the checkpoint (:func:`restored_checkpoint`), so each computes what it would compute in a process of its
+    own (``tests/test_attacks.py`` checks this). Each result is written as soon as its draw ends. A calibration
+    draw runs for ``analysis.attack_calibration``'s epochs (:func:`ssiuu.config.calibration_config`)."""
+    draws = [parse_draw(file) for file in out]
+    for file, (_, _, names) in zip(out, draws, strict=True):
+        wrong = {k: names[k] for k in ("benchmark", "model", "method", "seed") if names[k] != where[k]}
         if wrong:
             raise ValueError(
                 f"{file}: names {wrong}, but the job attacks {where['method']} seed {where['seed']} "
@@ -452,13 +466,13 @@ def run_attacks(
             )
     cache: dict[str, Any] = {}
     results = []
-    for file, draw in zip(out, progress(draws, desc=f"{kind} attack draws"), strict=True):
+    for file, (kind, calibration, names) in zip(out, progress(draws, desc="attack draws"), strict=True):
         result, _, _ = attack(
-            config,
+            calibration_config(config, kind) if calibration else config,
             kind=kind,
-            p=draw.get("p"),
-            lr=draw["lr"],
-            run=draw["run"],
+            p=names.get("p"),
+            lr=names["lr"],
+            run=names["run"],
             checkpoint_cache=cache,
             **where,
         )

@@ -158,9 +158,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "attack": Command(
         "ssiuu.attacks:run_attacks",
-        "Harmful or benign retraining attacks on an unlearned checkpoint, one result file per draw.",
+        "Harmful and benign retraining attacks on an unlearned checkpoint, one result file per draw.",
         (
-            Arg("kind", choices=("harmful", "benign")),
             BENCHMARK,
             MODEL,
             METHOD,
@@ -172,12 +171,8 @@ COMMANDS: dict[str, Command] = {
             Arg(
                 "out",
                 nargs="+",
-                help="result files to write; each names its draw's p, lr and run (ssiuu/layout.py)",
-            ),
-            Arg(
-                "calibration",
-                help="calibration draws: run for analysis.attack_calibration's epochs (Fig. 7b, c)",
-                flag=True,
+                help="result files to write; each names its draw: harmful or benign, attack or calibration "
+                "sweep (Fig. 7b, c), p, lr and run (ssiuu/layout.py)",
             ),
         ),
     ),

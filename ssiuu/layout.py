@@ -57,6 +57,11 @@ WILDCARDS: dict[str, str] = {
     "ext": r"[a-z]+",
 }
 
+#: ``method`` wildcards of the two shapes: a plain method or reference (attacked harmfully and benignly) and a
+#: method variant, NAME-<key><number> (:func:`variant_name`; the λ ablation, attacked harmfully only).
+PLAIN_METHOD = r"[A-Za-z0-9_.+]+"
+METHOD_VARIANT = r"[A-Za-z0-9_.+]+-[A-Za-z0-9_.+-]+"
+
 #: Wildcards parsed back as numbers.
 _NUMERIC = {"seed": int, "run": int, "p": float, "lr": float}
 

@@ -140,7 +140,7 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
     )
     where = {"benchmark": "wf", "model": "m", "method": "RMU", "seed": 0, "checkpoint": "unused"}
     files = {"split": split, "unlearn_result": unlearn, "base_result": base}
-    (result,) = attacks.run_attacks(config, kind="harmful", out=[out], **where, **files)
+    (result,) = attacks.run_attacks(config, out=[out], **where, **files)
     assert result["n_attack"] == 0 and result["attack_ids"] == [] and result["eval_ids"] == []
     assert result["max_fs"] is None and result["curve"] == []
     assert read_json(out) == result
@@ -148,7 +148,7 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
         "harmful", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0, p=0.1, lr=1e-5, run=0
     )
     with pytest.raises(ValueError, match="names {'method': 'GD'}"):
-        attacks.run_attacks(config, kind="harmful", out=[elsewhere], **where, **files)
+        attacks.run_attacks(config, out=[elsewhere], **where, **files)
 
 
 def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch, tmp_path):
@@ -165,7 +165,6 @@ def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch,
     )
     (result,) = attacks.run_attacks(
         config,
-        kind="benign",
         benchmark="wf",
         model="m",
         method="GD",
@@ -230,25 +229,33 @@ def _tiny_checkpoint(tmp_path, analysis=None):
 
 
 def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_path):
-    """One job runs several draws on one loaded checkpoint, restoring its weights before each draw: every
-    result equals the same draw computed alone from a fresh load of the checkpoint."""
-    config, where = _tiny_checkpoint(tmp_path)
-    draws = [(p, r) for p in (0.3, 0.5) for r in (0, 1)]
+    """One job runs every draw of a checkpoint (harmful, benign and calibration draws, in any order) on one loaded
+    checkpoint, restoring its weights before each draw: every result equals the same draw computed alone from a
+    fresh load of the checkpoint."""
+    config, where = _tiny_checkpoint(tmp_path, {"attack_calibration": {"harmful": {"epochs": 3}}})
+    config["attacks"]["benign"] |= {"n_instances": 6, "batch_size": 3}
     names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3}
-    paths = {
-        d: layout.path("harmful", results=tmp_path / "together", **names, p=d[0], run=d[1]) for d in draws
-    }
-    together = attacks.run_attacks(config, kind="harmful", out=list(paths.values()), **where)
-    for draw, result in zip(draws, together, strict=True):
-        alone_path = layout.path("harmful", results=tmp_path / "alone", **names, p=draw[0], run=draw[1])
-        (alone,) = attacks.run_attacks(config, kind="harmful", out=[alone_path], **where)
-        assert result["n_attack"] >= 2 and len(result["curve"]) == 3  # step 0 and two trained points
+    draws = [("harmful", {"p": p, "run": r}) for p in (0.3, 0.5) for r in (0, 1)]
+    draws += [
+        ("benign", {"run": 1}),
+        ("calibration_harmful", {"p": 0.3, "run": 0}),
+        ("harmful", {"p": 0.3, "run": 2}),
+    ]
+    together = attacks.run_attacks(
+        config, out=[layout.path(k, results=tmp_path / "together", **names, **d) for k, d in draws], **where
+    )
+    for (kind, draw), result in zip(draws, together, strict=True):
+        alone_path = layout.path(kind, results=tmp_path / "alone", **names, **draw)
+        (alone,) = attacks.run_attacks(config, out=[alone_path], **where)
+        assert result["kind"] == kind.removeprefix("calibration_") and result["run"] == draw["run"]
+        assert result["n_attack"] >= 2 and len(result["curve"]) >= 2  # step 0 and trained points
         moved = result["curve"][-1]["item_logprobs"] != result["curve"][0]["item_logprobs"]
         assert moved  # the attack trained the weights
         assert {k: v for k, v in result.items() if k != "wall_time_s"} == {
             k: v for k, v in alone.items() if k != "wall_time_s"
         }
-        assert read_json(paths[draw])["p"] == draw[0] and read_json(paths[draw])["run"] == draw[1]
+        assert read_json(layout.path(kind, results=tmp_path / "together", **names, **draw)) == result
+    assert together[5]["config"]["epochs"] == 3 and together[0]["config"]["epochs"] == 2
 
 
 def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
@@ -258,24 +265,19 @@ def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
 
     config, where = _tiny_checkpoint(tmp_path, {"attack_calibration": {"harmful": {"epochs": 4}}})
     names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 0}
-    (attack,) = attacks.run_attacks(
-        config, kind="harmful", out=[layout.path("harmful", results=tmp_path, **names)], **where
-    )
+    (attack,) = attacks.run_attacks(config, out=[layout.path("harmful", results=tmp_path, **names)], **where)
     calibration_path = layout.path("calibration_harmful", results=tmp_path, **names)
-    (long,) = attacks.run_attacks(config, kind="harmful", calibration=True, out=[calibration_path], **where)
+    (long,) = attacks.run_attacks(config, out=[calibration_path], **where)
     assert long["config"]["epochs"] == 4 and attack["config"]["epochs"] == 2
     assert long["steps_per_epoch"] == attack["steps_per_epoch"] >= 1
     assert len(long["curve"]) == 5 and long["curve"][-1]["step"] == 4 * long["steps_per_epoch"]
     assert first_epochs(long, 2)["curve"] == attack["curve"]
     assert long["curve"][-1]["item_logprobs"] != attack["curve"][-1]["item_logprobs"]  # it trained on
-    with pytest.raises(ValueError, match="not a calibration_harmful result path"):
-        attacks.run_attacks(
-            config,
-            kind="harmful",
-            calibration=True,
-            out=[layout.path("harmful", results=tmp_path, **names)],
-            **where,
+    with pytest.raises(ValueError, match="not an attack result path; expected one of"):
+        unlearn_path = layout.path(
+            "unlearn", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0
         )
+        attacks.run_attacks(config, out=[unlearn_path], **where)
 
 
 def test_eval_interval_spells_every_epoch_a_step_count_or_the_end():
@@ -292,13 +294,13 @@ def test_a_draw_scored_at_the_end_is_the_per_epoch_draw_without_its_middle_point
     config, where = _tiny_checkpoint(tmp_path)
     names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 0}
     (every_epoch,) = attacks.run_attacks(
-        config, kind="harmful", out=[layout.path("harmful", results=tmp_path / "a", **names)], **where
+        config, out=[layout.path("harmful", results=tmp_path / "a", **names)], **where
     )
     config_end = validate_config(
         config | {"attacks": {"harmful": config["attacks"]["harmful"] | {"eval_every_steps": "end"}}}
     )
     (at_end,) = attacks.run_attacks(
-        config_end, kind="harmful", out=[layout.path("harmful", results=tmp_path / "b", **names)], **where
+        config_end, out=[layout.path("harmful", results=tmp_path / "b", **names)], **where
     )
     assert len(every_epoch["curve"]) == 3 and len(at_end["curve"]) == 2
     assert at_end["curve"] == [every_epoch["curve"][0], every_epoch["curve"][-1]]

@@ -28,8 +28,6 @@ def test_the_parser_turns_options_into_the_declared_types():
     args = cli.build_parser().parse_args(
         [
             "attack",
-            "--kind",
-            "harmful",
             "--benchmark",
             "b",
             "--model",
@@ -53,4 +51,4 @@ def test_the_parser_turns_options_into_the_declared_types():
     )
     assert (args.seed, args.out) == (0, ["o1", "o2"])
     with pytest.raises(SystemExit):
-        cli.build_parser().parse_args(["attack", "--kind", "neither"])
+        cli.build_parser().parse_args(["attack", "--seed", "first"])

@@ -36,10 +36,9 @@ TORCH_RULES = {
     "pretrain_never_learned",
     "unlearn",
     "reference_eval",
+    "attack",
     "attack_harmful",
-    "attack_benign",
-    "calibrate_harmful",
-    "calibrate_benign",
+    "calibrate",
     "attribution",
     "logit_lens",
 }
@@ -226,8 +225,9 @@ def paper_dry_run() -> str:
 
 
 def expected_paper_counts(cfg: dict) -> dict[str, int]:
-    """Jobs per rule of the paper protocol, counted from the config by hand. An attack job runs every (p, run)
-    draw of one checkpoint and attack learning rate."""
+    """Jobs per rule of the paper protocol, counted from the config by hand. An attack job runs every draw of one
+    checkpoint: harmful and benign draws of a method or reference (``attack``), harmful draws of a λ-ablation
+    variant (``attack_harmful``), the calibration sweep's draws of a calibrated method (``calibrate``)."""
     models, benches = list(cfg["models"]), cfg["benchmarks"]
     mcqa = [b for b, v in benches.items() if v["kind"] in ("faithun", "worldfacts")]
     rouge = [b for b in benches if b not in mcqa]
@@ -235,13 +235,9 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
     attacked = cfg["attacks"].get("methods") or methods
     ana = cfg["analysis"]
     n_variants = len(ana["lambda_ablation"])
-    harmful = cfg["attacks"]["harmful"]
-    per_method = len(harmful["learning_rates"])
-    calibration = ana["attack_calibration"]
-    calibrated = len(set(calibration["methods"]) & set(attacked))
+    calibrated = len(set(ana["attack_calibration"]["methods"]) & set(attacked))
     n_m, n_s = len(models), len(seeds)
     n_ref = 1 if cfg["attacks"].get("references", True) else 0  # Start / NeverLearned (ssiuu/references.py)
-    attacked = [*attacked, *["reference"] * n_ref]
     return {
         "prepare_model": n_m,
         "build_benchmark": len(benches),
@@ -251,20 +247,9 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
         "pretrain_never_learned": n_m * len(rouge) * n_ref,
         "reference_eval": n_m * n_s * len(benches) * n_ref,
         "unlearn": n_m * n_s * (len(benches) * len(methods) + len(mcqa) * n_variants),
-        "attack_harmful": n_m
-        * n_s
-        * (len(benches) * len(attacked) * per_method + len(mcqa) * n_variants * per_method),
-        "attack_benign": n_m
-        * n_s
-        * len(benches)
-        * len(attacked)
-        * len(cfg["attacks"]["benign"]["learning_rates"]),
-        "calibrate_harmful": n_m
-        * n_s
-        * len(mcqa)
-        * calibrated
-        * len(calibration["harmful"]["learning_rates"]),
-        "calibrate_benign": n_m * n_s * len(mcqa) * calibrated * len(calibration["benign"]["learning_rates"]),
+        "attack": n_m * n_s * len(benches) * (len(attacked) + n_ref),
+        "attack_harmful": n_m * n_s * len(mcqa) * n_variants,
+        "calibrate": n_m * n_s * len(mcqa) * calibrated,
     }
 
 

@@ -316,7 +316,7 @@ work, ctld_log = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 run_log = (work / "slurm.log").read_text()
 LOCAL_RULES = {"all"}            # rules without an action: Snakemake handles them itself
 TORCH = {"prepare_model", "split", "base_eval", "pretrain", "pretrain_never_learned", "unlearn",
-         "reference_eval", "attack_harmful", "attack_benign", "calibrate_harmful", "calibrate_benign",
+         "reference_eval", "attack", "attack_harmful", "calibrate",
          "attribution", "logit_lens"}
 
 # Snakemake's plan: the first "Job stats" table of the run

@@ -4,111 +4,93 @@ ATTACK_INPUT = {
     "result": rules.unlearn.output.result,
     "checkpoint": attack_checkpoint,
 }
+ATTACK_COMMAND = (
+    "{params.ssiuu} attack "
+    "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
+    "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
+    "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
+)
+
+
+rule attack:
+    """Every attack draw of one checkpoint (§6.2.2), one process, one file per draw: harmful (retrain on ⌈p·n⌉
+    of the n wrongly answered forget items, FS and log-prob on the rest) and benign (retrain on instruction
+    data, FS and log-prob on the n items), for every p, learning rate and run."""
+    input:
+        **ATTACK_INPUT,
+    output:
+        HARMFUL_DRAWS + BENIGN_DRAWS,
+    log:
+        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{W}/benchmarks/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        method=layout.PLAIN_METHOD,
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        **torch_resources(runtime=120 * (len(HARMFUL_DRAWS) + len(BENIGN_DRAWS))),
+    params:
+        ssiuu=SSIUU,
+        settings={kind: attack_settings(kind) for kind in ("harmful", "benign")},
+    shell:
+        ATTACK_COMMAND
 
 
 rule attack_harmful:
-    """Retrain on ⌈p·n⌉ of the n wrongly answered forget items; FS and log-prob curves on the rest (§6.2.2).
-
-    One job per checkpoint and learning rate runs every (p, run) draw in one process, one file per draw."""
+    """The harmful attack draws of a method variant (the λ ablation, Fig. 7a), one process, one file per draw."""
     input:
         **ATTACK_INPUT,
     output:
-        [P("harmful", p=p, run=r) for p in HARMFUL_P for r in RUNS],
+        HARMFUL_DRAWS,
     log:
-        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/harmful_lr{{lr}}.log",
+        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
     benchmark:
-        f"{W}/benchmarks/attack_harmful/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
+        f"{W}/benchmarks/attack_harmful/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        method=layout.METHOD_VARIANT,
     conda:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120 * len(HARMFUL_P) * len(RUNS)),
+        **torch_resources(runtime=120 * len(HARMFUL_DRAWS)),
     params:
         ssiuu=SSIUU,
         settings=attack_settings("harmful"),
     shell:
-        "{params.ssiuu} attack --kind harmful "
-        "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
-        "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
-        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
+        ATTACK_COMMAND
 
 
-rule attack_benign:
-    """Retrain on benign instruction data; FS and log-prob curves on the wrongly answered forget items (§6.2.2).
-
-    One job per checkpoint and learning rate runs every run's draw in one process, one file per draw."""
+rule calibrate:
+    """The attack calibration sweep's draws of one checkpoint (Fig. 7b, c): each attack at every calibration
+    learning rate, run for analysis.attack_calibration's epochs with an evaluation after every epoch."""
     input:
         **ATTACK_INPUT,
     output:
-        [P("benign", run=r) for r in RUNS],
+        CALIBRATION_DRAWS,
     log:
-        f"{W}/logs/attack/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/benign_lr{{lr}}.log",
+        f"{W}/logs/calibration/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
     benchmark:
-        f"{W}/benchmarks/attack_benign/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
+        f"{W}/benchmarks/calibrate/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
     conda:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120 * len(RUNS)),
+        **torch_resources(
+            runtime=60
+            * len(CALIBRATION_RUNS)
+            * sum(
+                len(CALIBRATION[kind]["learning_rates"]) * CALIBRATION[kind]["epochs"]
+                for kind in ("harmful", "benign")
+            )
+        ),
     params:
         ssiuu=SSIUU,
-        settings=attack_settings("benign"),
+        settings={kind: attack_settings(kind) for kind in ("harmful", "benign")},
+        calibration={
+            kind: {k: v for k, v in CALIBRATION[kind].items() if k != "learning_rates"}
+            for kind in ("harmful", "benign")
+        },
     shell:
-        "{params.ssiuu} attack --kind benign "
-        "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
-        "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
-        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
-
-
-rule calibrate_harmful:
-    """The calibration sweep's harmful draws (Fig. 7b, c): the harmful attack at one learning rate, run for
-    analysis.attack_calibration.harmful.epochs with an evaluation after every epoch."""
-    input:
-        **ATTACK_INPUT,
-    output:
-        [P("calibration_harmful", p=CALIBRATION["harmful"]["fraction"], run=r) for r in CALIBRATION_RUNS],
-    log:
-        f"{W}/logs/calibration/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/harmful_lr{{lr}}.log",
-    benchmark:
-        f"{W}/benchmarks/calibrate_harmful/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
-    conda:
-        ENV
-    threads: config["threads"]
-    resources:
-        **torch_resources(runtime=60 * len(CALIBRATION_RUNS) * CALIBRATION["harmful"]["epochs"]),
-    params:
-        ssiuu=SSIUU,
-        settings=attack_settings("harmful"),
-        calibration={k: CALIBRATION["harmful"][k] for k in ("fraction", "epochs")},
-    shell:
-        "{params.ssiuu} attack --calibration --kind harmful "
-        "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
-        "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
-        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
-
-
-rule calibrate_benign:
-    """The calibration sweep's benign draws (Fig. 7b, c): the benign attack at one learning rate, run for
-    analysis.attack_calibration.benign.epochs with an evaluation after every epoch."""
-    input:
-        **ATTACK_INPUT,
-    output:
-        [P("calibration_benign", run=r) for r in CALIBRATION_RUNS],
-    log:
-        f"{W}/logs/calibration/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/benign_lr{{lr}}.log",
-    benchmark:
-        f"{W}/benchmarks/calibrate_benign/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}/lr{{lr}}.tsv"
-    conda:
-        ENV
-    threads: config["threads"]
-    resources:
-        **torch_resources(runtime=60 * len(CALIBRATION_RUNS) * CALIBRATION["benign"]["epochs"]),
-    params:
-        ssiuu=SSIUU,
-        settings=attack_settings("benign"),
-        calibration={"epochs": CALIBRATION["benign"]["epochs"]},
-    shell:
-        "{params.ssiuu} attack --calibration --kind benign "
-        "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
-        "--seed {wildcards.seed} --checkpoint {input.checkpoint} --split {input.split} "
-        "--unlearn-result {input.result} --base-result {input.base} --out {output} > {log} 2>&1"
+        ATTACK_COMMAND

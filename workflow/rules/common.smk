@@ -62,12 +62,24 @@ CALIBRATION = ANALYSIS["attack_calibration"]
 
 
 def attack_settings(kind):
-    """The attack settings one attack job depends on (its params): all but the learning-rate list, which the
-    job's wildcard names, so adding a learning rate reruns no finished job."""
+    """The settings of one attack kind that its draws depend on (a job's params): all but the learning-rate list,
+    which the job's output files name."""
     return {k: v for k, v in config["attacks"][kind].items() if k != "learning_rates"}
 
 
 CALIBRATION_RUNS = list(range(int(CALIBRATION["runs"])))
+#: the result files of one checkpoint's attack draws, by kind, wildcards {benchmark} {model} {method} {seed} left open
+HARMFUL_DRAWS = [P("harmful", p=p, lr=lr, run=r) for p in HARMFUL_P for lr in HARMFUL_LR for r in RUNS]
+BENIGN_DRAWS = [P("benign", lr=lr, run=r) for lr in BENIGN_LR for r in RUNS]
+CALIBRATION_DRAWS = [
+    P("calibration_harmful", p=CALIBRATION["harmful"]["fraction"], lr=fmt_lr(lr), run=r)
+    for lr in CALIBRATION["harmful"]["learning_rates"]
+    for r in CALIBRATION_RUNS
+] + [
+    P("calibration_benign", lr=fmt_lr(lr), run=r)
+    for lr in CALIBRATION["benign"]["learning_rates"]
+    for r in CALIBRATION_RUNS
+]
 
 
 def style(benchmark):

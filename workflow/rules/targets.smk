@@ -41,17 +41,7 @@ def calibration_targets():
     out = []
     for b, m, s in ((b, m, s) for b in analysis_benchmarks() for m in MODELS for s in SEEDS):
         for x in (x for x in CALIBRATION["methods"] if x in attacked_methods(b)):
-            where = {"benchmark": b, "model": m, "method": x, "seed": s}
-            p = CALIBRATION["harmful"]["fraction"]
-            for r in CALIBRATION_RUNS:
-                out += [
-                    P("calibration_harmful", **where, p=p, lr=lr, run=r)
-                    for lr in CALIBRATION["harmful"]["learning_rates"]
-                ]
-                out += [
-                    P("calibration_benign", **where, lr=lr, run=r)
-                    for lr in CALIBRATION["benign"]["learning_rates"]
-                ]
+            out += [f.format(benchmark=b, model=m, method=x, seed=s) for f in CALIBRATION_DRAWS]
     return out
 
 
@@ -86,12 +76,8 @@ def attack_targets():
     for b, m, s in ((b, m, s) for b in BENCHMARKS for m in MODELS for s in SEEDS):
         attacked = attacked_methods(b)
         for x in attacked + (lambda_variants() if style(b) == "mcqa" else []):
-            where = {"benchmark": b, "model": m, "method": x, "seed": s}
-            out += [
-                P("harmful", **where, p=p, lr=lr, run=r) for p in HARMFUL_P for lr in HARMFUL_LR for r in RUNS
-            ]
-            if x in attacked:
-                out += [P("benign", **where, lr=lr, run=r) for lr in BENIGN_LR for r in RUNS]
+            draws = HARMFUL_DRAWS + (BENIGN_DRAWS if x in attacked else [])
+            out += [f.format(benchmark=b, model=m, method=x, seed=s) for f in draws]
     return out
 
 
