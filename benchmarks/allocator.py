@@ -17,7 +17,6 @@ and whether the job's result JSON is the same both ways (every field but wall ti
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from attack_grouping import attack_command
+from attack_grouping import attack_command, run_parser
 
 from ssiuu import layout
 from ssiuu.config import load_config
@@ -87,12 +86,7 @@ def run_job(command: list[str], env: dict) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run-dir", type=Path, default=Path("."), help="checkout that holds results/ and work/")
-    ap.add_argument("--config", default="config.yaml")
-    ap.add_argument("--benchmark", default="worldfacts")
-    ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--method", default="SSIUU")
+    ap = run_parser(__doc__, "SSIUU")
     ap.add_argument("--jobs", default="unlearn,attack", help="comma-separated: unlearn, attack")
     ap.add_argument("--draws", type=int, default=2, help="harmful draws of the attack job")
     ap.add_argument("--repeats", type=int, default=1)

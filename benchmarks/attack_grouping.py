@@ -73,13 +73,21 @@ def timed(commands: list[list[str]], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_parser(description: str | None, method: str) -> argparse.ArgumentParser:
+    """The options of a benchmark that reruns jobs of a finished run: where it is and which checkpoint."""
+    ap = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--run-dir", type=Path, default=Path("."), help="checkout that holds results/ and work/")
     ap.add_argument("--config", default="config.yaml")
     ap.add_argument("--benchmark", default="worldfacts")
     ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--method", default="NPO")
+    ap.add_argument("--method", default=method)
+    return ap
+
+
+def main() -> None:
+    ap = run_parser(__doc__, "NPO")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument(
         "--groupings", default="per kind,per checkpoint", help="comma-separated of " + ", ".join(GROUPINGS)
