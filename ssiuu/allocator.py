@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 #: mallopt parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
-#: the largest trim threshold mallopt accepts (it takes an int): free memory at the heap top is never returned
+#: the largest trim threshold mallopt accepts (it takes an int): the heap top is returned only past 2 GiB free
 NEVER_TRIM = 2**31 - 1
 
 

@@ -4,6 +4,8 @@ ATTACK_INPUT = {
     "result": rules.unlearn.output.result,
     "checkpoint": attack_checkpoint,
 }
+#: the settings of both attack kinds, which a job running both depends on
+ATTACK_SETTINGS = {kind: attack_settings(kind) for kind in ("harmful", "benign")}
 ATTACK_COMMAND = (
     "{params.ssiuu} attack "
     "--benchmark {wildcards.benchmark} --model {wildcards.model} --method {wildcards.method} "
@@ -33,7 +35,7 @@ rule attack:
         **torch_resources(runtime=120 * (len(HARMFUL_DRAWS) + len(BENIGN_DRAWS))),
     params:
         ssiuu=SSIUU,
-        settings={kind: attack_settings(kind) for kind in ("harmful", "benign")},
+        settings=ATTACK_SETTINGS,
     shell:
         ATTACK_COMMAND
 
@@ -87,7 +89,7 @@ rule calibrate:
         ),
     params:
         ssiuu=SSIUU,
-        settings={kind: attack_settings(kind) for kind in ("harmful", "benign")},
+        settings=ATTACK_SETTINGS,
         calibration={
             kind: {k: v for k, v in CALIBRATION[kind].items() if k != "learning_rates"}
             for kind in ("harmful", "benign")
