@@ -6,8 +6,11 @@ free. A job that allocates and frees model-sized temporaries every step (SSIUU's
 parameters and second gradient; a fresh AdamW state per attack draw) then pays a page fault and a zeroed
 page for every 4 KiB it touches, every step: the kernel time of an SSIUU step on SmolLM2-135M exceeded its
 compute. With mmap off (``M_MMAP_MAX = 0``) and trimming off (``M_TRIM_THRESHOLD`` unbounded) freed blocks
-go back to the heap and are reused; the resident set then stays at the job's peak until it ends.
-``benchmarks/allocator.py`` measures both ways side by side. The arithmetic is the same either way.
+stay in the heap and serve later blocks that fit in them; the resident set then stays at the job's peak until
+it ends. Not every block fits: torch asks for 64-byte-aligned blocks, which glibc serves from a free block a
+little larger than the request, so a freed block hemmed in by live small ones is too small for the next
+block of its own size, and the heap grows instead. About half the page faults go (``benchmarks/allocator.py``
+measures both ways side by side, faults included). The arithmetic is the same either way.
 """
 
 from __future__ import annotations
