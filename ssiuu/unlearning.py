@@ -13,7 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -30,7 +30,7 @@ from ssiuu.finite import NonFiniteLossError, non_finite, require_finite_model
 from ssiuu.io import read_json, write_json
 from ssiuu.jobs import MethodRun, ModelOnSplit
 from ssiuu.models import load_for
-from ssiuu.training import QAPair, train
+from ssiuu.training import QAPair, TrainResult, train
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,15 @@ def forget_eval_records(split: BenchmarkSplit) -> list[QARecord]:
 
 
 def evaluate(
-    config: dict[str, Any], benchmark: str, model_obj: Any, tokenizer: Any, split: BenchmarkSplit
+    config: dict[str, Any],
+    benchmark: str,
+    model_obj: Any,
+    tokenizer: Any,
+    split: BenchmarkSplit,
+    forget_answers: dict[str, str] | None = None,
 ) -> dict:
-    """FS, RS, test score and US of a model on a split, and each FS item's answer log-probability."""
+    """FS, RS, test score and US of a model on a split, and each FS item's answer log-probability;
+    ``forget_answers`` (record id → greedy answer) are FS answers these weights already gave."""
     from ssiuu.evaluation import evaluate_split
 
     bcfg = benchmark_config(config, benchmark)
@@ -65,6 +71,7 @@ def evaluate(
         forget_kinds=bcfg["forget_question_kinds"],
         work_dir=Path(config["work_dir"]) / "lm_eval",
         batch_size=config["eval_batch_size"],
+        forget_answers=forget_answers,
         **budgets,
     )
     if "per_item" in metrics:
@@ -156,10 +163,23 @@ class _Job:
         self.start_cache: dict[Any, Any] = {}
 
 
-def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
-    """Train at one learning rate until FS reaches the threshold: ``(try entry, (lr, result, curve, model,
-    tokenizer, converged))``, or ``(entry, None)`` when the try became non-finite."""
-    from ssiuu.evaluation import forget_score
+class _Outcome(NamedTuple):
+    """A finished learning-rate try: its trained model and what the final evaluation reuses."""
+
+    lr: float
+    result: TrainResult
+    curve: list[list[float]]
+    model: Any
+    tokenizer: Any
+    converged: bool
+    #: the greedy answer to each FS record at the final weights (the last FS check ran on them)
+    forget_answers: dict[str, str]
+
+
+def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
+    """Train at one learning rate until FS reaches the threshold: ``(try entry, outcome)``, or
+    ``(entry, None)`` when the try became non-finite."""
+    from ssiuu.evaluation import answer_items
 
     model_obj, tokenizer = load_for(
         job.config, job.run.model, job.run.model_dir, attn_implementation=job.attn
@@ -176,13 +196,15 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
         **job.params,
     )
     curve: list[list[float]] = [[0, job.start_fs]]
+    answers: dict[str, str] = {}
     ucfg = job.ucfg
+    key = "correct" if job.split.style == "mcqa" else "rougeL_recall"
 
     def callback(step: int, m: Any) -> bool:
         if step % ucfg["eval_every"] and step != ucfg["max_steps"]:
             return False
         with torch.no_grad():
-            fs = forget_score(
+            items = answer_items(
                 m,
                 tokenizer,
                 job.eval_records,
@@ -190,6 +212,9 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
                 max_new_tokens=job.budget,
                 batch_size=job.config["eval_batch_size"],
             )
+        fs = sum(float(it[key]) for it in items) / len(items)
+        answers.clear()
+        answers.update((it["id"], it["generation"]) for it in items)
         curve.append([step, fs])
         log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", job.run.method, lr, step, fs, job.threshold)
         return fs <= job.threshold
@@ -223,10 +248,11 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], tuple | None]:
         "loss_curve": res.losses,
         "wall_time_s": res.wall_time_s,
     }
-    return entry, (lr, res, curve, model_obj, tokenizer, converged)
+    final = answers if curve[-1][0] == res.steps else {}  # answers of earlier weights are not reused
+    return entry, _Outcome(lr, res, curve, model_obj, tokenizer, converged, final)
 
 
-def _search(job: _Job) -> tuple[tuple, list[dict[str, Any]]]:
+def _search(job: _Job) -> tuple[_Outcome, list[dict[str, Any]]]:
     """The learning-rate search, lowest rate first: the first try that converges, else the one that forgot most
     (a tie keeps the lower rate). Raises :class:`NonFiniteLossError` when every try became non-finite."""
     tries: list[dict[str, Any]] = []
@@ -235,9 +261,9 @@ def _search(job: _Job) -> tuple[tuple, list[dict[str, Any]]]:
         entry, outcome = _try_rate(job, lr)
         failure = entry.pop("error", failure)
         tries.append(entry)
-        if outcome is not None and (chosen is None or outcome[2][-1][1] < chosen[2][-1][1]):
+        if outcome is not None and (chosen is None or outcome.curve[-1][1] < chosen.curve[-1][1]):
             chosen = outcome
-        if outcome is not None and outcome[5]:
+        if outcome is not None and outcome.converged:
             break
     if chosen is None:
         rates = ", ".join(f"{t['lr']:g}" for t in tries)
@@ -258,24 +284,26 @@ def run_unlearning(config: dict[str, Any], run: MethodRun, *, base: str, out: st
     threshold, start_fs = float(base_result["threshold"]), float(base_result["forget_score"])
     job = _Job(config, run, split_obj, threshold, start_fs)
     start = time.perf_counter()
-    (lr, res, curve, model_obj, tokenizer, converged), tries = _search(job)
+    chosen, tries = _search(job)
     with torch.no_grad():
-        metrics = evaluate(config, run.benchmark, model_obj, tokenizer, split_obj)
-    _save_checkpoint(model_obj, tokenizer, checkpoint)
+        metrics = evaluate(
+            config, run.benchmark, chosen.model, chosen.tokenizer, split_obj, chosen.forget_answers
+        )
+    _save_checkpoint(chosen.model, chosen.tokenizer, checkpoint)
     result = {
         **run.header(),
         "params": job.params,
-        "converged": converged,
+        "converged": chosen.converged,
         "threshold": job.threshold,
-        "lr": lr,
-        "steps": res.steps,
-        "fs_curve": curve,
+        "lr": chosen.lr,
+        "steps": chosen.result.steps,
+        "fs_curve": chosen.curve,
         **metrics,
         "tries": tries,
         "wall_time_s": time.perf_counter() - start,
         "peak_memory_mb": _peak_memory_mb(),
     }
-    if not converged:
+    if not chosen.converged:
         log.warning(
             "%s never reached the threshold %.3f; result marked converged=false", run.method, job.threshold
         )

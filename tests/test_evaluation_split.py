@@ -164,3 +164,33 @@ def test_forget_score_styles(monkeypatch, tiny):
     assert forget_score(model, tok, recs, "rouge") == 0.5
     with pytest.raises(ValueError, match="style"):
         forget_score(model, tok, recs, "bleu")
+
+
+def test_forget_answers_given_are_scored_not_generated_again(monkeypatch, tiny):
+    """The unlearning job's last FS check answered the forget records at the final weights: the final
+    evaluation scores those answers and generates only the rest, with the same result as generating all."""
+    forget = [_mc("f1", "base", "A"), _mc("f2", "base", "C"), _mc("f2", "paraphrase", "C")]
+    retain, test = [_mc("r1", "base", "D")], [_mc("t1", "base", "G")]
+    split = BenchmarkSplit(name="wf", style="mcqa", forget=forget, retain=retain, test=test)
+    model, tok = tiny
+    options = {"utility_tasks": [], "utility_limit": None, "work_dir": "unused", "mcqa_max_new_tokens": 4}
+    everything = evaluate_split(model, tok, split, **options)
+    base = [r for r in forget if r.kind == "base"]
+    checked = ev.answer_items(model, tok, base, "mcqa", max_new_tokens=4)
+    answers = {it["id"]: it["generation"] for it in checked}
+
+    generated: list[str] = []
+    real = ev.greedy_generate
+
+    def counting(model, tok, prompts, **kw):
+        generated.extend(prompts)
+        return real(model, tok, prompts, **kw)
+
+    monkeypatch.setattr(ev, "greedy_generate", counting)
+    reused = evaluate_split(model, tok, split, forget_answers=answers, **options)
+    assert reused == everything
+    assert len(generated) == 3  # the paraphrase, the retain and the test record; not the two base records
+    assert not any("f1 base" in p or "f2 base" in p for p in generated)
+    # and the given answers are what is scored: the gold option for both base records makes FS 1
+    gold = evaluate_split(model, tok, split, forget_answers={r.id: r.answer for r in base}, **options)
+    assert gold["forget_score"] == 1.0 and everything["forget_score"] < 1.0

@@ -59,10 +59,18 @@ def search(monkeypatch, tmp_path):
         monkeypatch.setattr(unlearning, "load_for", load_for)
         monkeypatch.setattr(unlearning, "train", train)
         monkeypatch.setattr(ssiuu.methods, "get_method", lambda name: Method)
-        monkeypatch.setattr(ssiuu.evaluation, "forget_score", lambda m, *a, **k: final_fs[m.try_index])
-        monkeypatch.setattr(
-            unlearning, "evaluate", lambda config, b, m, *a: {"forget_score": final_fs[m.try_index]}
-        )
+
+        def answer_items(m, tok, records, style, **_k):  # every FS check answers at the try's final FS
+            return [
+                {"id": r.id, "correct": final_fs[m.try_index], "generation": f"try {m.try_index}"}
+                for r in records
+            ]
+
+        def evaluate(config, benchmark, m, tok, split, forget_answers):
+            return {"forget_score": final_fs[m.try_index], "reused": forget_answers}
+
+        monkeypatch.setattr(ssiuu.evaluation, "answer_items", answer_items)
+        monkeypatch.setattr(unlearning, "evaluate", evaluate)
         monkeypatch.setattr(unlearning, "_save_checkpoint", lambda m, tok, path: saved.append(m.try_index))
         split = tmp_path / "split.json"
         BenchmarkSplit(name="wf", style="mcqa", forget=_records(3), retain=_records(5)[3:], test=[]).save(
@@ -94,6 +102,8 @@ def test_the_lowest_converging_rate_wins_and_the_search_stops(search):
     assert result["converged"] and result["lr"] == 3e-5 and saved == [1]
     assert [t["lr"] for t in result["tries"]] == [1e-5, 3e-5]  # 1e-4 is never tried
     assert result["steps"] == 2  # stopped at the first check below the threshold
+    # the final evaluation reuses the last FS check's answers: they were given by the saved weights
+    assert result["reused"] == {"q0": "try 1", "q1": "try 1", "q2": "try 1"}
 
 
 def test_without_convergence_the_try_that_forgot_most_is_reported(search):

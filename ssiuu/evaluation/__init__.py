@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +112,9 @@ def _parts(
     retain_limit: int | None,
     test_limit: int | None,
     forget_kinds: Sequence[str] | None = None,
-) -> tuple[dict[str, list[QARecord]], list[str]]:
-    """The record sets one evaluation scores (forget, retain, test, ROUGE utility sets) and their prompts;
-    ``forget_kinds`` keeps only those MCQA forget question kinds (``None`` = all)."""
+) -> dict[str, list[QARecord]]:
+    """The record sets one evaluation scores (forget, retain, test, ROUGE utility sets); ``forget_kinds``
+    keeps only those MCQA forget question kinds (``None`` = all)."""
     retain = split.retain_train[:retain_limit] if retain_limit is not None else split.retain_train
     test = list(split.test)[:test_limit] if test_limit is not None else list(split.test)
     if split.style == "mcqa":
@@ -123,7 +123,27 @@ def _parts(
     else:
         parts = {"forget": split.forget_train, "retain": retain, "test": test}
         parts.update({f"utility/{k}": list(v) for k, v in split.utility.items()})
-    return parts, [prompt for p in parts.values() for prompt in _prompts(split.style, p)]
+    return parts
+
+
+def _generations(
+    model: Any,
+    tokenizer: Any,
+    style: str,
+    parts: dict[str, list[QARecord]],
+    forget_answers: Mapping[str, str],
+    **options: Any,
+) -> list[str]:
+    """Greedy answers to every record of ``parts`` in order, in one :func:`greedy_generate` pass (the shared
+    prompt prefix is encoded once); a forget record whose id is in ``forget_answers`` takes that answer
+    instead of being generated again."""
+    records = [(name, r) for name, recs in parts.items() for r in recs]
+    known = [name == "forget" and r.id in forget_answers for name, r in records]
+    todo = [r for (_, r), done in zip(records, known, strict=True) if not done]
+    fresh = iter(greedy_generate(model, tokenizer, _prompts(style, todo), **options) if todo else [])
+    return [
+        forget_answers[r.id] if done else next(fresh) for (_, r), done in zip(records, known, strict=True)
+    ]
 
 
 def _score_parts(
@@ -170,24 +190,33 @@ def evaluate_split(
     rouge_max_new_tokens: int = ROUGE_MAX_NEW_TOKENS,
     match_rule: str = "unique_mention",
     seed: int = 0,
+    forget_answers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """All scores of one model on one benchmark split.
 
     Returns ``{"forget_score", "retain_score", "test_score", "utility", "US", "per_item", "by_kind"}``.
     ``test_score`` / ``US`` are ``None`` when the split has no test records / no utility source.
-    All generations of one call run through a single :func:`greedy_generate` pass, so the shared prompt
-    prefix is encoded once. ``retain_limit`` / ``test_limit`` keep only the first N retain / test records
+    ``retain_limit`` / ``test_limit`` keep only the first N retain / test records
     (``None`` = all); ``forget_kinds`` keeps only those MCQA forget question kinds (``None`` = all; FS needs
-    ``base``).
+    ``base``). ``forget_answers`` maps forget record ids to greedy answers that these weights already gave at
+    the same generation budget (the unlearning job's last FS check); those records are scored from them, not
+    generated again.
 
     US: for a ROUGE-style split with utility sets, their mean ROUGE-L recall (``utility["tasks"]`` per
     set); otherwise the lm-eval accuracy over ``utility_tasks`` (:func:`utility_score`, ``utility_limit``
     items per task). An empty ``utility_tasks`` skips lm-eval (``US`` is then ``None``).
     """
-    parts, prompts = _parts(split, retain_limit, test_limit, forget_kinds)
+    parts = _parts(split, retain_limit, test_limit, forget_kinds)
     max_new = mcqa_max_new_tokens if split.style == "mcqa" else rouge_max_new_tokens
-    gens = greedy_generate(
-        model, tokenizer, prompts, max_new_tokens=max_new, batch_size=batch_size, desc=f"eval {split.name}"
+    gens = _generations(
+        model,
+        tokenizer,
+        split.style,
+        parts,
+        forget_answers or {},
+        max_new_tokens=max_new,
+        batch_size=batch_size,
+        desc=f"eval {split.name}",
     )
     per_item, scores = _score_parts(split.style, parts, gens, match_rule)
     key = "correct" if split.style == "mcqa" else "rougeL_recall"
