@@ -17,6 +17,7 @@ import argparse
 import copy
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -26,16 +27,41 @@ from ssiuu.models import load_for
 from ssiuu.unlearning import evaluate
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def eval_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options of a benchmark that times final evaluations of one model on one split."""
+    ap = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--config", default="config.yaml")
     ap.add_argument("--benchmark", default="worldfacts")
     ap.add_argument("--model", default="smollm2", help="model key of the config")
-    ap.add_argument("--model-dir", required=True, help="prepared model directory (rule prepare_model)")
+    ap.add_argument("--model-dir", required=True, help="prepared model or unlearned checkpoint directory")
     ap.add_argument("--split", required=True, help="split.json of the benchmark")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
+    return ap
+
+
+def interleaved(
+    variants: dict[str, Callable[[], dict]], repeats: int
+) -> tuple[dict[str, float], dict[str, dict]]:
+    """Run every variant once per repeat, in rotating order: median seconds and last result of each."""
+    names = list(variants)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    results: dict[str, dict] = {}
+    for rep in range(repeats):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                results[name] = variants[name]()
+            times[name].append(time.perf_counter() - t0)
+            print(f"repeat {rep + 1} {name}: {times[name][-1]:.1f}s", flush=True)
+    return {n: statistics.median(t) for n, t in times.items()}, results
+
+
+def main() -> None:
+    args = eval_parser(__doc__).parse_args()
     torch.set_num_threads(args.threads)
 
     config = load_config(args.config)
@@ -45,16 +71,10 @@ def main() -> None:
         configs[name]["benchmarks"][args.benchmark]["forget_question_kinds"] = kinds
     split = BenchmarkSplit.load(args.split)
     model, tok = load_for(config, args.model, args.model_dir)
-    names = list(configs)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    results: dict[str, dict] = {}
-    for rep in range(args.repeats):
-        for name in names[rep % 2 :] + names[: rep % 2]:
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                results[name] = evaluate(configs[name], args.benchmark, model, tok, split)
-            times[name].append(time.perf_counter() - t0)
-            print(f"repeat {rep + 1} {name}: {times[name][-1]:.1f}s", flush=True)
+    seconds, results = interleaved(
+        {name: lambda c=c: evaluate(c, args.benchmark, model, tok, split) for name, c in configs.items()},
+        args.repeats,
+    )
 
     full, base = results["all kinds"], results["base only"]
     base_ids = {item["id"] for item in base["per_item"]["forget"]}
@@ -64,12 +84,11 @@ def main() -> None:
         and full["per_item"]["retain"] == base["per_item"]["retain"]
         and full["per_item"]["test"] == base["per_item"]["test"]
     )
-    seconds = {n: statistics.median(t) for n, t in times.items()}
     print(
         f"forget questions scored: {len(full['per_item']['forget'])} (all kinds) vs {len(base_ids)} (base only)"
     )
-    for name in names:
-        print(f"{name}: {seconds[name]:.1f}s")
+    for name, value in seconds.items():
+        print(f"{name}: {value:.1f}s")
     print(f"all kinds / base only: {seconds['all kinds'] / seconds['base only']:.2f}x")
     print(f"FS, RS, test, US and every base, retain and test item identical: {same}")
 

@@ -14,11 +14,8 @@ results are identical.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
-
 import torch
+from final_eval_kinds import eval_parser, interleaved
 
 from ssiuu.config import benchmark_config, load_config
 from ssiuu.data.records import BenchmarkSplit
@@ -28,15 +25,7 @@ from ssiuu.unlearning import evaluate, forget_eval_records
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="config.yaml")
-    ap.add_argument("--benchmark", default="worldfacts")
-    ap.add_argument("--model", default="smollm2", help="model key of the config")
-    ap.add_argument("--model-dir", required=True, help="unlearned checkpoint or prepared model directory")
-    ap.add_argument("--split", required=True, help="split.json of the benchmark")
-    ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
+    args = eval_parser(__doc__).parse_args()
     torch.set_num_threads(args.threads)
 
     config = load_config(args.config)
@@ -51,22 +40,17 @@ def main() -> None:
             max_new_tokens=benchmark_config(config, args.benchmark)["max_new_tokens"],
             batch_size=config["eval_batch_size"],
         )
-    variants = {"generate again": None, "reuse": {it["id"]: it["generation"] for it in checked}}
-    names = list(variants)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    results: dict[str, dict] = {}
-    for rep in range(args.repeats):
-        for name in names[rep % 2 :] + names[: rep % 2]:
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                results[name] = evaluate(config, args.benchmark, model, tok, split, variants[name])
-            times[name].append(time.perf_counter() - t0)
-            print(f"repeat {rep + 1} {name}: {times[name][-1]:.1f}s", flush=True)
-
-    seconds = {n: statistics.median(t) for n, t in times.items()}
+    answers = {it["id"]: it["generation"] for it in checked}
+    seconds, results = interleaved(
+        {
+            "generate again": lambda: evaluate(config, args.benchmark, model, tok, split),
+            "reuse": lambda: evaluate(config, args.benchmark, model, tok, split, answers),
+        },
+        args.repeats,
+    )
     print(f"forget records answered by the check: {len(checked)}")
-    for name in names:
-        print(f"{name}: {seconds[name]:.1f}s")
+    for name, value in seconds.items():
+        print(f"{name}: {value:.1f}s")
     print(f"generate again / reuse: {seconds['generate again'] / seconds['reuse']:.2f}x")
     print(f"results identical: {results['generate again'] == results['reuse']}")
 
