@@ -27,8 +27,8 @@ from ssiuu.models import load_for
 from ssiuu.unlearning import evaluate
 
 
-def eval_parser(description: str | None) -> argparse.ArgumentParser:
-    """The options of a benchmark that times final evaluations of one model on one split."""
+def eval_parser(description: str | None, *, split: bool = True) -> argparse.ArgumentParser:
+    """The options of a benchmark that times final evaluations of one model (on one split with ``split``)."""
     ap = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -36,7 +36,8 @@ def eval_parser(description: str | None) -> argparse.ArgumentParser:
     ap.add_argument("--benchmark", default="worldfacts")
     ap.add_argument("--model", default="smollm2", help="model key of the config")
     ap.add_argument("--model-dir", required=True, help="prepared model or unlearned checkpoint directory")
-    ap.add_argument("--split", required=True, help="split.json of the benchmark")
+    if split:
+        ap.add_argument("--split", required=True, help="split.json of the benchmark")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     return ap
