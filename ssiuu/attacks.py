@@ -25,7 +25,7 @@ import torch
 
 from ssiuu import layout
 from ssiuu.config import benchmark_config, calibration_config
-from ssiuu.data.records import BenchmarkSplit, QARecord
+from ssiuu.data.records import ITEM_SCORE, BenchmarkSplit, QARecord
 from ssiuu.evaluation.logprob import recovered_fraction
 from ssiuu.io import read_json, write_json
 from ssiuu.models import load_for
@@ -94,7 +94,7 @@ def recorded_items(
     That evaluation ran on the very weights the checkpoint holds, so the attack's step-0 point need not be
     scored again. None when an item (or one of its values) is missing: the caller then scores the model.
     """
-    key = "correct" if style == "mcqa" else "rougeL_recall"
+    key = ITEM_SCORE[style]
     items = {item["id"]: item for item in result.get("per_item", {}).get("forget", [])}
     if any(key not in items.get(r.id, {}) or "logprob" not in items[r.id] for r in records):
         return None

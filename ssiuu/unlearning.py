@@ -25,7 +25,7 @@ from ssiuu.config import (
     method_variant,
     unlearning_config,
 )
-from ssiuu.data.records import BenchmarkSplit, QARecord
+from ssiuu.data.records import ITEM_SCORE, BenchmarkSplit, QARecord
 from ssiuu.finite import NonFiniteLossError, non_finite, require_finite_model
 from ssiuu.io import read_json, write_json
 from ssiuu.jobs import MethodRun, ModelOnSplit
@@ -198,7 +198,7 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
     curve: list[list[float]] = [[0, job.start_fs]]
     answers: dict[str, str] = {}
     ucfg = job.ucfg
-    key = "correct" if job.split.style == "mcqa" else "rougeL_recall"
+    key = ITEM_SCORE[job.split.style]
 
     def callback(step: int, m: Any) -> bool:
         if step % ucfg["eval_every"] and step != ucfg["max_steps"]:

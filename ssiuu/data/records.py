@@ -25,6 +25,10 @@ KINDS = ("base", "paraphrase", "multihop", "same_answer", "qa")
 #: Benchmark styles: how a benchmark is evaluated and when unlearning stops.
 STYLES = ("mcqa", "rouge")
 
+#: The per-item score field of each style's evaluation entries: 1/0 for a right MCQA option, or the
+#: ROUGE-L recall of the answer (FS, RS and the attacks' scores are means of it).
+ITEM_SCORE = {"mcqa": "correct", "rouge": "rougeL_recall"}
+
 #: Longest question, answer or option a record may hold, in characters (about 500 tokens). Real
 #: benchmark questions are under 300 characters, so a longer text means a broken file. Evaluation
 #: does not truncate prompts (training cuts them to ``unlearning.max_length``); this bounds them.

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ssiuu.data.records import BenchmarkSplit, QARecord
+from ssiuu.data.records import ITEM_SCORE, BenchmarkSplit, QARecord
 from ssiuu.data.templates import mcqa_prompt
 from ssiuu.evaluation.generation import greedy_generate
 from ssiuu.evaluation.mcqa import score_generations
@@ -74,7 +74,7 @@ def forget_item_scores(
 ) -> list[float]:
     """Per record: 1.0/0.0 for a right/wrong MCQA answer (``style='mcqa'``) or its ROUGE-L recall; the keyword
     options are those of :func:`answer_items`."""
-    key = "correct" if style == "mcqa" else "rougeL_recall"
+    key = ITEM_SCORE[style]
     return [float(item[key]) for item in answer_items(model, tokenizer, records, style, **options)]
 
 
@@ -219,7 +219,7 @@ def evaluate_split(
         desc=f"eval {split.name}",
     )
     per_item, scores = _score_parts(split.style, parts, gens, match_rule)
-    key = "correct" if split.style == "mcqa" else "rougeL_recall"
+    key = ITEM_SCORE[split.style]
     by_kind = _by_kind(per_item["forget"], parts["forget"], key)
     if split.style == "mcqa":
         # FS is scored on the base questions only (what unlearning trained on); by_kind keeps the rest.

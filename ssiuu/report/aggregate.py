@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ssiuu.data.records import BenchmarkSplit
+from ssiuu.data.records import ITEM_SCORE, BenchmarkSplit
 from ssiuu.io import read_json
 from ssiuu.references import REFERENCES
 from ssiuu.report.attack_cells import AttackCell, attack_cell, group_by_run
@@ -70,7 +70,7 @@ def score_intervals(
     results: Sequence[Mapping[str, Any]], style: str, forget_ids: Sequence[str], opts: Mapping[str, Any]
 ) -> dict[str, Interval]:
     """FS, RS and US of a row (one or more seeds' ``unlearn.json`` / one ``base.json``), as fractions."""
-    key = "correct" if style == "mcqa" else "rougeL_recall"
+    key = ITEM_SCORE[style]
     fs = [x for r in results for x in _items(r, "forget", key, forget_ids)]
     rs = [x for r in results for x in _items(r, "test" if style == "mcqa" else "retain", key)]
     return {

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ssiuu.data.records import ITEM_SCORE
 from ssiuu.io import read_json
 from ssiuu.report.aggregate import attack_cells_of, cell_columns
 from ssiuu.report.calibration import calibration_rows
@@ -34,7 +35,7 @@ def _split_interval(
 ) -> Interval:
     """Percent score of ``part`` (retain/test) over the seeds' per-item answers; without them, the seeds' mean
     score with no interval."""
-    key = "correct" if style == "mcqa" else "rougeL_recall"
+    key = ITEM_SCORE[style]
     items = [float(e[key]) for r in results for e in (r.get("per_item") or {}).get(part, []) if key in e]
     if items:
         return mean_interval(items, **opts).scaled(100.0)
