@@ -74,8 +74,8 @@ def forget_item_scores(
 ) -> list[float]:
     """Per record: 1.0/0.0 for a right/wrong MCQA answer (``style='mcqa'``) or its ROUGE-L recall; the keyword
     options are those of :func:`answer_items`."""
-    key = ITEM_SCORE[style]
-    return [float(item[key]) for item in answer_items(model, tokenizer, records, style, **options)]
+    items = answer_items(model, tokenizer, records, style, **options)  # an unknown style raises here
+    return [float(item[ITEM_SCORE[style]]) for item in items]
 
 
 def forget_score(
@@ -129,10 +129,11 @@ def _parts(
 def _generations(
     model: Any,
     tokenizer: Any,
-    style: str,
+    split: BenchmarkSplit,
     parts: dict[str, list[QARecord]],
     forget_answers: Mapping[str, str],
-    **options: Any,
+    max_new_tokens: int,
+    batch_size: int,
 ) -> list[str]:
     """Greedy answers to every record of ``parts`` in order, in one :func:`greedy_generate` pass (the shared
     prompt prefix is encoded once); a forget record whose id is in ``forget_answers`` takes that answer
@@ -140,7 +141,9 @@ def _generations(
     records = [(name, r) for name, recs in parts.items() for r in recs]
     known = [name == "forget" and r.id in forget_answers for name, r in records]
     todo = [r for (_, r), done in zip(records, known, strict=True) if not done]
-    fresh = iter(greedy_generate(model, tokenizer, _prompts(style, todo), **options) if todo else [])
+    prompts = _prompts(split.style, todo)
+    options = {"max_new_tokens": max_new_tokens, "batch_size": batch_size, "desc": f"eval {split.name}"}
+    fresh = iter(greedy_generate(model, tokenizer, prompts, **options) if todo else [])
     return [
         forget_answers[r.id] if done else next(fresh) for (_, r), done in zip(records, known, strict=True)
     ]
@@ -196,11 +199,11 @@ def evaluate_split(
 
     Returns ``{"forget_score", "retain_score", "test_score", "utility", "US", "per_item", "by_kind"}``.
     ``test_score`` / ``US`` are ``None`` when the split has no test records / no utility source.
-    ``retain_limit`` / ``test_limit`` keep only the first N retain / test records
-    (``None`` = all); ``forget_kinds`` keeps only those MCQA forget question kinds (``None`` = all; FS needs
-    ``base``). ``forget_answers`` maps forget record ids to greedy answers that these weights already gave at
-    the same generation budget (the unlearning job's last FS check); those records are scored from them, not
-    generated again.
+    ``retain_limit`` / ``test_limit`` keep only the first N retain / test records (``None`` = all);
+    ``forget_kinds`` keeps only those MCQA forget question kinds (``None`` = all; FS needs ``base``).
+    ``forget_answers`` maps forget record ids to greedy answers that these weights already gave at the same
+    generation budget (the unlearning job's last FS check); those records are scored from them, not generated
+    again.
 
     US: for a ROUGE-style split with utility sets, their mean ROUGE-L recall (``utility["tasks"]`` per
     set); otherwise the lm-eval accuracy over ``utility_tasks`` (:func:`utility_score`, ``utility_limit``
@@ -208,16 +211,7 @@ def evaluate_split(
     """
     parts = _parts(split, retain_limit, test_limit, forget_kinds)
     max_new = mcqa_max_new_tokens if split.style == "mcqa" else rouge_max_new_tokens
-    gens = _generations(
-        model,
-        tokenizer,
-        split.style,
-        parts,
-        forget_answers or {},
-        max_new_tokens=max_new,
-        batch_size=batch_size,
-        desc=f"eval {split.name}",
-    )
+    gens = _generations(model, tokenizer, split, parts, forget_answers or {}, max_new, batch_size)
     per_item, scores = _score_parts(split.style, parts, gens, match_rule)
     key = ITEM_SCORE[split.style]
     by_kind = _by_kind(per_item["forget"], parts["forget"], key)
