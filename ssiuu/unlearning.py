@@ -25,7 +25,7 @@ from ssiuu.config import (
     method_variant,
     unlearning_config,
 )
-from ssiuu.data.records import ITEM_SCORE, BenchmarkSplit, QARecord
+from ssiuu.data.records import BenchmarkSplit, QARecord
 from ssiuu.finite import NonFiniteLossError, non_finite, require_finite_model
 from ssiuu.io import read_json, write_json
 from ssiuu.jobs import MethodRun, ModelOnSplit
@@ -179,7 +179,7 @@ class _Outcome(NamedTuple):
 def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
     """Train at one learning rate until FS reaches the threshold: ``(try entry, outcome)``, or
     ``(entry, None)`` when the try became non-finite."""
-    from ssiuu.evaluation import answer_items
+    from ssiuu.evaluation import answer_items, mean_item_score
 
     model_obj, tokenizer = load_for(
         job.config, job.run.model, job.run.model_dir, attn_implementation=job.attn
@@ -198,7 +198,6 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
     curve: list[list[float]] = [[0, job.start_fs]]
     answers: dict[str, str] = {}
     ucfg = job.ucfg
-    key = ITEM_SCORE[job.split.style]
 
     def callback(step: int, m: Any) -> bool:
         if step % ucfg["eval_every"] and step != ucfg["max_steps"]:
@@ -212,7 +211,7 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
                 max_new_tokens=job.budget,
                 batch_size=job.config["eval_batch_size"],
             )
-        fs = sum(float(it[key]) for it in items) / len(items)
+        fs = mean_item_score(items, job.split.style)
         answers.clear()
         answers.update((it["id"], it["generation"]) for it in items)
         curve.append([step, fs])

@@ -31,6 +31,7 @@ __all__ = [
     "forget_item_scores",
     "forget_score",
     "greedy_generate",
+    "mean_item_score",
     "mismatched_threshold",
     "rouge_l_recall",
     "utility_score",
@@ -78,13 +79,17 @@ def forget_item_scores(
     return [float(item[ITEM_SCORE[style]]) for item in items]
 
 
+def mean_item_score(items: Sequence[dict[str, Any]], style: str) -> float:
+    """FS of :func:`answer_items`' entries: MCQA accuracy (``style='mcqa'``) or mean ROUGE-L recall."""
+    return sum(float(item[ITEM_SCORE[style]]) for item in items) / len(items)
+
+
 def forget_score(
     model: Any, tokenizer: Any, records: Sequence[QARecord], style: str, **options: Any
 ) -> float:
     """FS: MCQA accuracy (``style='mcqa'``) or mean ROUGE-L recall (``style='rouge'``) on ``records``; the
     keyword options are those of :func:`answer_items`."""
-    scores = forget_item_scores(model, tokenizer, records, style, **options)
-    return sum(scores) / len(scores)
+    return mean_item_score(answer_items(model, tokenizer, records, style, **options), style)
 
 
 def _prompts(style: str, records: Sequence[QARecord]) -> list[str]:
