@@ -1,12 +1,15 @@
 """Retraining attacks (paper §3.1, §6.2.2, App. D.2): does forgotten knowledge come back?
 
-The attack scenario's forget set (the pool) holds the forget items the unlearned model answers wrongly
-(MCQA: items answered right by chance are excluded, §6.2.2) or every forget item (ROUGE benchmarks).
-Harmful: fine-tune on ⌈p·|pool|⌉ pool items and score the rest of the pool. Benign: fine-tune on
-instruction data unrelated to the forget set and score the whole pool. The score is the maximum FS seen
-during retraining. Beside it, every evaluation point records the gold answers' mean log-probability, and
-the recovered fraction relates it to the starting and the unlearned model. Per-item values are kept, so
-tables can give confidence intervals over items and runs.
+Paired draws (``docs/results.md``): every model of a benchmark (each method at each seed, the reference
+models) is attacked with the same draws and scored on the same items. Harmful: fine-tune on ⌈p·n⌉ of the n
+forget items, drawn with a seed of (run, p) alone (:func:`attack_seed`), and score the other forget items.
+Benign: fine-tune on instruction data unrelated to the forget set, drawn by run alone, and score every forget
+item. Every evaluation point records FS and the two continuous measures, the gold answers' mean
+log-probability and their margin over the wrong answers (:mod:`ssiuu.evaluation.logprob`), with per-item
+values aligned with ``eval_ids``, so tables can give confidence intervals over items, draws and seeds, and
+compare models item by item. The attack's score is the last point's (``end_fs``, ``end_margin``); ``max_fs``,
+the maximum FS seen during retraining, is kept beside it. The §6.2.2 score (FS on the items the unlearned
+model answers wrongly) is read from the same file: the evaluation items whose step-0 item score is 0.
 """
 
 from __future__ import annotations
@@ -37,46 +40,37 @@ log = logging.getLogger(__name__)
 
 ATTACK_KINDS = ("harmful", "benign")
 
-#: What each attack scores, by (kind, benchmark style; a reference model's pool is the whole forget set, as
-#: on ROUGE benchmarks): the table notes quote these.
+#: What each attack scores, the same items for every model of a benchmark: the table notes quote these.
 EVAL_SETS = {
-    ("harmful", "mcqa"): "the forget items answered wrongly after unlearning, minus the attack data",
-    ("benign", "mcqa"): "the forget items answered wrongly after unlearning",
-    ("harmful", "rouge"): "the forget items minus the attack data",
-    ("benign", "rouge"): "all forget items",
+    "harmful": "the forget items minus the attack data (the same draws and items for every model)",
+    "benign": "all forget items (the same for every model)",
 }
 
 
-def attack_pool(records: list[QARecord], correct: dict[str, bool], style: str) -> list[QARecord]:
-    """Forget items eligible as attack data: the wrongly answered ones (MCQA), every item (ROUGE)."""
-    if style == "rouge":
-        return list(records)
-    missing = [r.id for r in records if r.id not in correct]
-    if missing:
-        raise ValueError(f"the unlearning result has no per-item answer for forget items {missing[:5]}")
-    return [r for r in records if not correct[r.id]]
+def draw_attack_data(records: list[QARecord], p: float, seed: int) -> tuple[list[QARecord], list[QARecord]]:
+    """Draw ⌈p·n⌉ ≥ 1 of the n forget items as attack data; return (attack, evaluation).
 
-
-def draw_attack_data(pool: list[QARecord], p: float, seed: int) -> tuple[list[QARecord], list[QARecord]]:
-    """Draw ⌈p·|pool|⌉ ≥ 1 items from the pool as attack data; return (attack, evaluation).
-
-    The evaluation items are the pool items not used for the attack (§6.2.2: the attack scenario's forget set
-    is the pool, so items answered right by chance are never scored), and the two never overlap.
-    """
+    The evaluation items are the forget items not used for the attack, in id order; the two never overlap.
+    The draw depends on the items' ids and ``seed`` alone (not on the records' order), so every model of a
+    benchmark attacked with the same seed gets the same draw."""
     if not 0 < p <= 1:
         raise ValueError(f"attack fraction p must be in (0, 1], got {p}")
-    if not pool:
-        raise ValueError("the attack pool is empty: the unlearned model answers every forget item correctly")
-    ordered = sorted(pool, key=lambda r: r.id)
+    if not records:
+        raise ValueError("no forget items to draw the attack data from")
+    ordered = sorted(records, key=lambda r: r.id)
     n = max(1, math.ceil(round(p * len(ordered), 9)))
     attack = random.Random(seed).sample(ordered, n)
     attack_ids = {r.id for r in attack}
     return attack, [r for r in ordered if r.id not in attack_ids]
 
 
-def attack_seed(seed: int, run: int, p: float | None) -> int:
-    """Distinct, reproducible seed per (unlearning seed, run, p)."""
-    return 1000 * seed + 17 * run + int(round((p or 0) * 100))
+def attack_seed(run: int, p: float | None) -> int:
+    """The seed of a draw: of (run, p) alone (``p`` None: the benign attack), never of the model, method or
+    unlearning seed, so every model of a benchmark is attacked with the same draws. Distinct for distinct
+    (run, p) with p on a 10⁻⁵ grid in [0, 1]; it seeds the draw of the attack data and the training order."""
+    if run < 0:
+        raise ValueError(f"attack run must be ≥ 0, got {run}")
+    return 1_000_000 * run + int(round((p or 0) * 100_000))
 
 
 def attack_score(curve: list[list[float]]) -> float:
@@ -86,22 +80,28 @@ def attack_score(curve: list[list[float]]) -> float:
     return max(fs for _, fs in curve)
 
 
+#: The per-item fields of an evaluation point that a result's ``per_item["forget"]`` entries hold, by the
+#: name of their list in :func:`recorded_items` (the score field is the style's, :data:`ITEM_SCORE`).
+RECORDED_FIELDS = {"logprobs": "logprob", "margins": "margin"}
+
+
 def recorded_items(
-    result: dict[str, Any], records: list[QARecord], style: str
+    result: dict[str, Any],
+    records: list[QARecord],
+    style: str,
+    fields: tuple[str, ...] = ("scores", "logprobs", "margins"),
 ) -> dict[str, list[float]] | None:
-    """Per-item FS scores and answer log-probabilities of ``records`` from a result's ``per_item["forget"]``.
+    """Per-item FS scores, answer log-probabilities and margins of ``records`` (those of ``fields``) from a
+    result's ``per_item["forget"]``, in the order of ``records``.
 
     That evaluation ran on the very weights the checkpoint holds, so the attack's step-0 point need not be
     scored again. None when an item (or one of its values) is missing: the caller then scores the model.
     """
-    key = ITEM_SCORE[style]
+    keys = {name: ITEM_SCORE[style] if name == "scores" else RECORDED_FIELDS[name] for name in fields}
     items = {item["id"]: item for item in result.get("per_item", {}).get("forget", [])}
-    if any(key not in items.get(r.id, {}) or "logprob" not in items[r.id] for r in records):
+    if any(key not in items.get(r.id, {}) for r in records for key in keys.values()):
         return None
-    return {
-        "scores": [float(items[r.id][key]) for r in records],
-        "logprobs": [float(items[r.id]["logprob"]) for r in records],
-    }
+    return {name: [float(items[r.id][key]) for r in records] for name, key in keys.items()}
 
 
 def eval_interval(eval_every_steps: int | str | None, steps_per_epoch: int, max_steps: int) -> int:
@@ -117,12 +117,19 @@ def step_zero(unlearned: dict[str, Any], records: list[QARecord], style: str) ->
     recorded = recorded_items(unlearned, records, style)
     if recorded is None:
         return None
+    return point_of(0, recorded["scores"], recorded["logprobs"], recorded["margins"])
+
+
+def point_of(step: int, scores: list[float], logprobs: list[float], margins: list[float]) -> dict[str, Any]:
+    """An evaluation point from its per-item values (aligned with the evaluation items): their means too."""
     return {
-        "step": 0,
-        "fs": statistics.fmean(recorded["scores"]),
-        "logprob": statistics.fmean(recorded["logprobs"]),
-        "item_scores": recorded["scores"],
-        "item_logprobs": recorded["logprobs"],
+        "step": step,
+        "fs": statistics.fmean(scores),
+        "logprob": statistics.fmean(logprobs),
+        "margin": statistics.fmean(margins),
+        "item_scores": scores,
+        "item_logprobs": logprobs,
+        "item_margins": margins,
     }
 
 
@@ -153,10 +160,13 @@ def recovery_summary(curve: list[dict[str, Any]], start: list[float]) -> dict[st
 
 
 def curve_summary(curve: list[dict[str, Any]], start: list[float]) -> dict[str, Any]:
-    """An attack result's curve fields: the FS curve and its maximum (the attack score), the per-step points
-    and the continuous measure (:func:`recovery_summary`)."""
+    """An attack result's curve fields: the attack's score (``end_fs``, ``end_margin``: the last evaluation
+    point's), the FS curve and its maximum (``max_fs``), the per-step points and the log-probability's
+    recovered fraction (:func:`recovery_summary`). The score fields are None when nothing was scored."""
     fs_curve = [[pt["step"], pt["fs"]] for pt in curve]
     return {
+        "end_fs": curve[-1]["fs"] if curve else None,
+        "end_margin": curve[-1]["margin"] if curve else None,
         "fs_curve": fs_curve,
         "max_fs": attack_score(fs_curve) if fs_curve else None,
         "start_logprobs": start,
@@ -175,28 +185,20 @@ def benign_pairs(config: dict[str, Any], seed: int) -> list[QAPair]:
 
 
 def attack_sets(
-    kind: str, split_obj: BenchmarkSplit, unlearned: dict[str, Any], p: float | None, seed: int
-) -> tuple[list[QARecord], list[QARecord], list[QARecord]]:
-    """(attack records, evaluation records, pool) of one draw (§6.2.2).
+    kind: str, split_obj: BenchmarkSplit, p: float | None, seed: int
+) -> tuple[list[QARecord], list[QARecord]]:
+    """(attack records, evaluation records) of one draw, the same for every model of the benchmark.
 
-    The pool is the attack scenario's forget set: the forget items the unlearned model answers wrongly (MCQA)
-    or every forget item (ROUGE, and the reference models). Harmful: ⌈p·|pool|⌉ pool items are the attack
-    data and the rest of the pool is scored. Benign: the attack data is instruction data and the whole pool
-    is scored."""
-    forget = forget_eval_records(split_obj)
-    correct = {
-        item["id"]: bool(item.get("correct")) for item in unlearned.get("per_item", {}).get("forget", [])
-    }
-    # a reference model (ssiuu/references.py) unlearned nothing: its pool is the whole forget set
-    pool = list(forget) if unlearned.get("reference") else attack_pool(forget, correct, split_obj.style)
+    Both come from the whole forget evaluation set (:func:`ssiuu.unlearning.forget_eval_records`), whatever
+    the model answers. Harmful: ⌈p·n⌉ forget items drawn with ``seed`` are the attack data and the other
+    forget items are scored. Benign: the attack data is instruction data (no forget records) and every forget
+    item is scored. Evaluation items are in id order."""
+    forget = sorted(forget_eval_records(split_obj), key=lambda r: r.id)
     if kind == "benign":
-        return [], sorted(pool, key=lambda r: r.id), pool
+        return [], forget
     if p is None:
-        raise ValueError("the harmful attack needs --p (fraction of the attack pool)")
-    if not pool:
-        return [], [], pool
-    attack, evaluation = draw_attack_data(pool, p, seed)
-    return attack, evaluation, pool
+        raise ValueError("the harmful attack needs --p (fraction of the forget items)")
+    return draw_attack_data(forget, p, seed)
 
 
 def evaluation_point(
@@ -210,27 +212,24 @@ def evaluation_point(
     max_length: int,
     batch_size: int,
 ) -> dict[str, Any]:
-    """FS and mean answer log-probability of ``records`` at one attack step, with their per-item values."""
+    """FS, mean answer log-probability and mean margin of ``records`` at one attack step, with their per-item
+    values (:func:`point_of`)."""
     from ssiuu.evaluation import forget_item_scores
-    from ssiuu.evaluation.logprob import answer_logprobs
+    from ssiuu.evaluation.logprob import answer_measures
 
     with torch.no_grad():
         scores = forget_item_scores(
             model, tokenizer, records, style, max_new_tokens=max_new_tokens, batch_size=batch_size
         )
-        logprobs = answer_logprobs(model, tokenizer, records, max_length=max_length, batch_size=batch_size)
-    return {
-        "step": step,
-        "fs": statistics.fmean(scores),
-        "logprob": statistics.fmean(logprobs),
-        "item_scores": scores,
-        "item_logprobs": logprobs,
-    }
+        logprobs, margins = answer_measures(
+            model, tokenizer, records, max_length=max_length, batch_size=batch_size
+        )
+    return point_of(step, scores, logprobs, margins)
 
 
 def start_logprobs(base: dict[str, Any], records: list[QARecord], style: str, path: str) -> list[float]:
     """The starting model's answer log-probabilities of ``records``, from its ``base.json``."""
-    recorded = recorded_items(base, records, style)
+    recorded = recorded_items(base, records, style, fields=("logprobs",))
     if recorded is None:
         raise ValueError(
             f"{path}: no per-item 'logprob' for the attack's evaluation items; rerun the base_eval rule"
@@ -341,21 +340,24 @@ def attack(
 ) -> tuple[dict[str, Any], Any, Any]:
     """One attack draw at one learning rate: ``(result, attacked model, tokenizer)``.
 
-    The model is None when the draw leaves no evaluation items (nothing is trained then). Records FS and the
-    answer log-probability of the evaluation items at step 0 (the unlearned model, from its ``unlearn.json``)
-    and at every evaluation step, with the recovered fraction against the starting model's ``base.json``.
-    ``checkpoint_cache`` shares one loaded checkpoint between the draws of a job (:func:`restored_checkpoint`)."""
+    The draw (attack data, evaluation items, training order) depends on ``(kind, p, run)`` alone
+    (:func:`attack_seed`, :func:`attack_sets`), so every model of the benchmark gets the same one. The model
+    is None when the draw leaves no evaluation items (nothing is trained then). Records FS, the answer
+    log-probability and the margin of the evaluation items at step 0 (the unlearned model, from its
+    ``unlearn.json`` when that holds them) and at every evaluation step, with the log-probability's recovered
+    fraction against the starting model's ``base.json``. ``checkpoint_cache`` shares one loaded checkpoint
+    between the draws of a job (:func:`restored_checkpoint`)."""
     if kind not in ATTACK_KINDS:
         raise ValueError(f"attack kind {kind!r} is not one of {ATTACK_KINDS}")
     split_obj, unlearned = BenchmarkSplit.load(split), read_json(unlearn_result)
-    style, rng_seed, acfg = split_obj.style, attack_seed(seed, run, p), config["attacks"][kind]
-    attack_records, eval_records, pool = attack_sets(kind, split_obj, unlearned, p, rng_seed)
+    style, acfg = split_obj.style, config["attacks"][kind]
+    rng_seed = attack_seed(run, p if kind == "harmful" else None)
+    attack_records, eval_records = attack_sets(kind, split_obj, p, rng_seed)
     attack_data = pairs_of(attack_records) if kind == "harmful" else benign_pairs(config, rng_seed)
     if not eval_records:
         log.warning(
-            "%s: no evaluation items (pool of %d, %d drawn for the attack); no attack run",
+            "%s: no evaluation items (%d forget items, all drawn for the attack); no attack run",
             method,
-            len(pool),
             len(attack_records),
         )
         attack_data = []
@@ -380,8 +382,8 @@ def attack(
     result = (
         names
         | {"p": p, "lr": lr, "run": run, "attack_seed": rng_seed}
-        | {"eval_set": EVAL_SETS[(kind, "rouge" if unlearned.get("reference") else style)]}
-        | draw_sets(pool, attack_records, eval_records, len(attack_data), steps_per_epoch)
+        | {"eval_set": EVAL_SETS[kind]}
+        | draw_sets(attack_records, eval_records, len(attack_data), steps_per_epoch)
         | curve_summary(curve, start_lp)
         | {
             "wall_time_s": time.perf_counter() - start,
@@ -392,15 +394,11 @@ def attack(
 
 
 def draw_sets(
-    pool: list[QARecord],
-    attack_records: list[QARecord],
-    eval_records: list[QARecord],
-    n_attack: int,
-    steps_per_epoch: int,
+    attack_records: list[QARecord], eval_records: list[QARecord], n_attack: int, steps_per_epoch: int
 ) -> dict[str, Any]:
-    """An attack result's record of its sets: the pool's size, the attack data and the evaluation items."""
+    """An attack result's record of its sets: the attack data (its size: instruction pairs for the benign
+    attack) and the evaluation items, in order."""
     return {
-        "pool_size": len(pool),
         "n_attack": n_attack,
         "attack_ids": [r.id for r in attack_records],
         "n_eval": len(eval_records),

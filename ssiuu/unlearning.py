@@ -53,8 +53,9 @@ def evaluate(
     split: BenchmarkSplit,
     forget_answers: dict[str, str] | None = None,
 ) -> dict:
-    """FS, RS, test score and US of a model on a split, and each FS item's answer log-probability;
-    ``forget_answers`` (record id → greedy answer) are FS answers these weights already gave."""
+    """FS, RS, test score and US of a model on a split, and each FS item's answer log-probability and margin
+    (``docs/results.md``); ``forget_answers`` (record id → greedy answer) are FS answers these weights already
+    gave."""
     from ssiuu.evaluation import evaluate_split
 
     bcfg = benchmark_config(config, benchmark)
@@ -82,21 +83,17 @@ def evaluate(
 def _add_forget_logprobs(
     config: dict[str, Any], model_obj: Any, tokenizer: Any, split: BenchmarkSplit, items: list[dict[str, Any]]
 ) -> None:
-    """Record each FS item's gold-answer log-probability (the attacks' continuous measure) in its per-item entry."""
-    from ssiuu.evaluation.logprob import answer_logprobs
+    """Record each FS item's gold-answer log-probability and its margin over the wrong answers (the attacks'
+    continuous measures, :mod:`ssiuu.evaluation.logprob`) in its per-item entry, as ``logprob`` and ``margin``."""
+    from ssiuu.evaluation.logprob import answer_measures
 
     records = forget_eval_records(split)
-    values = answer_logprobs(
-        model_obj,
-        tokenizer,
-        records,
-        max_length=config["unlearning"]["max_length"],
-        batch_size=config["eval_batch_size"],
-    )
-    by_id = dict(zip((r.id for r in records), values, strict=True))
+    options = {"max_length": config["unlearning"]["max_length"], "batch_size": config["eval_batch_size"]}
+    logprobs, margins = answer_measures(model_obj, tokenizer, records, **options)
+    by_id = {r.id: (lp, m) for r, lp, m in zip(records, logprobs, margins, strict=True)}
     for item in items:
         if item["id"] in by_id:
-            item["logprob"] = by_id[item["id"]]
+            item["logprob"], item["margin"] = by_id[item["id"]]
 
 
 def threshold_for(config: dict[str, Any], benchmark: str, split: BenchmarkSplit) -> float:
@@ -164,21 +161,25 @@ class _Job:
 
 
 class _Outcome(NamedTuple):
-    """A finished learning-rate try: its trained model and what the final evaluation reuses."""
+    """A finished learning-rate try: its trained model (at its stop step) and what the final evaluation reuses."""
 
     lr: float
     result: TrainResult
     curve: list[list[float]]
+    #: FS at the stop step (``result.steps``)
+    stop_fs: float
     model: Any
     tokenizer: Any
     converged: bool
-    #: the greedy answer to each FS record at the final weights (the last FS check ran on them)
+    #: the greedy answer to each FS record at the final weights (an FS check ran on them)
     forget_answers: dict[str, str]
 
 
 def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
-    """Train at one learning rate until FS reaches the threshold: ``(try entry, outcome)``, or
-    ``(entry, None)`` when the try became non-finite."""
+    """Train at one learning rate up to ``stop_step``, the first step at which FS reaches the threshold (else
+    ``max_steps``; FS checked every ``eval_every`` steps, then step by step back from the first check that
+    reached it: :func:`ssiuu.training.train`): ``(try entry, outcome)``, or ``(entry, None)`` when the try became
+    non-finite. ``fs_curve``: ``[step, FS]`` of every check in the order made, after ``[0, start FS]``."""
     from ssiuu.evaluation import answer_items, mean_item_score
 
     model_obj, tokenizer = load_for(
@@ -196,12 +197,10 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
         **job.params,
     )
     curve: list[list[float]] = [[0, job.start_fs]]
-    answers: dict[str, str] = {}
+    answers: dict[int, dict[str, str]] = {}  # step → the FS answers its check gave
     ucfg = job.ucfg
 
-    def callback(step: int, m: Any) -> bool:
-        if step % ucfg["eval_every"] and step != ucfg["max_steps"]:
-            return False
+    def check(step: int, m: Any) -> bool:
         with torch.no_grad():
             items = answer_items(
                 m,
@@ -212,8 +211,7 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
                 batch_size=job.config["eval_batch_size"],
             )
         fs = mean_item_score(items, job.split.style)
-        answers.clear()
-        answers.update((it["id"], it["generation"]) for it in items)
+        answers[step] = {it["id"]: it["generation"] for it in items}
         curve.append([step, fs])
         log.info("%s lr=%g step %d: FS=%.4f (threshold %.4f)", job.run.method, lr, step, fs, job.threshold)
         return fs <= job.threshold
@@ -231,24 +229,37 @@ def _try_rate(job: _Job, lr: float) -> tuple[dict[str, Any], _Outcome | None]:
             seed=job.run.seed,
             optimizer_factory=method_obj.optimizer_factory(),
             param_mask=method_obj.parameter_mask(),
-            callback=callback,
+            check=check,
+            check_every=ucfg["eval_every"],
+            step_state=(method_obj,),
             max_length=ucfg["max_length"],
             desc=f"{job.run.method} lr={lr:g}",
         )
     except NonFiniteLossError as err:
         log.warning("%s lr=%g skipped: %s", job.run.method, lr, err)
         return {"lr": lr, "converged": False, "non_finite": str(err), "fs_curve": curve, "error": err}, None
-    converged = curve[-1][1] <= job.threshold
+    stop_fs = dict(curve)[res.steps]  # train stops at a checked step (or at step 0 when max_steps is 0)
+    converged = stop_fs <= job.threshold
     entry = {
         "lr": lr,
         "steps": res.steps,
+        "stop_step": res.steps,
+        "stop_fs": stop_fs,
         "converged": converged,
         "fs_curve": curve,
         "loss_curve": res.losses,
+        **_loss_terms(res),
         "wall_time_s": res.wall_time_s,
     }
-    final = answers if curve[-1][0] == res.steps else {}  # answers of earlier weights are not reused
-    return entry, _Outcome(lr, res, curve, model_obj, tokenizer, converged, final)
+    final = answers.get(res.steps, {})  # the FS answers the final weights gave
+    return entry, _Outcome(lr, res, curve, stop_fs, model_obj, tokenizer, converged, final)
+
+
+def _loss_terms(res: TrainResult) -> dict[str, Any]:
+    """The terms the method's loss logged per step (``loss_terms``, aligned with ``loss_curve``) and, for a
+    loss with a regulariser (SSIUU), its ratio to the rest of the loss (``regulariser_to_gd_ratio``)."""
+    ratio = res.regulariser_ratio()
+    return {"loss_terms": res.loss_terms()} | ({} if ratio is None else {"regulariser_to_gd_ratio": ratio})
 
 
 def _search(job: _Job) -> tuple[_Outcome, list[dict[str, Any]]]:
@@ -260,7 +271,7 @@ def _search(job: _Job) -> tuple[_Outcome, list[dict[str, Any]]]:
         entry, outcome = _try_rate(job, lr)
         failure = entry.pop("error", failure)
         tries.append(entry)
-        if outcome is not None and (chosen is None or outcome.curve[-1][1] < chosen.curve[-1][1]):
+        if outcome is not None and (chosen is None or outcome.stop_fs < chosen.stop_fs):
             chosen = outcome
         if outcome is not None and outcome.converged:
             break
@@ -275,6 +286,8 @@ def _search(job: _Job) -> tuple[_Outcome, list[dict[str, Any]]]:
 def run_unlearning(config: dict[str, Any], run: MethodRun, *, base: str, out: str, checkpoint: str) -> dict:
     """Rule ``unlearn``: learning-rate search, early stopping, final evaluation, checkpoint + JSON.
 
+    The checkpoint and the evaluation are the chosen try's weights at its ``stop_step`` (see :func:`_try_rate`);
+    ``loss_terms`` and ``regulariser_to_gd_ratio`` are its loss's logged terms (:func:`_loss_terms`).
     When no learning rate reaches the threshold, the try with the lowest final FS is evaluated and saved
     (marked ``converged: false``); every try stays in ``tries``. A try whose loss, weights or evaluation
     logits become NaN/inf is skipped with a warning (``non_finite`` in its entry); when every try is,
@@ -296,7 +309,10 @@ def run_unlearning(config: dict[str, Any], run: MethodRun, *, base: str, out: st
         "threshold": job.threshold,
         "lr": chosen.lr,
         "steps": chosen.result.steps,
+        "stop_step": chosen.result.steps,
+        "stop_fs": chosen.stop_fs,
         "fs_curve": chosen.curve,
+        **_loss_terms(chosen.result),
         **metrics,
         "tries": tries,
         "wall_time_s": time.perf_counter() - start,

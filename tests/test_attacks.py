@@ -1,4 +1,5 @@
-"""Retraining attacks (paper §3.1, App. D.2): attack pool, attack/evaluation split, score, aggregation."""
+"""Retraining attacks (paper §3.1, App. D.2): paired draws (docs/results.md), attack/evaluation split, score,
+the per-item values of every evaluation point."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import statistics
 import pytest
 
 from ssiuu import attacks, layout
-from ssiuu.attacks import attack_pool, attack_score, draw_attack_data, recorded_items, recovery_summary
+from ssiuu.attacks import attack_score, draw_attack_data, recorded_items, recovery_summary
 from ssiuu.data.records import QARecord
 from ssiuu.evaluation.logprob import recovered_fraction
 from ssiuu.io import read_json
@@ -29,30 +30,27 @@ def _records(n: int) -> list[QARecord]:
     ]
 
 
-def test_pool_holds_only_wrongly_answered_items_for_mcqa_and_everything_for_rouge():
-    recs = _records(6)
-    correct = {r.id: i % 3 == 0 for i, r in enumerate(recs)}  # q0, q3 right
-    assert [r.id for r in attack_pool(recs, correct, "mcqa")] == ["q1", "q2", "q4", "q5"]
-    assert attack_pool(recs, {}, "rouge") == recs
-    with pytest.raises(ValueError, match="no per-item answer"):
-        attack_pool(recs, {"q0": True}, "mcqa")
-
-
 @pytest.mark.parametrize(("p", "expected"), [(0.1, 1), (0.3, 2), (0.01, 1), (0.5, 3), (1.0, 6)])
-def test_attack_data_is_ceil_p_of_the_pool_and_evaluation_is_the_rest_of_the_pool(p, expected):
-    """Hand-made case: 10 forget items, 6 answered wrongly; chance-correct items are never scored (§6.2.2)."""
-    forget = _records(10)
-    correct = {r.id: i in (0, 3, 7, 9) for i, r in enumerate(forget)}
-    pool = attack_pool(forget, correct, "mcqa")
-    assert [r.id for r in pool] == ["q1", "q2", "q4", "q5", "q6", "q8"]
-    attack, evaluation = draw_attack_data(pool, p, seed=7)
+def test_attack_data_is_ceil_p_of_the_forget_items_and_evaluation_is_the_rest(p, expected):
+    """Hand-made case: 6 forget items; the attack data and the evaluation items split them, in id order."""
+    forget = _records(6)
+    attack, evaluation = draw_attack_data(forget, p, seed=7)
     assert len(attack) == expected  # ⌈p·6⌉, at least 1
     assert len(evaluation) == 6 - expected
     assert not {r.id for r in attack} & {r.id for r in evaluation}
-    assert {r.id for r in attack} | {r.id for r in evaluation} == {r.id for r in pool}
-    assert not {r.id for r in evaluation} & {"q0", "q3", "q7", "q9"}
-    again, _ = draw_attack_data(list(reversed(pool)), p, seed=7)  # pool order does not matter
+    assert {r.id for r in attack} | {r.id for r in evaluation} == {r.id for r in forget}
+    assert [r.id for r in evaluation] == sorted(r.id for r in evaluation)
+    again, _ = draw_attack_data(list(reversed(forget)), p, seed=7)  # the records' order does not matter
     assert [r.id for r in again] == [r.id for r in attack]
+
+
+def test_the_draw_seed_is_of_run_and_p_alone_and_distinct_for_distinct_draws():
+    ps = [None, 0.01, 0.05, 0.1, 0.3, 0.33, 0.5, 0.99, 1.0]
+    seeds = {(run, p): attacks.attack_seed(run, p) for run in range(20) for p in ps}
+    assert len(set(seeds.values())) == len(seeds)
+    assert attacks.attack_seed(3, 0.1) == attacks.attack_seed(3, 0.1)
+    with pytest.raises(ValueError, match="run"):
+        attacks.attack_seed(-1, 0.1)
 
 
 def test_ceil_is_exact_where_p_times_n_is_an_integer_in_decimal():
@@ -61,11 +59,11 @@ def test_ceil_is_exact_where_p_times_n_is_an_integer_in_decimal():
     assert (len(attack), len(evaluation)) == (3, 7)
 
 
-def test_draw_rejects_bad_fraction_and_empty_pool():
+def test_draw_rejects_bad_fraction_and_no_items():
     forget = _records(3)
     with pytest.raises(ValueError, match="fraction"):
         draw_attack_data(forget, 0.0, seed=0)
-    with pytest.raises(ValueError, match="pool is empty"):
+    with pytest.raises(ValueError, match="no forget items"):
         draw_attack_data([], 0.1, seed=0)
 
 
@@ -92,6 +90,20 @@ def test_recovered_fraction_on_a_hand_computed_curve():
     assert math.isnan(recovered_fraction(-1.0, -1.0, -1.0))  # unlearning moved nothing: undefined
 
 
+def _unlearn_entries(correct: list[bool], offset: float = 0.0) -> list[dict]:
+    """Per-item forget entries of an unlearn.json: score fields, log-probability and margin per item."""
+    return [
+        {
+            "id": f"q{i}",
+            "correct": c,
+            "rougeL_recall": 0.1 * i,
+            "logprob": -3.0 - i - offset,
+            "margin": -0.5 + 0.25 * i - offset,
+        }
+        for i, c in enumerate(correct)
+    ]
+
+
 def _split_and_unlearn(tmp_path, correct: list[bool], style: str = "mcqa"):
     from ssiuu.data.records import BenchmarkSplit
     from ssiuu.io import write_json
@@ -102,17 +114,7 @@ def _split_and_unlearn(tmp_path, correct: list[bool], style: str = "mcqa"):
         name="wf", style=style, forget=forget, retain=_records(len(correct) + 2)[len(correct) :], test=[]
     ).save(split)
     unlearn = tmp_path / "unlearn.json"
-    write_json(
-        unlearn,
-        {
-            "per_item": {
-                "forget": [
-                    {"id": r.id, "correct": c, "rougeL_recall": 0.1 * i, "logprob": -3.0 - i}
-                    for i, (r, c) in enumerate(zip(forget, correct))
-                ]
-            }
-        },
-    )
+    write_json(unlearn, {"per_item": {"forget": _unlearn_entries(correct)}})
     base = tmp_path / "base.json"
     write_json(
         base,
@@ -127,22 +129,25 @@ def _split_and_unlearn(tmp_path, correct: list[bool], style: str = "mcqa"):
     return str(split), str(unlearn), str(base)
 
 
-def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_path):
-    """A model that forgot nothing has no attack pool: no evaluation items, no model load, no training."""
+def test_a_draw_taking_every_item_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_path):
+    """p = 1 draws every forget item as attack data: no evaluation items, no model load, no training."""
     from ssiuu.config import validate_config
 
     split, unlearn, base = _split_and_unlearn(tmp_path, [True] * 4)
     monkeypatch.setattr(attacks, "load_for", lambda *a, **k: pytest.fail("nothing to score: no model load"))
-    monkeypatch.setattr(attacks, "train", lambda *a, **k: pytest.fail("an empty pool must not train"))
+    monkeypatch.setattr(attacks, "train", lambda *a, **k: pytest.fail("nothing to score: no training"))
     config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
     out = layout.path(
-        "harmful", results=tmp_path, benchmark="wf", model="m", method="RMU", seed=0, p=0.1, lr=1e-5, run=0
+        "harmful", results=tmp_path, benchmark="wf", model="m", method="RMU", seed=0, p=1.0, lr=1e-5, run=0
     )
     where = {"benchmark": "wf", "model": "m", "method": "RMU", "seed": 0, "checkpoint": "unused"}
     files = {"split": split, "unlearn_result": unlearn, "base_result": base}
     (result,) = attacks.run_attacks(config, out=[out], **where, **files)
-    assert result["n_attack"] == 0 and result["attack_ids"] == [] and result["eval_ids"] == []
-    assert result["max_fs"] is None and result["curve"] == []
+    assert (
+        sorted(result["attack_ids"]) == ["q0", "q1", "q2", "q3"] and result["n_attack"] == 0
+    )  # none trained
+    assert result["eval_ids"] == [] and result["curve"] == []
+    assert result["max_fs"] is None and result["end_fs"] is None and result["end_margin"] is None
     assert read_json(out) == result
     elsewhere = layout.path(
         "harmful", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0, p=0.1, lr=1e-5, run=0
@@ -152,7 +157,8 @@ def test_empty_pool_has_nothing_to_score_and_trains_nothing(monkeypatch, tmp_pat
 
 
 def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch, tmp_path):
-    """Step 0 is the unlearned model's own evaluation of the evaluation items; the benign attack scores the pool."""
+    """Step 0 is the unlearned model's own evaluation of the evaluation items; the benign attack scores every
+    forget item, those answered right by chance too (the §6.2.2 score reads the step-0 zeros)."""
     from ssiuu.config import validate_config
 
     split, unlearn, base = _split_and_unlearn(tmp_path, [False, True, False, False])
@@ -175,27 +181,141 @@ def test_step_zero_and_start_come_from_the_recorded_per_item_values(monkeypatch,
         base_result=base,
         out=[out],
     )
-    assert result["eval_ids"] == ["q0", "q2", "q3"]  # q1 was answered right by chance
+    assert result["eval_ids"] == ["q0", "q1", "q2", "q3"]
     point = result["curve"][0]
-    assert point["item_scores"] == [0.0, 0.0, 0.0] and point["item_logprobs"] == [-3.0, -5.0, -6.0]
-    assert result["start_logprobs"] == [-1.0, -1.0, -1.0]
-    assert result["logprob_drop"] == pytest.approx(-1.0 - statistics.fmean([-3.0, -5.0, -6.0]))
-    assert (
-        recorded_items({"per_item": {"forget": [{"id": "q0", "correct": True}]}}, _records(1), "mcqa") is None
+    assert point["item_scores"] == [0.0, 1.0, 0.0, 0.0] and point["item_logprobs"] == [-3.0, -4.0, -5.0, -6.0]
+    assert point["item_margins"] == [-0.5, -0.25, 0.0, 0.25]
+    assert point["margin"] == pytest.approx(-0.125) and point["fs"] == pytest.approx(0.25)
+    assert result["end_fs"] == point["fs"] and result["end_margin"] == point["margin"]
+    wrongly = [i for i, s in zip(result["eval_ids"], point["item_scores"]) if s == 0]
+    assert wrongly == ["q0", "q2", "q3"]  # the §6.2.2 items, read from the file
+    assert result["start_logprobs"] == [-1.0] * 4
+    assert result["logprob_drop"] == pytest.approx(-1.0 - statistics.fmean([-3.0, -4.0, -5.0, -6.0]))
+    no_logprob = {"per_item": {"forget": [{"id": "q0", "correct": True, "margin": 0.1}]}}
+    assert recorded_items(no_logprob, _records(1), "mcqa") is None
+    no_margin = {"per_item": {"forget": [{"id": "q0", "correct": True, "logprob": -1.0}]}}
+    assert recorded_items(no_margin, _records(1), "mcqa") is None  # an unlearn.json written before margins
+    assert recorded_items(no_margin, _records(1), "mcqa", fields=("logprobs",)) == {"logprobs": [-1.0]}
+
+
+def test_step_zero_is_scored_when_the_unlearning_result_holds_no_margins(monkeypatch, tmp_path):
+    """An unlearn.json without per-item margins: the step-0 point is computed on the checkpoint, not read."""
+    from ssiuu.config import validate_config
+    from ssiuu.io import write_json
+
+    split, unlearn, base = _split_and_unlearn(tmp_path, [False, True, False])
+    old = read_json(unlearn)
+    for item in old["per_item"]["forget"]:
+        del item["margin"]
+    write_json(unlearn, old)
+    scored = []
+
+    def point(model, tokenizer, records, style, *, step, **_):
+        scored.append(step)
+        n = len(records)
+        return attacks.point_of(step, [0.0] * n, [-2.0] * n, [0.5] * n)
+
+    monkeypatch.setattr(attacks, "restored_checkpoint", lambda *a, **k: (object(), object()))
+    monkeypatch.setattr(attacks, "evaluation_point", point)
+    monkeypatch.setattr(attacks, "benign_pairs", lambda *a, **k: [("q", "a")])
+    monkeypatch.setattr(attacks, "train", lambda *a, **k: None)
+    config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
+    out = layout.path(
+        "benign", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0, lr=1e-5, run=0
     )
+    where = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "checkpoint": "unused"}
+    (result,) = attacks.run_attacks(
+        config, out=[out], split=split, unlearn_result=unlearn, base_result=base, **where
+    )
+    assert scored == [0] and result["curve"][0]["item_margins"] == [0.5] * 3
 
 
-def test_a_reference_model_draws_from_the_whole_forget_set(tmp_path):
-    """The starting model answers every forget item right, yet as a reference it is attacked on all of them."""
+def test_every_model_is_attacked_with_the_same_draws_and_scored_on_the_same_items(monkeypatch, tmp_path):
+    """Paired draws: two unlearned models (different methods, seeds and per-item answers) and the reference get
+    the same attack data, training order and evaluation items for each (kind, p, run); other runs draw others."""
+    from ssiuu.config import validate_config
+    from ssiuu.io import write_json
+
+    n = 20
+    split, _, base = _split_and_unlearn(tmp_path, [False] * n)
+    models = {
+        ("GD", 0): {"per_item": {"forget": _unlearn_entries([i % 2 == 0 for i in range(n)])}},
+        ("RMU", 3): {"per_item": {"forget": _unlearn_entries([i % 5 == 0 for i in range(n)], offset=1.0)}},
+        ("Start", 0): {
+            "reference": True,
+            "per_item": {"forget": _unlearn_entries([True] * n, offset=-2.0)},
+        },
+    }
+    trained, benign_seeds = [], []
+
+    def train(model, tokenizer, loss, streams, *, seed, **_):
+        trained.append((streams["attack"], seed))
+
+    def benign(config, seed):
+        benign_seeds.append(seed)
+        return [(f"instruction {seed} {i}", "answer") for i in range(4)]
+
+    monkeypatch.setattr(attacks, "restored_checkpoint", lambda *a, **k: (object(), object()))
+    monkeypatch.setattr(attacks, "benign_pairs", benign)
+    monkeypatch.setattr(attacks, "train", train)
+    config = validate_config({"benchmarks": {"wf": {"kind": "worldfacts"}}})
+    draws = [("harmful", {"p": p, "run": r}) for p in (0.1, 0.3) for r in (0, 1, 2)]
+    draws += [("benign", {"run": r}) for r in (0, 1)]
+    sets: dict[tuple, list] = {}
+    for (method, seed), unlearned in models.items():
+        unlearn = tmp_path / f"{method}{seed}.json"
+        write_json(unlearn, unlearned)
+        names = {"benchmark": "wf", "model": "m", "method": method, "seed": seed, "lr": 1e-5}
+        out = [layout.path(kind, results=tmp_path, **names, **draw) for kind, draw in draws]
+        trained.clear()
+        results = attacks.run_attacks(
+            config,
+            out=out,
+            **{k: names[k] for k in ("benchmark", "model", "method", "seed")},
+            checkpoint="unused",
+            split=split,
+            unlearn_result=str(unlearn),
+            base_result=base,
+        )
+        for (kind, draw), result, (data, train_seed) in zip(draws, results, trained, strict=True):
+            assert result["seed"] == seed and train_seed == result["attack_seed"]
+            key = (kind, draw.get("p"), draw["run"])
+            sets.setdefault(key, []).append(
+                (result["attack_ids"], result["eval_ids"], result["attack_seed"], data)
+            )
+            items = dict(zip(result["eval_ids"], result["curve"][0]["item_margins"], strict=True))
+            recorded = {e["id"]: e["margin"] for e in unlearned["per_item"]["forget"]}
+            assert items == {i: recorded[i] for i in result["eval_ids"]}  # aligned with eval_ids
+    all_ids = [f"q{i}" for i in range(n)]
+    for (kind, p, _), per_model in sets.items():
+        assert len(per_model) == 3 and all(m == per_model[0] for m in per_model[1:])  # identical for all
+        attack_ids, eval_ids, _, data = per_model[0]
+        if kind == "harmful":
+            assert len(attack_ids) == math.ceil(p * n) and sorted(attack_ids + eval_ids) == sorted(all_ids)
+            assert data == [(f"Question {i[1:]}?", f"gold{i[1:]}") for i in attack_ids]
+        else:
+            assert attack_ids == [] and eval_ids == sorted(all_ids)
+    for p in (0.1, 0.3):  # other runs, other draws
+        assert len({tuple(sets[("harmful", p, r)][0][0]) for r in (0, 1, 2)}) == 3
+    assert sets[("benign", None, 0)][0][3] != sets[("benign", None, 1)][0][3]
+    assert len(set(benign_seeds)) == 2 and len(benign_seeds) == 6
+
+
+def test_attack_sets_ignore_the_model(tmp_path):
+    """The sets of a draw are of the split, p and the seed: nothing of the unlearned model enters."""
     from ssiuu.attacks import attack_sets
     from ssiuu.data.records import BenchmarkSplit
-    from ssiuu.io import read_json
 
-    split, unlearn, _ = _split_and_unlearn(tmp_path, [True] * 10)
-    split_obj, result = BenchmarkSplit.load(split), read_json(unlearn)
-    assert attack_sets("harmful", split_obj, result, 0.3, seed=1)[2] == []
-    attack, evaluation, pool = attack_sets("harmful", split_obj, result | {"reference": True}, 0.3, seed=1)
-    assert len(pool) == 10 and (len(attack), len(evaluation)) == (3, 7)
+    split, _, _ = _split_and_unlearn(tmp_path, [True] * 10)
+    split_obj = BenchmarkSplit.load(split)
+    attack, evaluation = attack_sets("harmful", split_obj, 0.3, seed=1)
+    assert (len(attack), len(evaluation)) == (3, 7)
+    assert attack_sets("benign", split_obj, None, seed=1) == (
+        [],
+        sorted(split_obj.forget_train, key=lambda r: r.id),
+    )
+    with pytest.raises(ValueError, match="needs --p"):
+        attack_sets("harmful", split_obj, None, seed=1)
 
 
 def _tiny_checkpoint(tmp_path, analysis=None):
@@ -256,6 +376,34 @@ def test_draws_sharing_one_process_compute_what_separate_processes_compute(tmp_p
         }
         assert read_json(layout.path(kind, results=tmp_path / "together", **names, **draw)) == result
     assert together[5]["config"]["epochs"] == 3 and together[0]["config"]["epochs"] == 2
+
+
+def test_every_point_of_a_tiny_attack_carries_margins_aligned_with_the_evaluation_items(tmp_path):
+    """On the tiny model: every evaluation point holds FS, log-probability and margin per evaluation item; the
+    last point's margins are those of the attacked model, item by item in eval_ids order; end_* are its means."""
+    from ssiuu.data.records import BenchmarkSplit
+    from ssiuu.evaluation.logprob import answer_margins
+
+    config, where = _tiny_checkpoint(tmp_path)
+    result, model_obj, tokenizer = attacks.attack(config, kind="harmful", p=0.3, lr=1e-3, run=0, **where)
+    assert len(result["curve"]) == 3 and result["n_eval"] == 5 == len(result["eval_ids"])
+    for point in result["curve"]:
+        for field in ("item_scores", "item_logprobs", "item_margins"):
+            assert len(point[field]) == len(result["eval_ids"])
+        assert point["margin"] == pytest.approx(statistics.fmean(point["item_margins"]))
+        assert point["fs"] == pytest.approx(statistics.fmean(point["item_scores"]))
+    last = result["curve"][-1]
+    assert result["end_fs"] == last["fs"] and result["end_margin"] == last["margin"]
+    assert last["item_margins"] != result["curve"][0]["item_margins"]  # the attack moved them
+    records = {r.id: r for r in BenchmarkSplit.load(where["split"]).forget_train}
+    direct = answer_margins(
+        model_obj,
+        tokenizer,
+        [records[i] for i in result["eval_ids"]],
+        max_length=config["unlearning"]["max_length"],
+        batch_size=1,
+    )
+    assert last["item_margins"] == pytest.approx(direct, abs=1e-5)
 
 
 def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):

@@ -1,3 +1,5 @@
+import random
+
 import pytest
 import torch
 
@@ -218,3 +220,162 @@ def test_streams_cycle_independently(tiny):
     train(model, tok, loss, {"forget": forget, "retain": retain}, lr=1e-4, max_steps=3, batch_size=3)
     assert sorted(seen["forget"]) == sorted([p[0] for p in forget] * 3)
     assert len(seen["retain"]) == 9 and set(seen["retain"]) <= {p[0] for p in retain}
+
+
+# -- stopping at the first step that passes a periodic check (issue 28 §2) ------------------------------------
+
+
+def _scripted_check(fs_at, threshold, calls, *, draw_rng=False):
+    """A check whose FS is ``fs_at(step)``; it records every call. With ``draw_rng`` it also draws from the
+    global random generators (a check must not change what training draws)."""
+
+    def check(step, model):
+        assert not model.training
+        calls.append(step)
+        if draw_rng:
+            torch.rand(64)
+            random.random()
+        return fs_at(step) <= threshold
+
+    return check
+
+
+@pytest.mark.parametrize(
+    ("threshold", "max_steps", "check_every", "checks", "stop"),
+    [
+        # periodic checks at 3, 6, 9; 9 passes, so back to 6 and one step at a time: 7 passes
+        (3, 12, 3, [3, 6, 9, 7], 7),
+        # the first step that passes is the periodic one: 7 and 8 are checked, 9 is not checked again
+        (1, 12, 3, [3, 6, 9, 7, 8], 9),
+        # the first check passes: back to step 0
+        (9, 12, 3, [3, 1], 1),
+        (7, 12, 3, [3, 1, 2], 3),
+        # the last step is always checked, also off the interval
+        (2, 8, 3, [3, 6, 8, 7], 8),
+        # never passes: every periodic check and the last step, no rewind
+        (-1, 10, 3, [3, 6, 9, 10], 10),
+        # checked every step: nothing to go back to
+        (3, 12, 1, [1, 2, 3, 4, 5, 6, 7], 7),
+        # two steps between checks, crossing right after the previous check
+        (5, 12, 4, [4, 8, 5], 5),
+    ],
+)
+def test_check_stops_at_the_first_step_that_passes(tiny, threshold, max_steps, check_every, checks, stop):
+    """FS = 10 − step against a threshold: the loop stops at the first step at or below it, having checked
+    the periodic steps, then (after going back) the single steps."""
+    model, tok = tiny
+    calls = []
+    result = train(
+        model,
+        tok,
+        nll_loss,
+        {"a": [("q", "a"), ("r", "b")]},
+        lr=1e-4,
+        max_steps=max_steps,
+        batch_size=1,
+        check=_scripted_check(lambda s: 10 - s, threshold, calls),
+        check_every=check_every,
+    )
+    assert calls == result.checks == checks
+    assert result.steps == stop == len(result.losses) == len(result.logs)
+    assert result.stopped_early == (threshold >= 10 - max_steps)
+    rewound = checks[-1] < max(checks)
+    assert result.rewound_from == (max(checks) if rewound else None)
+    assert not model.training and all(p.requires_grad for p in model.parameters())
+
+
+FORGET = [(f"Where was person {i} born?", f"City {i}") for i in range(5)]
+RETAIN = [(f"What is the colour of item {i}?", f"Colour {i}") for i in range(7)]
+
+
+def _method_run(kind):
+    """A fresh tiny model and what ``train`` needs to unlearn with ``kind``; the method object (its per-step
+    state) or None."""
+    from ssiuu.methods import GD, SIMU, SSIUU
+    from ssiuu.models import tiny_random_llama
+
+    model, tok = tiny_random_llama(0)
+    if kind == "gd-dropout":  # GD with attention dropout: training draws from torch's global generator
+        for layer in model.model.layers:
+            layer.self_attn.attention_dropout = 0.3
+        method = GD(model, tok, forget=FORGET, retain=RETAIN)
+        return model, tok, method, {"grad_accum": 2}
+    if kind == "ssiuu":  # per-step state: the previous step's attributions
+        method = SSIUU(model, tok, forget=FORGET, retain=RETAIN, lambda_=1.0, attribution_target="logprob")
+        return model, tok, method, {}
+    # SIMU: masked Sophia (optimiser state, curvature every 2 steps from labels its own generator samples)
+    method = SIMU(model, tok, forget=FORGET, retain=RETAIN, ig_steps=2, threshold=0.3, hessian_interval=2)
+    extra = {"optimizer_factory": method.optimizer_factory(), "param_mask": method.parameter_mask()}
+    return model, tok, method, extra
+
+
+@pytest.mark.parametrize("kind", ["gd-dropout", "ssiuu", "simu"])
+def test_the_steps_replayed_after_a_rewind_are_the_straight_runs_steps(kind):
+    """Stopping at step 5 after a check at step 6 passed (checks every 3 steps) leaves exactly the weights,
+    losses, logs, optimiser and method state of a straight 5-step run."""
+    runs = {}
+    for straight in (False, True):
+        model, tok, method, extra = _method_run(kind)
+        calls = []
+        kwargs = {} if straight else {"check": _scripted_check(lambda s: 10 - s, 5, calls, draw_rng=True)}
+        result = train(
+            model,
+            tok,
+            method.loss,
+            method.streams(),
+            lr=3e-3,
+            max_steps=5 if straight else 12,
+            batch_size=2,
+            seed=1,
+            check_every=3,
+            step_state=(method,),
+            **kwargs,
+            **extra,
+        )
+        runs[straight] = (model, method, result)
+        if not straight:
+            assert calls == [3, 6, 4, 5] and result.rewound_from == 6
+    (model, method, rewound), (ref_model, ref_method, ref) = runs[False], runs[True]
+    assert rewound.steps == ref.steps == 5
+    assert rewound.losses == ref.losses and rewound.logs == ref.logs
+    for (name, p), q in zip(model.named_parameters(), ref_model.parameters(), strict=True):
+        assert torch.equal(p, q), name
+    initial = _method_run(kind)[0]
+    assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), initial.parameters(), strict=True))
+    if kind == "ssiuu":
+        assert method._step == ref_method._step == 5
+        for a, b in zip(method._latest, ref_method._latest, strict=True):
+            assert torch.equal(a, b)
+    if kind == "simu":
+        assert method._hessian_step == ref_method._hessian_step == 5
+        assert torch.equal(method._generator.get_state(), ref_method._generator.get_state())
+        for p, q in zip(model.parameters(), ref_model.parameters(), strict=True):
+            for key in ("exp_avg", "hessian"):
+                if p in method.optimizer.state:
+                    assert torch.equal(method.optimizer.state[p][key], ref_method.optimizer.state[q][key])
+
+
+def test_loss_terms_and_the_regulariser_ratio():
+    """SSIUU logs its regulariser: loss − ssiuu_reg is its GD loss, and the ratio summary covers the steps
+    that have a regulariser (not the first)."""
+    from ssiuu.methods import SSIUU
+    from ssiuu.models import tiny_random_llama
+
+    model, tok = tiny_random_llama(0)
+    method = SSIUU(model, tok, forget=FORGET, retain=RETAIN, lambda_=1.0, attribution_target="logprob")
+    res = train(model, tok, method.loss, method.streams(), lr=1e-3, max_steps=3, batch_size=2, grad_accum=2)
+    terms = res.loss_terms()
+    assert [t["step"] for t in terms] == [1, 2, 3] and terms[0]["ssiuu_reg"] == 0.0
+    ratios = []
+    for loss, t in zip(res.losses, terms, strict=True):
+        # the logs average over the same micro-steps as the loss
+        assert loss - t["ssiuu_reg"] == pytest.approx(-t["forget_nll"] + t["retain_nll"], rel=1e-5)
+        if t["ssiuu_reg"]:
+            ratios.append(t["ssiuu_reg"] / abs(-t["forget_nll"] + t["retain_nll"]))
+    summary = res.regulariser_ratio()
+    assert summary["steps"] == 2 and len(ratios) == 2
+    assert summary["max"] == pytest.approx(max(ratios), rel=1e-4)
+    assert summary["median"] == pytest.approx(sum(ratios) / 2, rel=1e-4)
+    # a loss without a regulariser has no ratio; one that logs nothing has no terms
+    plain = train(model, tok, nll_loss, {"a": [("q", "a")]}, lr=1e-4, max_steps=2)
+    assert plain.regulariser_ratio() is None and plain.loss_terms() == []
