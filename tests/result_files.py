@@ -9,8 +9,8 @@ from ssiuu.report.results import RESULT_KINDS, ResultFiles
 from ssiuu.report.stats import CellStats
 
 #: The schema's defaults for the report's statistics, and a cheaper bootstrap for tests that only need an interval.
-STATS = CellStats(confidence=0.95, n_resamples=9999, min_logprob_drop=0.1)
-FAST_STATS = CellStats(confidence=0.95, n_resamples=199, min_logprob_drop=0.1)
+STATS = CellStats(confidence=0.95, n_resamples=9999)
+FAST_STATS = CellStats(confidence=0.95, n_resamples=199)
 
 
 def result_files(root: str | Path) -> ResultFiles:

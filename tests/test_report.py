@@ -14,11 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from result_files import STATS, result_files
-from scipy import stats as scipy_stats
 
 from ssiuu.config import load_config
 from ssiuu.references import REFERENCE_LABELS
@@ -31,7 +29,7 @@ from ssiuu.report import (
     options_from_config,
 )
 from ssiuu.report import paper_values as pv
-from ssiuu.report.tables import ResultError, aggregate_table, attack_run_scores, collect_attacks, fmt_cell
+from ssiuu.report.tables import ResultError, aggregate_table, collect_attacks, fmt_cell
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 HARMFUL_LRS = [1e-5, 1e-6]
@@ -53,36 +51,29 @@ def results_copy(tmp_path: Path) -> Path:
     return dst
 
 
-def test_attack_value_is_mean_over_runs_of_max_over_lrs() -> None:
-    # GA, harmful p=0.1 (generate_synthetic.GA_P01): per run max over lr in {1e-5, 1e-6}
-    # seed0: run0 max(.50,.30)=.50, run1 max(.20,.40)=.40 ; seed1: run0 max(.30,.10)=.30, run1 max(.10,.20)=.20
+def test_attack_value_is_the_end_fs_at_each_draws_best_rate_on_items_wrong_before() -> None:
+    # GA, harmful p=0.1 (generate_synthetic.GA_P01): per (seed, draw) the rate with the highest end FS:
+    # seed0: run0 .50, run1 .40; seed1: run0 .30, run1 .20, each on the 18 items wrong before the attack
+    # (round(top · 18) of them right at the end: 9, 7, 5, 4)
     t = table()
-    assert t.loc["GA", "harmful_p0.1"] == pytest.approx(100 * (0.50 + 0.40 + 0.30 + 0.20) / 4)  # 35.00
-    assert t.loc["GA", "harmful_p0.1_runs"] == 4
-    assert t.loc["GA", "harmful_p0.1_n"] == 4 * 20  # 4 seed × run draws of 20 evaluation items each
-    assert t.loc["GA", "harmful_p0.1_low"] < 35.0 < t.loc["GA", "harmful_p0.1_high"]
-    per_seed = collect_results(result_files(FIX), harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS).set_index(
-        ["benchmark", "method"]
-    )
-    ga = per_seed.loc[("synth_mcqa", "GA")].sort_values("seed")
-    assert ga["harmful_p0.1"].tolist() == pytest.approx([0.45, 0.25])
-    assert ga["harmful_p0.1_runs"].tolist() == [2, 2]
+    assert t.loc["GA", "harmful_p0.1"] == pytest.approx(100 * (9 + 7 + 5 + 4) / 72)
+    assert t.loc["GA", "harmful_p0.1_runs"] == 4 and t.loc["GA", "harmful_p0.1_n"] == 72
+    assert t.loc["GA", "harmful_p0.1_items"] == 20  # 18 per draw; an item in several draws is one cluster
+    assert t.loc["GA", "harmful_p0.1_low"] < t.loc["GA", "harmful_p0.1"] < t.loc["GA", "harmful_p0.1_high"]
 
 
 def test_attacks_at_unconfigured_learning_rates_do_not_change_table1() -> None:
-    # GA/GD also have harmful attack files at 5e-06 (max_fs 0.95) and 1e-07, outside the configured grid
-    assert table().loc["GA", "harmful_p0.1"] == pytest.approx(35.0)
+    # GA/GD also have harmful attack files at 5e-06 (end FS 0.95) and 1e-07, outside the configured grid
+    assert table().loc["GA", "harmful_p0.1"] == pytest.approx(100 * 25 / 72)
     swept = table(
         grid=AttackGrid([1e-5, 5e-6, 1e-6], BENIGN_LRS), methods=["GA", "GD"]
     )  # only GA/GD ran 5e-06
-    assert swept.loc["GA", "harmful_p0.1"] == pytest.approx(95.0)
-    everything = collect_results(result_files(FIX))  # no learning rates given: every file counts
-    ga = everything[(everything["benchmark"] == "synth_mcqa") & (everything["method"] == "GA")]
-    assert ga["harmful_p0.1"].tolist() == pytest.approx([0.95, 0.95])
+    assert swept.loc["GA", "harmful_p0.1"] == pytest.approx(100 * 17 / 18)
 
 
 def _independent_attack_items(bench: str, method: str) -> dict[str, list[float]]:
-    """Re-implementation straight from the JSON files: {attack: items of each run's best (lr, step), pooled}."""
+    """Re-implementation straight from the JSON files: {attack: end scores of the items wrong at step 0, at
+    each draw's rate with the highest end FS, pooled}."""
     best: dict[tuple[str, int, int], tuple[float, list[float]]] = {}
     for seed_dir in sorted((FIX / bench / "tiny" / method).glob("seed*")):
         for f in (seed_dir / "attacks").glob("*.json"):
@@ -91,10 +82,11 @@ def _independent_attack_items(bench: str, method: str) -> dict[str, list[float]]
             if not any(abs(r["lr"] - x) < 1e-12 for x in lrs):
                 continue
             key = "benign" if r["kind"] == "benign" else f"harmful_p{r['p']:g}"
-            for point in r["curve"]:
-                run = (key, r["seed"], r["run"])
-                if run not in best or point["fs"] > best[run][0]:
-                    best[run] = (point["fs"], point["item_scores"])
+            first, last = r["curve"][0]["item_scores"], r["curve"][-1]["item_scores"]
+            items = [e for b, e in zip(first, last, strict=True) if b == 0]
+            draw = (key, r["seed"], r["run"])
+            if draw not in best or statistics.fmean(last) > best[draw][0]:
+                best[draw] = (statistics.fmean(last), items)
     out: dict[str, list[float]] = {}
     for (key, _, _), (_, items) in sorted(best.items()):
         out.setdefault(key, []).extend(items)
@@ -108,47 +100,37 @@ def test_every_attack_cell_matches_independent_computation(bench: str, style: st
         for key, items in _independent_attack_items(bench, method).items():
             assert t.loc[method, key] == pytest.approx(100 * statistics.fmean(items)), (method, key)
             assert t.loc[method, f"{key}_n"] == len(items)
-            if len(set(items)) > 1:
-                ci = scipy_stats.bootstrap(
-                    (np.array(items),),
-                    np.mean,
-                    n_resamples=9999,
-                    method="percentile",
-                    rng=np.random.default_rng(0),
-                ).confidence_interval
-                assert t.loc[method, f"{key}_low"] == pytest.approx(100 * ci.low), (method, key)
-                assert t.loc[method, f"{key}_high"] == pytest.approx(100 * ci.high), (method, key)
 
 
 def test_fs_rs_us_mean_and_ci_over_two_seeds() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
     t = table()
-    # GA seeds: FS .30/.20, test .60/.50, US .48/.46 ; MCQA RS = test-set score
+    # GA seeds: FS .30/.20, test .64/.60, US .48/.46 ; MCQA RS = test-set score
     assert t.loc["GA", "FS"] == pytest.approx(25.0)
-    assert t.loc["GA", "FS_n"] == 200  # 100 forget items × 2 seeds, pooled
-    assert t.loc["GA", "FS_low"] < 25.0 < t.loc["GA", "FS_high"]
-    assert t.loc["GA", "RS"] == pytest.approx(55.0)
-    assert t.loc["GA", "US"] == pytest.approx(47.0)
+    assert t.loc["GA", "FS_n"] == 100  # the same 100 forget items in both seeds: each counted once
+    low, high = proportion_confint(25, 100, method="wilson")
+    assert (t.loc["GA", "FS_low"], t.loc["GA", "FS_high"]) == pytest.approx((100 * low, 100 * high))
+    assert t.loc["GA", "RS"] == pytest.approx(62.0)
+    assert (
+        t.loc["GA", "US"] == pytest.approx(47.0) and t.loc["GA", "US_n"] == 100
+    )  # per-item utility outcomes
     assert t.loc["Default", ["FS", "RS", "US"]].tolist() == pytest.approx([90.0, 70.0, 50.0])
     assert pd.isna(t.loc["Default", "harmful_p0.1"])
-    # US on MCQA: lm-eval's standard error (0.05 per task, 2 seeds averaged) -> ±1.96 × 0.05 / √2
-    half = 100 * 1.959964 * (0.05**2 + 0.05**2) ** 0.5 / 2
-    assert (t.loc["GA", "US_low"], t.loc["GA", "US_high"]) == pytest.approx(
-        (47.0 - half, 47.0 + half), abs=1e-4
-    )
-    # ROUGE style: RS = retain-set score; equal per-item recalls give a zero-width interval
+    # ROUGE style: RS = retain-set score; equal recalls still get a Wilson interval (no collapse)
     r = table("rouge")
     assert r.loc["GA", "RS"] == pytest.approx(85.0)
-    assert r.loc["GA", "RS_n"] == 100 and r.loc["GA", "RS_low"] == pytest.approx(85.0)
+    assert r.loc["GA", "RS_n"] == 100 and r.loc["GA", "RS_low"] < 85.0 < r.loc["GA", "RS_high"]
     assert r.loc["Default", "RS"] == pytest.approx(92.0)
 
 
 def test_ablation_variants_are_not_table_rows() -> None:
     t = table()
-    assert list(t.index) == ["Default", *METHODS, "Start"]  # the reference row follows the methods
+    assert list(t.index) == ["Default", *METHODS, "Hider", "Start"]  # the controls follow the methods
     assert t.loc["Start", "reference"] and pd.isna(t.loc["Start", "n_converged"])
-    per_seed = collect_results(result_files(FIX), harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS)
+    per_seed = collect_results(result_files(FIX))
     # Default + seeds (+ λ variants) + the reference row, per benchmark
-    assert len(per_seed) == (1 + 2 * 3 + 3 + 1) + (1 + 3 + 1)
+    assert len(per_seed) == (1 + 2 * 3 + 3 + 2 + 1) + (1 + 3 + 1 + 1 + 1)
     assert sorted(per_seed.loc[per_seed["method"].str.contains("lambda"), "lambda"]) == [1e-4, 1e-2, 1.0]
     mcqa = per_seed[per_seed["benchmark"] == "synth_mcqa"]
     assert mcqa.loc[mcqa["method"] == "SSIUU", "lambda"].tolist() == [1e-3, 1e-3]
@@ -172,21 +154,22 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
     assert set(paths) == names
     assert all(p.stat().st_size > 0 for p in paths.values())
     md = (tmp_path / "table1.md").read_text()
-    assert "| 35.0 [" in md and "n=80" in md and "| 25.0 [" in md and "Tiny (synthetic)" in md
+    assert "| 34.7 [" in md and "n=72" in md and "| 25.0 [" in md and "Tiny (synthetic)" in md
     assert "GD †" in md  # seed 1 of GD did not converge
     tex = (tmp_path / "table1.tex").read_text()
-    assert "35.0 [" in tex and r"\multicolumn{2}{c}{Harmful Attack" in tex and r"synth\_mcqa" in tex
+    assert "34.7 [" in tex and r"\multicolumn{2}{c}{Harmful Attack" in tex and r"synth\_mcqa" in tex
     assert tex.count(r"\\") >= 6
     csv = pd.read_csv(tmp_path / "table1.csv").set_index("method")
-    assert csv.loc["GA", "harmful_p0.1"] == pytest.approx(35.0)
+    assert csv.loc["GA", "harmful_p0.1"] == pytest.approx(100 * 25 / 72, abs=1e-4)
     md2 = (tmp_path / "table2.md").read_text()
-    assert "RS = retain-set ROUGE-L recall" in md2 and "85.0" in md2
+    assert "RS (= retain-set ROUGE-L recall)" in md2 and "85.0" in md2
     assert "Never learned (control)" in md2 or "NeverLearned" in md2
-    # SSIUU against every baseline and the never-learned control, not against the attacked start model,
-    # whose attack score is on items it answers right
+    # SSIUU against every baseline method; the controls are no baselines
     vs1 = pd.read_csv(tmp_path / "table1_ssiuu_vs.csv")["Method"].tolist()
     vs2 = pd.read_csv(tmp_path / "table2_ssiuu_vs.csv")["Method"].tolist()
-    assert vs1 == ["SSIUU − GA", "SSIUU − GD"] and vs2 == ["SSIUU − GA", "SSIUU − GD", "SSIUU − NeverLearned"]
+    assert vs1 == vs2 == ["SSIUU − GA", "SSIUU − GD"]
+    recovery = (tmp_path / "table2_recovery.md").read_text()
+    assert "Separation: Hider − NeverLearned share" in recovery and "| 1.00 [1.00, 1.00]" in recovery
 
 
 def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
@@ -199,7 +182,7 @@ def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
     assert ss["source_kind"] == "paper quote"
     assert (ss["RS"], ss["harmful_p0.1"], ss["benign"]) == (84.70, 14.81, 13.33)
     ours = csv[(csv["method"] == "GA") & (csv["source_kind"] == "ours")].iloc[0]
-    assert ours["harmful_p0.1"] == pytest.approx(35.0)
+    assert ours["harmful_p0.1"] == pytest.approx(100 * 25 / 72, abs=1e-4)
     csv2 = pd.read_csv(tmp_path / "table2_vs_paper.csv")
     assert "paper (Qwen-2.5-3B)" not in set(csv2["source"])  # Table 2 of the paper: Llama-3.2 only
     assert "paper (Llama-3.2-3B)" in (tmp_path / "table2_vs_paper.tex").read_text()
@@ -293,13 +276,6 @@ def test_no_results_is_a_clear_error(tmp_path: Path) -> None:
         )
 
 
-def test_attack_run_scores_filters_p() -> None:
-    runs = attack_run_scores(
-        collect_attacks(result_files(FIX)), harmful_lrs=HARMFUL_LRS, benign_lrs=BENIGN_LRS, harmful_ps=[0.3]
-    )
-    assert set(runs["key"]) == {"harmful_p0.3", "benign"}
-
-
 def test_options_from_config() -> None:
     overrides = {
         "methods": ["GA", "SSIUU"],
@@ -334,7 +310,7 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
         "from result_files import result_files\n"
         "from ssiuu.report import AttackGrid, CellStats, build_tables\n"
         f"build_tables(result_files({str(FIX)!r}), {str(tmp_path)!r}, methods=['GA'],"
-        " grid=AttackGrid([1e-5], [1e-5]), stats=CellStats(0.95, 199, 0.1))\n"
+        " grid=AttackGrid([1e-5], [1e-5]), stats=CellStats(0.95, 199))\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -355,6 +331,6 @@ def test_the_calibration_table_holds_every_swept_rate_and_epoch_count(tmp_path: 
     md = (tmp_path / "attack_calibration.md").read_text()
     assert md.startswith("# Attack calibration sweep") and "| 1e-04 |" in md
     first = rows.iloc[0]  # GD, benign, 1e-07, 1 epoch: the cell in percent, as in Tables 1-2
-    cell = f"{first['attack']:.1f} [{first['attack_low']:.1f}, {first['attack_high']:.1f}] n=40"
+    cell = f"{first['attack']:.1f} [{first['attack_low']:.1f}, {first['attack_high']:.1f}] n={int(first['attack_n'])}"
     assert cell in md and "%" not in cell
     assert 0 <= first["attack"] <= 100

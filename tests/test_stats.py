@@ -1,102 +1,208 @@
-"""Confidence intervals (ssiuu/report/stats.py) against scipy.stats.bootstrap and hand-computed values, and the
-attack cell's pooling (ssiuu/report/attack_cells.py) on hand-made attack results."""
+"""The report's inference (ssiuu/report/inference.py) on hand-made cases: clusters, pairing, the ratio rule,
+Holm, the smallest detectable difference, Wilson and McNemar against statsmodels; and the attack cell
+(ssiuu/report/attack_cells.py) read from hand-made attack files."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.proportion import proportion_confint
 
-from ssiuu.report.attack_cells import attack_cell, cell_difference, group_by_run
-from ssiuu.report.stats import (
-    difference_interval,
-    mean_interval,
-    mean_of_means_interval,
-    recovered_fraction_interval,
-    standard_error_interval,
-)
+from ssiuu.report import inference as I
+from ssiuu.report.attack_cells import attack_cell
+from ssiuu.report.stats import CellStats, mean_interval
 
-SAMPLE = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
-
-
-def test_mean_interval_matches_scipy_bootstrap_on_a_known_sample():
-    got = mean_interval(SAMPLE, confidence=0.95, n_resamples=2000)
-    ref = scipy_stats.bootstrap(
-        (np.array(SAMPLE),),
-        np.mean,
-        confidence_level=0.95,
-        n_resamples=2000,
-        method="percentile",
-        rng=np.random.default_rng(0),
-    ).confidence_interval
-    assert got.value == pytest.approx(8 / 12) and got.n == 12
-    assert (got.low, got.high) == pytest.approx((ref.low, ref.high))
-    assert got.low < got.value < got.high
+OPTS = {"confidence": 0.95, "n_resamples": 4999}
+VALUES = np.array([0.9, 0.1, 0.8, 0.3, 0.7, 0.2, 0.6, 0.4, 1.0, 0.0, 0.55, 0.45, 0.65, 0.35, 0.75, 0.25])
 
 
-def test_no_interval_from_a_single_value_or_nothing():
-    one = mean_interval([0.4])
-    assert one.value == 0.4 and math.isnan(one.low) and math.isnan(one.high) and one.n == 1
-    assert mean_interval([]).n == 0 and math.isnan(mean_interval([]).value)
+def frame(values, draws, items, seed: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({"seed": seed, "draw": draws, "item": items, "y": values})
 
 
-def test_recovered_fraction_interval_value_is_the_ratio_of_means():
-    attacked, unlearned, start = [-2.0, -1.0, -2.0, -1.0], [-3.0, -3.0, -3.0, -3.0], [-1.0, -1.0, -1.0, -1.0]
-    got = recovered_fraction_interval(attacked, unlearned, start, n_resamples=2000)
-    assert got.value == pytest.approx((-1.5 + 3.0) / (-1.0 + 3.0))  # 0.75
-    assert got.low <= 0.75 <= got.high and got.n == 4
-    # an item's three values move together: resampling items can only give fractions between 0.5 and 1.0
-    assert 0.5 <= got.low and got.high <= 1.0
+def width(est: I.Estimate) -> float:
+    return est.high - est.low
 
 
-def test_difference_and_mean_of_means_and_standard_error():
-    diff = difference_interval([1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0], n_resamples=2000)
-    assert diff.value == pytest.approx(0.5) and diff.low < 0.5 < diff.high
-    mom = mean_of_means_interval([[0.1, 0.3], [0.6, 0.8, 1.0]], n_resamples=2000)
-    assert mom.value == pytest.approx((0.2 + 0.8) / 2) and mom.n == 5
-    se = standard_error_interval(0.5, 0.05, 100, confidence=0.95)
-    assert (se.low, se.high) == pytest.approx((0.5 - 1.959964 * 0.05, 0.5 + 1.959964 * 0.05), abs=1e-6)
-
-
-def _result(seed: int, run: int, lr: float, points: list[tuple[list[float], list[float]]]) -> dict:
-    curve = [
-        {
-            "step": i,
-            "fs": float(np.mean(s)),
-            "logprob": float(np.mean(lp)),
-            "item_scores": s,
-            "item_logprobs": lp,
-        }
-        for i, (s, lp) in enumerate(points)
-    ]
-    return {"seed": seed, "run": run, "lr": lr, "curve": curve, "start_logprobs": [-1.0] * len(points[0][0])}
-
-
-def test_attack_cell_takes_each_runs_best_point_over_learning_rates_and_pools_the_runs():
-    """Run 0: lr 1e-5 peaks at FS 0.5, lr 1e-6 at 1.0 → its items are [1, 1]; run 1 peaks at 0.5 → [1, 0].
-    The cell is the pooled mean 0.75 = mean over runs of the per-run maxima (1.0 + 0.5) / 2."""
-    results = [
-        _result(0, 0, 1e-5, [([0.0, 0.0], [-3.0, -3.0]), ([1.0, 0.0], [-2.0, -2.0])]),
-        _result(0, 0, 1e-6, [([0.0, 0.0], [-3.0, -3.0]), ([1.0, 1.0], [-2.5, -2.5])]),
-        _result(0, 1, 1e-5, [([0.0, 0.0], [-3.0, -3.0]), ([1.0, 0.0], [-1.0, -1.0])]),
-    ]
-    cell = attack_cell(group_by_run(results), confidence=0.95, n_resamples=2000)
-    assert cell.runs == 2 and cell.score.n == 4
-    assert cell.score.value == pytest.approx(0.75)
-    # recovery at each run's highest log-probability: run 0 at −2.0 (lr 1e-5), run 1 at −1.0
-    assert cell.gain.value == pytest.approx(((1.0 + 1.0) + (2.0 + 2.0)) / 4)
-    assert cell.recovered.value == pytest.approx(1.5 / 2.0)
-    assert cell.drop == pytest.approx(2.0) and cell.stable(0.1)
-    other = attack_cell(group_by_run(results[2:]), confidence=0.95, n_resamples=2000)
-    score, recovered = cell_difference(cell, other, confidence=0.95, n_resamples=2000)
-    assert score.value == pytest.approx(0.75 - 0.5)
-    assert recovered.value == pytest.approx(0.75 - 1.0)
-
-
-def test_a_cell_without_evaluation_items_is_missing():
-    cell = attack_cell(
-        group_by_run([{"seed": 0, "run": 0, "lr": 1e-5, "curve": []}]), confidence=0.95, n_resamples=100
+def test_an_item_scored_in_two_draws_is_one_cluster() -> None:
+    """The same 16 items scored identically in two draws: 32 observations, 16 clusters. The interval must be
+    that of 16 items (√2 wider than 32 independent values), and n items = 16."""
+    n = len(VALUES)
+    items = [f"i{k}" for k in range(n)]
+    twice = I.ClusteredSample.of({"row": frame(np.tile(VALUES, 2), [0] * n + [1] * n, items * 2)})
+    once = I.ClusteredSample.of({"row": frame(VALUES, [0] * n, items)})
+    independent = I.ClusteredSample.of(
+        {"row": frame(np.tile(VALUES, 2), [0] * 2 * n, [f"x{k}" for k in range(2 * n)])}
     )
-    assert cell.runs == 0 and math.isnan(cell.score.value) and not cell.stable(0.1)
+    est = {
+        name: I.cluster_bootstrap(s, I.mean_of("row", "y"), **OPTS)
+        for name, s in (("twice", twice), ("once", once), ("independent", independent))
+    }
+    assert twice.units == I.Units(seeds=1, draws=2, items=16) and est["twice"].n == 32
+    assert est["twice"].value == pytest.approx(VALUES.mean())
+    # identical draws add no variance: the interval is the 16 items' (up to resampling noise) ...
+    assert width(est["twice"]) == pytest.approx(width(est["once"]), rel=0.1)
+    # ... and wider than 32 independent values by about √2
+    assert width(est["twice"]) / width(est["independent"]) == pytest.approx(math.sqrt(2), rel=0.15)
+
+
+def test_a_single_seed_or_draw_does_not_vary_and_is_not_an_error() -> None:
+    sample = I.ClusteredSample.of(
+        {"row": frame(VALUES, [0] * len(VALUES), [f"i{k}" for k in range(len(VALUES))])}
+    )
+    assert I.varying_levels(sample) == ["item"]
+    one = I.ClusteredSample.of({"row": frame([0.4], [0], ["i0"])})
+    est = I.cluster_bootstrap(one, I.mean_of("row", "y"), **OPTS)
+    assert est.value == 0.4 and not est.defined and est.n == 1
+
+
+def test_with_one_seed_and_draw_it_is_scipys_item_bootstrap() -> None:
+    sample = I.ClusteredSample.of(
+        {"row": frame(VALUES, [0] * len(VALUES), [f"i{k:02d}" for k in range(len(VALUES))])}
+    )
+    est = I.cluster_bootstrap(sample, I.mean_of("row", "y"), **OPTS)
+    ref = mean_interval(list(VALUES), **OPTS)
+    assert (est.low, est.high) == pytest.approx((ref.low, ref.high), abs=0.02)
+
+
+def test_paired_difference_on_shared_items_against_a_hand_computation() -> None:
+    """Row a scores items 0-5, row b items 2-7 (same draw): the difference uses items 2-5 only."""
+    a = frame([0.9, 0.8, 0.7, 0.6, 0.5, 0.4], [0] * 6, [f"i{k}" for k in range(6)])
+    b = frame([0.1, 0.5, 0.3, 0.2, 0.3, 0.0], [0] * 6, [f"i{k}" for k in range(2, 8)])
+    sample = I.ClusteredSample.of({"a": a, "b": b})
+    est = I.cluster_bootstrap(sample, I.difference(I.mean_of("a", "y"), I.mean_of("b", "y")), **OPTS)
+    diffs = np.array([0.7, 0.6, 0.5, 0.4]) - np.array([0.1, 0.5, 0.3, 0.2])  # items 2, 3, 4, 5
+    assert sample.units.items == 4 and est.n == 8
+    assert est.value == pytest.approx(diffs.mean())
+    ref = scipy_stats.bootstrap(
+        (diffs,), np.mean, n_resamples=4999, method="percentile", rng=np.random.default_rng(0)
+    )
+    assert (est.low, est.high) == pytest.approx(
+        (ref.confidence_interval.low, ref.confidence_interval.high), abs=0.06
+    )
+
+
+def test_recovered_share_and_did_and_the_ratio_rule() -> None:
+    """Row: before −1, after 0 on every item; reference after 1, before 0.5: share = 1 / 2, DiD = 1 − 0.5."""
+    items = [f"i{k}" for k in range(8)]
+    noise = np.array([0.1, -0.1, 0.05, -0.05, 0.2, -0.2, 0.0, 0.0])
+    row = pd.DataFrame({"seed": 0, "draw": 0, "item": items, "before": -1.0 + noise, "after": 0.0 + noise})
+    ref = pd.DataFrame({"seed": 0, "draw": 0, "item": items, "before": 0.5 + noise, "after": 1.0 + noise})
+    sample = I.ClusteredSample.of({"row": row, "ref": ref})
+    share = I.cluster_bootstrap(sample, I.share_of("row", "ref"), **OPTS)
+    did = I.cluster_bootstrap(sample, I.did_of("row", "ref"), **OPTS)
+    room = I.cluster_bootstrap(sample, I.room_of("row", "ref"), **OPTS)
+    assert share.value == pytest.approx(0.5) and did.value == pytest.approx(0.5)
+    assert I.rankable(room) and room.low > 0
+    # a reference no higher than the row before the attack: the denominator's interval reaches 0 → not ranked
+    flat = ref.assign(after=row["before"] + np.array([0.3, -0.3, 0.2, -0.2, 0.1, -0.1, 0.0, 0.05]))
+    room = I.cluster_bootstrap(
+        I.ClusteredSample.of({"row": row, "ref": flat}), I.room_of("row", "ref"), **OPTS
+    )
+    assert room.low <= 0 <= room.high and not I.rankable(room)
+    assert not I.rankable(I.Estimate(1.0))  # no interval: not ranked
+
+
+def test_holm_against_statsmodels_on_a_known_vector() -> None:
+    p = [0.01, 0.04, 0.03, 0.005, math.nan]
+    ref = multipletests(p[:4], alpha=0.05, method="holm")[1]
+    got = I.holm(p, 0.05)
+    assert got[:4] == pytest.approx(list(ref)) and math.isnan(got[4])
+    assert got[:4] == pytest.approx(
+        [0.03, 0.06, 0.06, 0.02]
+    )  # by hand: 4·0.005, 3·0.01, max(2·0.03, ·), 1·0.04 → 0.06
+
+
+def test_smallest_detectable_difference_against_statsmodels_power() -> None:
+    se, n, alpha = 0.05, 30, 0.05
+    d = TTestPower().solve_power(nobs=n, alpha=alpha, power=0.8)
+    mdd = I.smallest_detectable_difference(se, n, alpha)
+    assert mdd == pytest.approx(d * se * math.sqrt(n))
+    # the power of a test at that difference, per statsmodels, is 0.8
+    power = TTestPower().power(effect_size=mdd / (se * math.sqrt(n)), nobs=n, alpha=alpha)
+    assert power == pytest.approx(0.8, abs=1e-6)
+    assert mdd == pytest.approx((scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)) * se, rel=0.06)
+    assert I.units_needed(mdd, se, n, alpha) == pytest.approx(n, rel=1e-3)
+    assert math.isnan(I.smallest_detectable_difference(math.nan, n, alpha))
+
+
+def test_wilson_against_a_known_value_and_at_ceiling() -> None:
+    low, high = I.wilson(8, 10, 0.95)
+    assert (low, high) == pytest.approx((0.4902, 0.9433), abs=1e-4)  # Wilson (1927), 8 of 10
+    assert (low, high) == pytest.approx(proportion_confint(8, 10, alpha=0.05, method="wilson"))
+    ceiling = I.proportion_estimate([1.0] * 50, 0.95)
+    assert (
+        ceiling.value == 1.0
+        and ceiling.high == pytest.approx(1.0)
+        and ceiling.low == pytest.approx(0.9287, abs=1e-4)
+    )
+
+
+def test_mcnemar_on_a_known_table() -> None:
+    """model right / start right: 10 both, 2 only the model, 8 only the start, 20 neither."""
+    model = [1] * 10 + [1] * 2 + [0] * 8 + [0] * 20
+    start = [1] * 10 + [0] * 2 + [1] * 8 + [0] * 20
+    test = I.paired_loss_test(model, start)
+    assert test.name == "exact McNemar" and test.lower and test.n == 40
+    assert test.p == pytest.approx(mcnemar([[10, 2], [8, 20]], exact=True).pvalue)
+    assert test.p == pytest.approx(2 * scipy_stats.binom.cdf(2, 10, 0.5))  # 0.109375
+    recall = I.paired_loss_test([0.5, 0.4, 0.3, 0.2, 0.6, 0.1], [0.9, 0.8, 0.7, 0.9, 0.8, 0.9])
+    assert recall.name == "Wilcoxon signed-rank" and recall.p == pytest.approx(0.03125)
+    counts = I.count_loss_test((12, 40), (17, 40))
+    assert (
+        "counts" in counts.name
+        and counts.lower
+        and counts.p == pytest.approx(scipy_stats.fisher_exact([[12, 28], [17, 23]]).pvalue)
+    )
+
+
+def _attack(
+    seed: int, run: int, ids: list[str], before: list[float], after: list[float], margins=None
+) -> dict:
+    margins = margins or ([0.0] * len(ids), [0.0] * len(ids))
+
+    def point(s, scores, m):
+        return {
+            "step": s,
+            "item_scores": scores,
+            "item_margins": m,
+            "item_logprobs": [-1.0] * len(ids),
+        }  # noqa: E731
+
+    return {
+        "seed": seed,
+        "run": run,
+        "lr": 1e-4,
+        "kind": "harmful",
+        "p": 0.1,
+        "eval_ids": ids,
+        "curve": [
+            point(0, before, margins[0]),
+            point(5, [1.0] * len(ids), margins[0]),
+            point(10, after, margins[1]),
+        ],
+    }
+
+
+def test_attack_cell_reads_the_end_of_the_attack_on_items_wrong_before_it() -> None:
+    """FS after the attack is the last point (not the max over the curve), on the step-0-wrong items; the
+    Start reference is read on all its items; an item in both draws is one cluster."""
+    ids = ["a", "b", "c", "d"]
+    results = [
+        _attack(0, 0, ids, [0, 0, 0, 1], [1, 0, 0, 1]),
+        _attack(0, 1, ids, [0, 0, 0, 1], [1, 1, 0, 0]),
+    ]
+    stats = CellStats(0.95, 999)
+    cell = attack_cell(results, "GD", stats)
+    assert cell.score.value == pytest.approx(3 / 6) and cell.score.n == 6  # items a-c in 2 draws; d was right
+    assert cell.score.units == I.Units(1, 2, 3) and cell.runs == 2
+    start = attack_cell(results, "Start", stats)
+    assert start.score.value == pytest.approx(4 / 8) and start.score.units.items == 4
+    assert not cell.lp_rankable  # s − u = 0 on every item: the old fraction has no denominator

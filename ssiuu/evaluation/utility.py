@@ -330,7 +330,7 @@ def utility_score(
                     tasks=list(tasks),
                     limit=limit,
                     task_manager=manager,
-                    log_samples=False,
+                    log_samples=True,
                     bootstrap_iters=UTILITY_BOOTSTRAP_ITERS,
                     **dict.fromkeys(LM_EVAL_SEEDS, seed),
                 )
@@ -364,5 +364,18 @@ def _summary(out: dict[str, Any] | None, tasks: list[str]) -> dict[str, Any]:
         "tasks": per_task,
         "stderr": stderr,
         "n_items": n_items,
+        "item_correct": item_outcomes(out.get("samples") or {}, tasks),
         "US": float(sum(per_task.values()) / len(per_task)),
     }
+
+
+def item_outcomes(samples: dict[str, Any], tasks: list[str]) -> dict[str, list[float]]:
+    """Per task, each item's accuracy (0/1) in ``doc_id`` order, from lm-eval's logged samples: what the
+    report's paired tests (exact McNemar against the starting model) need. Tasks without samples are left out."""
+    out = {}
+    for t in tasks:
+        rows = [s for s in samples.get(t, []) if isinstance(s, dict) and "doc_id" in s]
+        key = next((k for k in ("acc", "exact_match") if rows and k in rows[0]), None)
+        if key is not None:
+            out[t] = [float(s[key]) for s in sorted(rows, key=lambda s: s["doc_id"])]
+    return out

@@ -171,7 +171,7 @@ def _histograms(path: Path) -> pd.DataFrame:
 
 def read_correlation(analysis_dir: str | Path) -> pd.DataFrame | None:
     """``distributions/correlation.csv``: method and seed (of ``pre``), module (``all`` = the whole model), rho
-    (``pearson_r``) and n (``n_values``, NaN where empty); ``None`` when the file does not exist."""
+    (``pearson_r``), spearman (``spearman_r``, NaN where the file has none) and n (``n_values``, NaN where empty); ``None`` when the file does not exist."""
     path = Path(analysis_dir) / CORRELATION_FILE
     if not path.exists():
         return None
@@ -184,6 +184,7 @@ def read_correlation(analysis_dir: str | Path) -> pd.DataFrame | None:
             "seed": df["seed"],
             "module": df["module"].astype(str),
             "rho": df["pearson_r"],
+            "spearman": pd.to_numeric(df["spearman_r"], errors="coerce") if "spearman_r" in df else np.nan,
             "n": pd.to_numeric(df["n_values"], errors="coerce"),
         }
     )

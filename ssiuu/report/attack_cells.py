@@ -1,11 +1,19 @@
-"""One attack cell of Tables 1-2 and Fig. 2 from the per-item values the attack JSON files keep.
+"""One attack cell of Tables 1-2, Fig. 2 and the claims: the per-item values of its attack files, and what the
+report estimates from them (:mod:`ssiuu.report.inference`).
 
-Per run (one unlearning seed × one attack run) the attack score is the largest FS over the configured
-learning rates and the evaluation steps (the paper's max over the curve and the learning-rate grid). The
-cell pools the evaluation items of that best point over runs and seeds: its value is their mean, which is
-the mean over runs of the per-run score (every run of a cell scores the same number of items), and its
-interval resamples those items (:mod:`ssiuu.report.stats`). The recovery measure does the same at the
-point of each run where the gold answers' mean log-probability is highest.
+An attack file (``docs/results.md``) holds one draw of one checkpoint: its unlearning ``seed``, the draw's
+``run``, the evaluation items ``eval_ids`` and, per evaluation point, ``item_scores``, ``item_margins`` and
+``item_logprobs``. :func:`draw_items` turns it into one row per item: the values at step 0 (``*_before``) and
+at the **end of the attack** (the last evaluation point: the attack's score, never the step-0 value). Where a
+draw was run at several configured learning rates, the rate whose end FS is highest is kept (the paper's max
+over the rate grid). The cell's observations are indexed by (seed, draw, item) and resampled as clusters.
+
+* **FS after the attack** (§6.2.2): the end score on the items the model answered wrongly at step 0; the
+  ``Start`` reference answers them all right, so its FS is on all its evaluation items.
+* **Log-probability fraction** (secondary, the old measure): (a − u) / (s − u) of the gold answer's mean
+  log-probability, attacked a, unlearned u, unattacked starting model s.
+* The **margin** measures against the attacked reference (recovered share, difference in differences) need
+  the reference's cell too: :mod:`ssiuu.report.aggregate`.
 """
 
 from __future__ import annotations
@@ -16,113 +24,135 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from ssiuu.report.stats import (
-    Interval,
-    difference_interval,
-    mean_interval,
-    recovered_fraction_difference_interval,
-    recovered_fraction_interval,
+from ssiuu.report.inference import (
+    LEVELS,
+    ClusteredSample,
+    Estimate,
+    cluster_bootstrap,
+    gain_of,
+    mean_of,
+    rankable,
 )
+from ssiuu.report.stats import CellStats
+
+#: the reference whose FS is read on every evaluation item (it answers them all right before the attack)
+START = "Start"
+ITEM_COLUMNS = [
+    *LEVELS,
+    "score_before",
+    "score",
+    "margin_before",
+    "margin",
+    "logprob_before",
+    "logprob",
+    "start_logprob",
+]
 
 
-@dataclass(frozen=True)
-class RunItems:
-    """The evaluation items of one run at its best points: FS scores, and log-probabilities of the start
-    model, the unlearned model and the attacked model."""
+def _item_values(point: Mapping[str, Any], key: str, n: int) -> list[float]:
+    """An evaluation point's per-item values of ``key`` (NaN where the file does not record them)."""
+    values = point.get(key)
+    return [math.nan if v is None else float(v) for v in values] if values is not None else [math.nan] * n
 
-    scores: list[float]
-    start: list[float]
-    unlearned: list[float]
-    attacked: list[float]
+
+def draw_items(result: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per evaluation item of one attack file: seed, draw, item and the step-0 / end values."""
+    curve, ids = result.get("curve") or [], list(result.get("eval_ids") or [])
+    if not curve or not ids:
+        return pd.DataFrame(columns=ITEM_COLUMNS)
+    first, last, n = curve[0], curve[-1], len(ids)
+    frame = pd.DataFrame({"seed": int(result["seed"]), "draw": int(result["run"]), "item": ids})
+    for name, key in (("score", "item_scores"), ("margin", "item_margins"), ("logprob", "item_logprobs")):
+        frame[f"{name}_before"] = _item_values(first, key, n)
+        frame[name] = _item_values(last, key, n)
+    frame["start_logprob"] = _item_values(result, "start_logprobs", n)
+    return frame[ITEM_COLUMNS]
+
+
+def cell_items(results: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The items of every (seed, draw) of a cell, each at the learning rate with the highest end FS."""
+    best: dict[tuple[int, int], pd.DataFrame] = {}
+    for result in results:
+        items = draw_items(result)
+        if items.empty:
+            continue
+        key = (int(result["seed"]), int(result["run"]))
+        if key not in best or items["score"].mean() > best[key]["score"].mean():
+            best[key] = items
+    frames = [best[k] for k in sorted(best)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ITEM_COLUMNS)
+
+
+def fs_items(items: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The items FS is read on: those wrong at step 0 (§6.2.2), every item for the ``Start`` reference."""
+    return items if method == START else items[items["score_before"] == 0]
+
+
+def measure(items: pd.DataFrame, name: str) -> pd.DataFrame:
+    """seed, draw, item, ``before`` and ``after`` of one measure (``score``, ``margin``, ``logprob``); the
+    old fraction's unattacked-start value as ``start``. Rows where the measure is not recorded are dropped."""
+    out = items[list(LEVELS)].assign(before=items[f"{name}_before"], after=items[name])
+    if name == "logprob":
+        out = out.assign(start=items["start_logprob"])
+    return out.dropna()
 
 
 @dataclass(frozen=True)
 class AttackCell:
-    """A cell: attack score, recovered fraction, log-probability gain and unlearning's drop, pooled over runs."""
+    """One row's attack cell: its items, FS after the attack, and the old log-probability fraction with its
+    denominator (the drop s − u) and the gain a − u."""
 
-    score: Interval
-    recovered: Interval
-    gain: Interval
-    drop: float
-    runs: int
-    items: tuple[RunItems, ...]
+    items: pd.DataFrame
+    score: Estimate
+    lp_fraction: Estimate
+    lp_gain: Estimate
+    lp_drop: Estimate
 
-    def stable(self, min_drop: float) -> bool:
-        """Whether unlearning lowered the log-probability enough for the recovered fraction to mean something."""
-        return not math.isnan(self.drop) and self.drop >= min_drop
+    @property
+    def runs(self) -> int:
+        """(seed, draw) pairs with per-item results."""
+        return int(self.items[["seed", "draw"]].drop_duplicates().shape[0]) if not self.items.empty else 0
+
+    @property
+    def lp_rankable(self) -> bool:
+        """Whether the log-probability fraction can be ranked (:func:`ssiuu.report.inference.rankable`)."""
+        return rankable(self.lp_drop)
+
+    @property
+    def has_margins(self) -> bool:
+        """Whether the files record the per-item margin (the format-free measure)."""
+        return not self.items.empty and bool(self.items["margin"].notna().any())
 
 
-def _best_point(
-    results: Sequence[Mapping[str, Any]], key: str
-) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    """(result, curve point) with the largest ``key`` over the learning rates and steps of one run."""
-    points = [(res, pt) for res in results for pt in res["curve"]]
-    return max(points, key=lambda rp: rp[1][key])
+def _lp_fraction(m: Any) -> np.ndarray:
+    return (m("row", "after") - m("row", "before")) / (m("row", "start") - m("row", "before"))
 
 
-def run_items(results: Sequence[Mapping[str, Any]]) -> RunItems | None:
-    """The items of one run (its results at every configured learning rate); None without evaluation items."""
-    results = [r for r in results if r.get("curve")]
-    if not results:
-        return None
-    _, fs_point = _best_point(results, "fs")
-    lp_result, lp_point = _best_point(results, "logprob")
-    return RunItems(
-        scores=list(fs_point["item_scores"]),
-        start=list(lp_result["start_logprobs"]),
-        unlearned=list(lp_result["curve"][0]["item_logprobs"]),
-        attacked=list(lp_point["item_logprobs"]),
+def attack_cell(results: Iterable[Mapping[str, Any]], method: str, stats: CellStats) -> AttackCell:
+    """The cell of one row from its attack files at the configured learning rates."""
+    items = cell_items(results)
+    opts = stats.bootstrap
+    score = cluster_bootstrap(
+        ClusteredSample.of({"row": measure(fs_items(items, method), "score")}),
+        mean_of("row", "after"),
+        **opts,
     )
+    logprob = ClusteredSample.of({"row": measure(items, "logprob")})
+    drop = cluster_bootstrap(logprob, lambda m: m("row", "start") - m("row", "before"), **opts)
+    fraction = cluster_bootstrap(logprob, _lp_fraction, **opts) if drop.n else Estimate.missing()
+    return AttackCell(items, score, fraction, cluster_bootstrap(logprob, gain_of("row"), **opts), drop)
 
 
-def attack_cell(
-    results_by_run: Mapping[Any, Sequence[Mapping[str, Any]]], *, confidence: float, n_resamples: int
-) -> AttackCell:
-    """Pool the runs of one (method, attack) cell; ``results_by_run`` maps (seed, run) to that run's results."""
-    runs = [items for items in (run_items(r) for r in results_by_run.values()) if items is not None]
-    pooled = {
-        field: [x for r in runs for x in getattr(r, field)]
-        for field in ("scores", "start", "unlearned", "attacked")
-    }
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
-    start, unlearned, attacked = (
-        np.asarray(pooled[f], dtype=float) for f in ("start", "unlearned", "attacked")
-    )
-    has_start = start.size == attacked.size and start.size > 0
-    return AttackCell(
-        score=mean_interval(pooled["scores"], **opts),
-        recovered=recovered_fraction_interval(attacked, unlearned, start, **opts)
-        if has_start
-        else Interval.missing(),
-        gain=mean_interval(list(attacked - unlearned), **opts) if attacked.size else Interval.missing(),
-        drop=float(start.mean() - unlearned.mean()) if has_start else math.nan,
-        runs=len(runs),
-        items=tuple(runs),
-    )
+def group_results(
+    results: Iterable[Mapping[str, Any]], key: str, lrs: Sequence[float]
+) -> list[Mapping[str, Any]]:
+    """The results of one attack ``key`` at the configured learning rates."""
+    from ssiuu.report.results import attack_key, lr_matches
 
-
-def cell_difference(
-    first: AttackCell, second: AttackCell, *, confidence: float, n_resamples: int
-) -> tuple[Interval, Interval]:
-    """(score difference, recovered-fraction difference) first − second, each with its bootstrap interval.
-
-    The two cells score different items (each method's own pool), so the samples are independent."""
-    opts = {"confidence": confidence, "n_resamples": n_resamples}
-
-    def pooled(cell: AttackCell, field: str) -> list[float]:
-        return [x for r in cell.items for x in getattr(r, field)]
-
-    score = difference_interval(pooled(first, "scores"), pooled(second, "scores"), **opts)
-    triples = [tuple(pooled(c, f) for f in ("attacked", "unlearned", "start")) for c in (first, second)]
-    if any(len(t[2]) != len(t[0]) or not t[0] for t in triples):
-        return score, Interval.missing()
-    return score, recovered_fraction_difference_interval(*triples, **opts)
-
-
-def group_by_run(results: Iterable[Mapping[str, Any]]) -> dict[tuple[int, int], list[Mapping[str, Any]]]:
-    """Attack results keyed by (seed, run): one run's results at its learning rates."""
-    out: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
-    for res in results:
-        out.setdefault((int(res["seed"]), int(res["run"])), []).append(res)
-    return out
+    return [
+        r
+        for r in results
+        if attack_key(r.get("kind", "harmful"), r.get("p")) == key and lr_matches(r["lr"], lrs)
+    ]

@@ -18,7 +18,7 @@ import pandas as pd
 from ssiuu import layout
 from ssiuu.io import read_json
 from ssiuu.report.aggregate import attack_columns
-from ssiuu.report.attack_cells import attack_cell, group_by_run
+from ssiuu.report.attack_cells import attack_cell
 from ssiuu.report.render import (
     fmt_cell,
     label,
@@ -75,11 +75,8 @@ def calibration_rows(
     rows = []
     for (kind, lr), draws in sorted(calibration_draws(results, bench, model, method).items()):
         for epochs in epoch_counts(min(int(d["config"]["epochs"]) for d in draws)):
-            cell = attack_cell(group_by_run(first_epochs(d, epochs) for d in draws), **stats.bootstrap)
-            rows.append(
-                {"kind": kind, "lr": lr, "epochs": epochs}
-                | attack_columns("attack", cell, stats.min_logprob_drop)
-            )
+            cell = attack_cell((first_epochs(d, epochs) for d in draws), method, stats)
+            rows.append({"kind": kind, "lr": lr, "epochs": epochs} | attack_columns("attack", cell))
     return pd.DataFrame(rows)
 
 
@@ -94,13 +91,11 @@ def _cell(row: pd.Series, name: str, scale: float, digits: int) -> str:
 
 
 def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) -> pd.DataFrame:
-    """The sweep as a table: per method, attack, learning rate and epoch count, the max FS during the attack
+    """The sweep as a table: per method, attack, learning rate and epoch count, the FS at the end of the attack
     (%), the recovered fraction (§ where unlearning's drop cannot carry it) and Δ log p, each with its CI."""
     out = []
     for _, r in rows.iterrows():
-        unstable = not r["attack_stable"] or (
-            pd.isna(r["attack_recovered_low"]) and r["attack_recovered_n"] >= 2
-        )
+        unstable = not pd.isna(r["attack_recovered"]) and not r["attack_stable"]
         out.append(
             {
                 "Benchmark": label(labels, r["benchmark"]),
@@ -109,7 +104,7 @@ def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) ->
                 "Attack": r["kind"],
                 "η": f"{r['lr']:.0e}",
                 "Epochs": str(int(r["epochs"])),
-                "Max FS (%)": _cell(r, "attack", 1.0, 1),
+                "FS after (%)": _cell(r, "attack", 1.0, 1),
                 "Recovered": _cell(r, "attack_recovered", 1.0, 2) + (" §" if unstable else ""),
                 "Δ log p": _cell(r, "attack_gain", 1.0, 2),
             }
@@ -145,11 +140,12 @@ def write_calibration_table(
     title = "Attack calibration sweep (Fig. 7b, c): the attacks at each learning rate and epoch count"
     notes = [
         "Each line is one attack draw per run at learning rate η, cut to its first epochs (the learning rate is "
-        "constant, so that is the attack of that many epochs). Max FS: the maximum forget score over the "
-        "evaluation points (after every epoch), on the draw's evaluation items; recovered fraction and Δ log p "
-        "at the point of highest gold-answer log-probability, as in the recovery tables. "
-        f"{100 * stats.confidence:g} % bootstrap intervals over items (scipy.stats.bootstrap), n = items × runs × seeds.",
-        "§ unlearning lowered these items' log-probability too little for the fraction to be ranked.",
+        "constant, so that is the attack of that many epochs). FS after: the forget score at the end of those "
+        "epochs on the draw's items wrong before the attack (§6.2.2); recovered fraction (a − u) / (s − u) and "
+        "Δ log p of the gold answer's log-probability at the same point. "
+        f"{stats.level} percentile intervals from {stats.n_resamples} cluster-bootstrap resamples of the draws "
+        "and items (ssiuu/report/inference.py); n = items × draws.",
+        "§ the fraction's denominator s − u has an interval that is not above 0 (Fieller's condition): not ranked.",
     ]
     md = markdown_file(title, markdown(display), notes)
     tex = to_latex(

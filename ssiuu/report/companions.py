@@ -1,111 +1,187 @@
-"""The tables beside Tables 1-2: the continuous recovery measure, and SSIUU against each baseline.
+"""The tables beside Tables 1-2: the format-free measure against the attacked reference (``_recovery``) and
+SSIUU minus each baseline, paired (``_ssiuu_vs``).
 
-Recovered fraction = (attacked − unlearned) / (start − unlearned) of the evaluation items' mean gold-answer
-log-probability, at each run's best point, pooled over runs; Δ log p = attacked − unlearned in nats per answer
-token. Where unlearning lowered the log-probability by less than ``attacks.min_logprob_drop`` the fraction is
-marked § and is not a basis for ranking.
+Recovery: per row and attack, the recovered share (a − u) / (R − u) and the difference in differences
+(a − u) − (R_after − R_before) of the per-item margin (docs/results.md), paired with the attacked ``Start`` on
+the draws and items both score; § where the share's denominator is not above 0 (Fieller,
+:func:`ssiuu.report.inference.rankable`). The instrument's separation closes each model's block. The old
+log-probability fraction (a − u) / (s − u) against the unattacked start follows as a secondary column, under
+the same § rule.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ssiuu.references import REFERENCES
-from ssiuu.report.attack_cells import cell_difference
-from ssiuu.report.render import attack_display, fmt_cell
-from ssiuu.report.stats import Interval
+from ssiuu.report.aggregate import CONTROLS, ERASER, REFERENCE
+from ssiuu.report.comparisons import row_difference
+from ssiuu.report.inference import Estimate
+from ssiuu.report.render import attack_display, fmt_cell, label
+from ssiuu.report.stats import CellStats
+
+NOT_AVAILABLE = "n/a"
 
 
-def _fmt(iv: Interval, digits: int = 2) -> str:
-    return fmt_cell(iv.value, iv.low, iv.high, iv.n, digits=digits)
+def fmt_estimate(est: Estimate, digits: int = 2, *, rankable: bool = True) -> str:
+    """``value [low, high] n=…`` (:func:`fmt_cell`), ``value n=… §`` without ranking, ``n/a`` when missing."""
+    if math.isnan(est.value):
+        return NOT_AVAILABLE
+    if not rankable:
+        return fmt_cell(est.value, n=est.n, digits=digits) + " §"
+    return fmt_cell(est.value, est.low, est.high, est.n, digits=digits)
 
 
-def _interval(row: pd.Series, name: str) -> Interval:
-    return Interval(row[name], row[f"{name}_low"], row[f"{name}_high"], int(row[f"{name}_n"]))
+def row_estimate(row: pd.Series, name: str) -> Estimate:
+    """The estimate of the table columns ``name``, ``_low``, ``_high``, ``_n``."""
+    n = row.get(f"{name}_n")
+    return Estimate(row[name], row[f"{name}_low"], row[f"{name}_high"], 0 if pd.isna(n) else int(n))
 
 
-def _attack_keys(table: pd.DataFrame) -> list[str]:
+def attack_keys(table: pd.DataFrame) -> list[str]:
+    """The attack keys of a table (those with a ``<key>_cell`` column)."""
     return [c.removesuffix("_cell") for c in table.columns if str(c).endswith("_cell")]
 
 
-def _attacked(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows with at least one attack run (the Default row and unattacked methods are left out)."""
-    runs = table[[f"{k}_runs" for k in _attack_keys(table)]].fillna(0).sum(axis=1)
+def attacked(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows with at least one attacked (seed, draw) (the Default row and unattacked methods left out)."""
+    runs = table[[f"{k}_runs" for k in attack_keys(table)]].fillna(0).sum(axis=1)
     return table[(table["method"] != "Default") & (runs > 0)]
 
 
 def unstable_fraction(row: pd.Series, key: str) -> bool:
-    """A recovered fraction not to rank by: unlearning's drop is below the threshold, or some resamples of the
-    items have no drop at all (the interval is then undefined although the point value exists)."""
-    value, low, n = row[f"{key}_recovered"], row[f"{key}_recovered_low"], row[f"{key}_recovered_n"]
-    return not math.isnan(value) and (not row[f"{key}_stable"] or (math.isnan(low) and n >= 2))
+    """The secondary log-probability fraction is § (its drop's interval is not above 0)."""
+    return not math.isnan(row[f"{key}_recovered"]) and not bool(row[f"{key}_stable"])
 
 
-def recovery_display(table: pd.DataFrame, labels: Mapping[str, str] | None) -> tuple[pd.DataFrame, list[str]]:
-    """Per method and attack: recovered fraction [CI] (§ where unstable), Δ log p [CI] and unlearning's drop."""
-    rows = []
-    for _, r in _attacked(table).iterrows():
-        row = {
-            "Model": (labels or {}).get(r["model"], r["model"]),
-            "Method": (labels or {}).get(r["method"], r["method"]),
-        }
-        for key in _attack_keys(table):
-            mark = " §" if unstable_fraction(r, key) else ""
-            row[f"{attack_display(key)} recovered"] = _fmt(_interval(r, f"{key}_recovered")) + mark
-            row[f"{attack_display(key)} Δ log p"] = _fmt(_interval(r, f"{key}_gain"))
-            row[f"{attack_display(key)} drop"] = (
-                "–" if math.isnan(r[f"{key}_drop"]) else f"{r[f'{key}_drop']:.2f}"
-            )
-        rows.append(row)
+def _recovery_row(r: pd.Series, keys: Sequence[str], labels: Mapping[str, str] | None) -> dict[str, str]:
+    row = {"Model": label(labels, r["model"]), "Method": label(labels, r["method"])}
+    for key in keys:
+        name = attack_display(key)
+        share = row_estimate(r, f"{key}_share")
+        row[f"{name} share"] = fmt_estimate(share, rankable=bool(r[f"{key}_share_rankable"]))
+        row[f"{name} DiD"] = fmt_estimate(row_estimate(r, f"{key}_did"))
+        row[f"{name} log p fraction"] = fmt_estimate(
+            row_estimate(r, f"{key}_recovered"), rankable=not unstable_fraction(r, key)
+        )
+    return row
+
+
+def _separation_row(
+    model: str, style_has_eraser: bool, keys: Sequence[str], seps: Mapping, bench: str, labels
+) -> dict[str, str]:
+    what = "Hider − NeverLearned share" if style_has_eraser else "Hider share against 0"
+    row = {"Model": label(labels, model), "Method": f"Separation: {what}"}
+    for key in keys:
+        name = attack_display(key)
+        row[f"{name} share"] = fmt_estimate(seps.get((bench, model, key), Estimate.missing()))
+        row[f"{name} DiD"] = row[f"{name} log p fraction"] = ""
+    return row
+
+
+def recovery_display(
+    table: pd.DataFrame, seps: Mapping, labels: Mapping[str, str] | None, stats: CellStats
+) -> tuple[pd.DataFrame, list[str]]:
+    """Per attacked row and attack: share, DiD and the secondary fraction; then the separation per model."""
+    keys, rows = attack_keys(table), []
+    for (bench, model), grp in attacked(table).groupby(["benchmark", "model"], sort=False):
+        rows += [_recovery_row(r, keys, labels) for _, r in grp.iterrows()]
+        eraser = ERASER in set(table.loc[table["benchmark"] == bench, "method"])
+        rows.append(_separation_row(model, eraser, keys, seps, bench, labels))
+    return pd.DataFrame(rows), recovery_notes(table, keys, stats)
+
+
+def recovery_notes(table: pd.DataFrame, keys: Sequence[str], stats: CellStats) -> list[str]:
+    """What the recovery table's columns are, the units behind them, and § / n/a."""
     notes = [
-        "Recovered fraction of the evaluation items' mean gold-answer log-probability (attacked − unlearned) / "
-        "(start − unlearned), at each run's highest point over learning rates and evaluation points, pooled over runs and "
-        "seeds; Δ log p = attacked − unlearned (nats per answer token); drop = start − unlearned. Intervals: "
-        "bootstrap over items (scipy.stats.bootstrap), n = items × runs.",
-        "§ unlearning lowered the log-probability by less than attacks.min_logprob_drop, or some bootstrap "
-        "resamples of the items show no drop (no interval): the fraction divides by almost nothing; do not rank "
-        "by it.",
+        "share = recovered share (a − u) / (R − u) and DiD = difference in differences (a − u) − (R_after − "
+        "R_before) of the per-item margin (nats per token, docs/results.md): a = the row after the attack, u = "
+        "the row before it, R = the starting model attacked with the same draws. Near 1 the attack brings the "
+        "row back as far as a model that knows the facts (hiding); near 0 nothing comes back (erasing).",
+        f"{stats.level} percentile intervals from {stats.n_resamples} cluster-bootstrap resamples "
+        "(ssiuu/report/inference.py) of every level that varies: seeds, draws and items, an item scored in "
+        "several draws or seeds being one cluster; n = observations; " + units_note(table, keys) + ".",
+        "§ the share's denominator (R − u) has an interval that is not above 0 (Fieller's condition): the "
+        "ratio is unbounded and not ranked. The same rule marks the secondary fraction.",
+        "Separation: the known hider's share minus the known eraser's (NeverLearned; ROUGE benchmarks), or the "
+        "hider's share against 0 where no never-learned model exists (MCQA); paired on shared draws and items.",
+        "log p fraction (secondary, the old measure): (a − u) / (s − u) of the gold answer's mean "
+        "log-probability, s = the unattacked starting model; it mostly measures answer format (issue 28 §4).",
     ]
-    return pd.DataFrame(rows), notes
+    if not _has_margins(table, keys):
+        notes.append(
+            f"{NOT_AVAILABLE}: these result files record no per-item margin and no Hider or attacked-Start row "
+            "on shared draws (written before docs/results.md); rerun the attack rules to fill them."
+        )
+    return notes
+
+
+def _has_margins(table: pd.DataFrame, keys: Sequence[str]) -> bool:
+    return any(table.get(f"{k}_share", pd.Series(dtype=float)).notna().any() for k in keys)
+
+
+def units_note(table: pd.DataFrame, keys: Sequence[str]) -> str:
+    """``units per attack cell: 1 seeds, 2 draws, 23–50 items`` over the table's FS-after-attack cells."""
+    units = [r[f"{k}_cell"].score.units for _, r in attacked(table).iterrows() for k in keys]
+    if not units:
+        return "no attack cells"
+    return "units per attack cell: " + ", ".join(
+        f"{_span([getattr(u, level) for u in units])} {level}" for level in ("seeds", "draws", "items")
+    )
+
+
+def _span(values: Sequence[int]) -> str:
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
+def _baselines(grp: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The rows SSIUU is compared with: the other methods (controls are not baselines)."""
+    return attacked(grp[~grp["method"].isin([method, *CONTROLS])])
 
 
 def ssiuu_differences(
-    table: pd.DataFrame,
-    labels: Mapping[str, str] | None,
-    *,
-    confidence: float,
-    n_resamples: int,
-    method: str = "SSIUU",
+    table: pd.DataFrame, labels: Mapping[str, str] | None, stats: CellStats, method: str = "SSIUU"
 ) -> tuple[pd.DataFrame, list[str]]:
-    """SSIUU minus each other row but the attacked start model: attack score (points of %) and recovered
-    fraction, with bootstrap CIs."""
-    rows = []
-    keys = _attack_keys(table)
-    for model, grp in table.groupby("model", sort=False):
+    """``method`` minus each baseline per attack: Δ FS after the attack (points of %), Δ share and Δ DiD, each
+    paired on the draws and items both rows score (n = shared observations; items shared in the notes)."""
+    rows, shared = [], []
+    keys = attack_keys(table)
+    for (_, model), grp in table.groupby(["benchmark", "model"], sort=False):
         ours = grp[grp["method"] == method]
         if ours.empty or not keys:
             continue
-        # The attacked start model is scored on forget items it answers right: a control for Δ log p, whose
-        # attack score no unlearned model's is comparable with.
-        others = grp[~grp["method"].isin([method, REFERENCES["mcqa"]])]
-        for _, r in _attacked(others).iterrows():
-            row = {"Model": (labels or {}).get(model, model), "Method": f"{method} − {r['method']}"}
+        ref = grp[grp["method"] == REFERENCE]
+        for _, r in _baselines(grp, method).iterrows():
+            row = {"Model": label(labels, model), "Method": f"{method} − {r['method']}"}
             for key in keys:
-                score, recovered = cell_difference(
-                    ours.iloc[0][f"{key}_cell"],
-                    r[f"{key}_cell"],
-                    confidence=confidence,
-                    n_resamples=n_resamples,
-                )
-                row[f"{attack_display(key)} Δ score"] = _fmt(score.scaled(100.0), 1)
-                row[f"{attack_display(key)} Δ recovered"] = _fmt(recovered)
+                ref_cell = ref.iloc[0][f"{key}_cell"] if not ref.empty else None
+                first, second = (method, ours.iloc[0][f"{key}_cell"]), (r["method"], r[f"{key}_cell"])
+                diff = row_difference(first, second, ref_cell, stats)
+                shared.append(diff.score.units.items)
+                name = attack_display(key)
+                row[f"{name} Δ FS"] = fmt_estimate(diff.score.scaled(100.0), 1)
+                row[f"{name} Δ share"] = fmt_estimate(diff.share, rankable=diff.share_rankable)
+                row[f"{name} Δ DiD"] = fmt_estimate(diff.did)
             rows.append(row)
+    return pd.DataFrame(rows), differences_notes(method, shared, stats, _has_margins(table, keys))
+
+
+def differences_notes(method: str, shared: Sequence[int], stats: CellStats, margins: bool) -> list[str]:
+    """The difference table's notes: the pairing, the shared items, the resampled levels and the marks."""
+    items = f"{_span(shared)} items" if shared else "no items"
     notes = [
-        f"Negative = {method} lower (more robust). Δ score in points of %; the two rows score different "
-        "items (each method's own pool), so the bootstrap resamples them independently "
-        f"({100 * confidence:g} % intervals; n = items of both rows)."
+        f"Negative = {method} lower (more robust). Δ FS in points of %, on the items both rows scored wrong "
+        f"before the attack in the same draw ({items} shared per comparison); Δ share and Δ DiD on the margin, "
+        "against the attacked starting model, on the draws and items all three rows score.",
+        f"{stats.level} percentile intervals from {stats.n_resamples} cluster-bootstrap resamples of each row's "
+        "seeds and of the shared draws and items (an item in several draws is one cluster); n = observations "
+        "of both rows. In result files written before docs/results.md each row has its own draws, so draws are "
+        "paired by their index only.",
+        "§ one of the two shares is not ranked (its denominator's interval is not above 0).",
     ]
-    return pd.DataFrame(rows), notes
+    if not margins:
+        notes.append(f"{NOT_AVAILABLE}: no per-item margins in these result files.")
+    return notes

@@ -45,9 +45,5 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "calibration_fraction": float(analysis["attack_calibration"]["harmful"]["fraction"]),
         "top_k": int(analysis["top_k"]),
         "attribution_target": str(analysis["attribution_target"]),
-        "stats": CellStats(
-            float(attacks["confidence_level"]),
-            int(attacks["bootstrap_resamples"]),
-            float(attacks["min_logprob_drop"]),
-        ),
+        "stats": CellStats(float(attacks["confidence_level"]), int(attacks["bootstrap_resamples"])),
     }

@@ -24,9 +24,15 @@ import pandas as pd
 
 from ssiuu import layout
 from ssiuu.io import read_json
-from ssiuu.report.aggregate import lr_matches
 
 STYLES = ("mcqa", "rouge")
+
+
+def lr_matches(lr: float, lrs: Iterable[float]) -> bool:
+    """Learning rates compared with a relative tolerance (file names round them to ``1e-05`` style)."""
+    return any(math.isclose(float(lr), float(x), rel_tol=1e-6) for x in lrs)
+
+
 DEFAULT = "Default"
 ATTACK_COLUMNS = [
     "benchmark",
@@ -37,7 +43,7 @@ ATTACK_COLUMNS = [
     "p",
     "lr",
     "run",
-    "max_fs",
+    "end_fs",
     "n_attack",
     "key",
     "path",
@@ -283,6 +289,14 @@ def _check_curve(curve: list[Any], path: Path) -> None:
         _score({"fs": point[1]}, "fs", path)
 
 
+def _end_fs(obj: Mapping[str, Any], path: Path) -> float:
+    """The attack's score: ``end_fs`` (docs/results.md), else the old files' ``max_fs``; NaN without either."""
+    for key in ("end_fs", "max_fs"):
+        if key in obj:
+            return _score(obj, key, path, allow_null=True)
+    return math.nan
+
+
 def load_attack(path: str | Path) -> dict[str, Any]:
     """Validated attack JSON; its kind, p, lr and run must agree with the file name."""
     path = Path(path)
@@ -290,7 +304,7 @@ def load_attack(path: str | Path) -> dict[str, Any]:
     obj = read_result(path)
     if obj.get("kind", kind) != kind:
         raise ResultError(f"{path}: 'kind' is {obj.get('kind')!r} but the file name says {kind!r}")
-    for key in ("lr", "run", "max_fs"):
+    for key in ("lr", "run"):
         if key not in obj:
             raise ResultError(f"{path}: missing key {key!r}")
     lr, run = float(obj["lr"]), int(obj["run"])
@@ -305,7 +319,7 @@ def load_attack(path: str | Path) -> dict[str, Any]:
         "p": p,
         "lr": lr,
         "run": run,
-        "max_fs": _score(obj, "max_fs", path, allow_null=True),
+        "end_fs": _end_fs(obj, path),
         "n_attack": obj.get("n_attack"),
         "key": attack_key(kind, p),
         "path": str(path),
@@ -318,7 +332,7 @@ def collect_base(results: ResultFiles) -> pd.DataFrame:
 
 
 def collect_attacks(results: ResultFiles) -> pd.DataFrame:
-    """One row per attack file: benchmark, model, method, seed, kind, p, lr, run, key, max_fs (fraction), path."""
+    """One row per attack file: benchmark, model, method, seed, kind, p, lr, run, key, end_fs (fraction), path."""
     rows = []
     attack_files = results.of("harmful") + results.of("benign")
     for bm in benchmark_model_dirs(results):

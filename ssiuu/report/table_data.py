@@ -1,12 +1,13 @@
-"""The numbers of Tables 1 and 2 as data frames (no rendering here).
+"""The numbers of Tables 1 and 2 as data frames (no rendering here): :func:`aggregate_table`.
 
-Aggregation (paper §6.2): FS, RS, US are means over unlearning seeds (± sample std when there are ≥ 2).
-An attack value of one run is the maximum over the *configured* attack learning rates of that run's ``max_fs``
-(itself the maximum FS seen during retraining); the reported value is the mean over runs, pooled over seeds
-(± sample std over all seed × run values when there are ≥ 2). Learning rates outside the configured list (the
-GA/GD sweep behind Fig. 7b, c) are ignored here. RS is the test-set score on MCQA-style benchmarks (the paper's
-Table 1 reports test accuracy) and the retain-set score on ROUGE-style ones (Table 2). JSON holds fractions;
-tables show percentages.
+Per benchmark and model, a Default row (the starting model, unattacked), one row per configured method, then
+the controls that were run: ``Hider`` (known hider), ``NeverLearned`` (known eraser, ROUGE benchmarks) and
+``Start`` (the starting model attacked with the same draws: the yardstick). Each row's cells come from
+:mod:`ssiuu.report.aggregate`: FS / RS / US with Wilson intervals and the ‡ test, the stop FS (``stop_fs``
+of ``unlearn.json``, mean over seeds), and per attack (the configured learning rates only; the calibration
+sweep is read on its own) the FS at the end of the attack, the margin measures against ``Start`` and the
+secondary log-probability fraction, each estimated over seeds × draws × items. JSON holds fractions; tables
+show percentages.
 """
 
 from __future__ import annotations
@@ -17,22 +18,31 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ssiuu.report.aggregate import (
-    attack_cells_of,
+    CONTROLS,
+    ERASER,
+    HIDER,
+    REFERENCE,
+    attack_cells,
+    attack_columns,
     cell_columns,
-    degraded,
+    degradation,
     fs_ids,
-    lr_matches,
+    margin_columns,
+    margin_measures,
     row_methods,
-    score_intervals,
+    score_estimates,
+    separation,
 )
+from ssiuu.report.attack_cells import AttackCell
+from ssiuu.report.inference import Estimate
 from ssiuu.report.results import (
     DEFAULT,
     STYLES,
     AttackGrid,
-    ResultError,
     ResultFiles,
     benchmark_model_dirs,
     collect_attacks,
@@ -46,71 +56,11 @@ from ssiuu.report.stats import CellStats
 
 log = logging.getLogger(__name__)
 
-RUN_COLUMNS = ["benchmark", "model", "method", "seed", "key", "run", "value", "n_lrs"]
 #: the columns of :func:`collect_results` before its attack columns, in order
 RESULT_COLUMNS = "benchmark model style method seed FS RS retain test US converged lr steps lambda".split()
 
 
-# --------------------------------------------------------------------------------------------- per run
-def _keep_ps(df: pd.DataFrame, harmful_ps: Sequence[float] | None) -> pd.DataFrame:
-    """Benign attacks and the harmful attacks whose p is in ``harmful_ps`` (``None``: all)."""
-    if harmful_ps is None:
-        return df
-    keep = (df["kind"] == "benign") | df["p"].apply(
-        lambda p: p is not None and any(math.isclose(p, q) for q in harmful_ps)
-    )
-    return df[keep]
-
-
-def _run_rows(
-    where: tuple[Any, ...], grp: pd.DataFrame, wanted: Sequence[float] | None
-) -> list[dict[str, Any]]:
-    """One (benchmark, model, method, seed, key) group: per run, the max ``max_fs`` over the learning rates."""
-    b, m, method, seed, key = where
-    if wanted is not None:
-        grp = grp[grp["lr"].apply(lambda lr: lr_matches(lr, wanted))]
-        if grp.empty:
-            return []  # no configured-lr result at all: reported as missing ("–"), see build_tables
-    lrs = sorted({float(x) for x in (wanted if wanted is not None else grp["lr"])})
-    rows = []
-    for run, rgrp in grp.groupby("run", sort=True):
-        missing = [lr for lr in lrs if not lr_matches(lr, rgrp["lr"])]
-        if missing:
-            raise ResultError(
-                f"{b}/{m}/{method}/seed{seed}: attack {key} run {run} has no result for learning rate(s) "
-                f"{', '.join(f'{x:.0e}' for x in missing)}; re-run the attack rules (or pass the learning "
-                "rates that were run)"
-            )
-        value = float(rgrp["max_fs"].max())
-        rows.append(dict(zip(RUN_COLUMNS, [b, m, method, seed, key, run, value, len(lrs)], strict=True)))
-    return rows
-
-
-def attack_run_scores(
-    attacks: pd.DataFrame,
-    *,
-    harmful_lrs: Sequence[float] | None = None,
-    benign_lrs: Sequence[float] | None = None,
-    harmful_ps: Sequence[float] | None = None,
-) -> pd.DataFrame:
-    """Per (benchmark, model, method, seed, attack, run): the max over the given learning rates of ``max_fs``.
-
-    ``None`` learning rates = all found. Every run of a (method, seed, attack) must have a result for every given
-    learning rate, else :class:`ResultError` names the missing file. Columns: benchmark, model, method, seed, key,
-    run, value, n_lrs.
-    """
-    if attacks.empty:
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    rows = []
-    groups = _keep_ps(attacks, harmful_ps).groupby(["benchmark", "model", "method", "seed", "key"], sort=True)
-    for where, grp in groups:
-        rows += _run_rows(where, grp, harmful_lrs if where[-1] != "benign" else benign_lrs)
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
-
-
 # --------------------------------------------------------------------------------------------- per seed
-def _attack_order(key: str) -> tuple[int, float]:
-    return (1, 0.0) if key == "benign" else (0, float(key.removeprefix("harmful_p")))
 
 
 def _seed_rows(results: ResultFiles, include_default: bool, methods: Sequence[str] | None) -> pd.DataFrame:
@@ -128,97 +78,102 @@ def _seed_rows(results: ResultFiles, include_default: bool, methods: Sequence[st
     return pd.DataFrame(rows, columns=list(dict.fromkeys(RESULT_COLUMNS + [k for r in rows for k in r])))
 
 
-def _seed_attack_means(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (benchmark, model, method, seed): each attack's mean over runs and its ``<attack>_runs``."""
-    per_seed = runs.groupby(["benchmark", "model", "method", "seed", "key"])["value"].agg(["mean", "count"])
-    wide = per_seed["mean"].unstack("key")
-    counts = per_seed["count"].unstack("key").add_suffix("_runs")
-    return wide.join(counts).reset_index()
-
-
 def collect_results(
-    results: ResultFiles,
-    *,
-    harmful_lrs: Sequence[float] | None = None,
-    benign_lrs: Sequence[float] | None = None,
-    harmful_ps: Sequence[float] | None = None,
-    include_default: bool = True,
-    methods: Sequence[str] | None = None,
-    attacks: bool = True,
+    results: ResultFiles, *, include_default: bool = True, methods: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """One row per benchmark / model / method / seed (fractions in [0, 1]).
+    """One row per benchmark / model / method / seed of the unlearning results (fractions in [0, 1]).
 
-    Columns: benchmark, model, style, method, seed, FS, RS, retain, test, US, converged, lr, steps, lambda,
-    and (with ``attacks``) one column per attack (``harmful_p0.1``, ``harmful_p0.3``, ``benign``) = mean over
-    runs of the max over ``harmful_lrs`` / ``benign_lrs`` (``None`` = every learning rate found, sweep extras
-    included; ``()`` = none) plus ``<attack>_runs`` (number of runs). With ``include_default`` the base model
-    is a row with method ``Default`` and seed ``<NA>``. ``methods`` restricts the rows (``None``: all).
-    """
+    Columns: benchmark, model, style, method, seed, FS, RS, retain, test, US, converged, lr, steps, lambda.
+    With ``include_default`` the base model is a row with method ``Default`` and seed ``<NA>``. ``methods``
+    restricts the rows (``None``: all). Attack cells are :func:`aggregate_table`'s."""
     df = _seed_rows(results, include_default, methods)
-    keys: list[str] = []
-    if attacks:
-        found = collect_attacks(results)
-        if methods is not None:
-            found = found[found["method"].isin(list(methods))]
-        runs = attack_run_scores(found, harmful_lrs=harmful_lrs, benign_lrs=benign_lrs, harmful_ps=harmful_ps)
-        keys = sorted(runs["key"].unique(), key=_attack_order) if not runs.empty else []
-    if keys:
-        df = df.merge(_seed_attack_means(runs), on=["benchmark", "model", "method", "seed"], how="left")
     df["seed"] = df["seed"].astype("Int64")
-    extra = list(keys) + [f"{k}_runs" for k in keys]
-    return df[[c for c in RESULT_COLUMNS if c in df.columns] + extra].reset_index(drop=True)
+    return df[[c for c in RESULT_COLUMNS if c in df.columns]].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------- per method
+def _stop_fs(results: Sequence[Mapping[str, Any]]) -> float:
+    """``stop_fs`` averaged over seeds (NaN where the files predate it)."""
+    values = [float(r["stop_fs"]) for r in results if r.get("stop_fs") is not None]
+    return float(np.mean(values)) if values else math.nan
+
+
+def _row_head(bm: Path, method: str, dirs: Sequence[Path], style: str) -> dict[str, Any]:
+    control = method in CONTROLS
+    converged = sum(bool(load_unlearn(d / "unlearn.json", style)["converged"]) for d in dirs)
+    return {
+        "benchmark": bm.parent.name,
+        "model": bm.name,
+        "method": method,
+        "control": control,
+        "reference": method in (ERASER, REFERENCE),
+        "n_seeds": len(dirs),
+        "n_converged": pd.NA if method in (ERASER, REFERENCE) else converged,
+    }
+
+
 def _method_row(
     bm: Path,
     method: str,
     dirs: Sequence[Path],
     attacks: pd.DataFrame,
-    default: Mapping[str, Any],
+    start: Mapping[str, Any],
     spec: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """One method's row: its seeds' scores with intervals, its attack cells and whether it is degraded."""
-    style, opts = spec["style"], spec["opts"]
+    """One row: its seeds' scores with intervals, stop FS, ‡ and its attack cells (objects in ``<key>_cell``)."""
+    style, stats = spec["style"], spec["stats"]
     results = [read_result(d / "unlearn.json") for d in dirs]
-    reference = bool(results[0].get("reference"))
-    converged = sum(bool(load_unlearn(d / "unlearn.json", style)["converged"]) for d in dirs)
-    row = {
-        "benchmark": bm.parent.name,
-        "model": bm.name,
-        "method": method,
-        "reference": reference,
-        "n_seeds": len(dirs),
-        "n_converged": pd.NA if reference else converged,
-    }
-    for x, iv in score_intervals(results, style, spec["forget_ids"], opts).items():
-        row |= cell_columns(x, iv)
-    row |= attack_cells_of(attacks, spec["keys"], spec["lrs"], opts, spec["min_drop"])
-    row["degraded"] = not reference and degraded(row, default)
+    row = _row_head(bm, method, dirs, style) | {"stop_fs": 100 * _stop_fs(results)}
+    scores = score_estimates(results, style, spec["forget_ids"], stats.confidence)
+    for x, est in scores.items():
+        row |= cell_columns(x, est)
+    deg = degradation(results, start["base"], scores, start["scores"], style=style, alpha=stats.alpha)
+    row |= {"degraded": not row["reference"] and deg.degraded, "degraded_tests": deg.text()}
+    for key, cell in attack_cells(attacks, spec["keys"], spec["lrs"], method, stats).items():
+        row |= attack_columns(key, cell) | {f"{key}_cell": cell}
     return row
+
+
+def _add_margins(rows: list[dict[str, Any]], keys: Sequence[str], stats: CellStats) -> None:
+    """Every attacked row's margin measures against the attacked ``Start`` row (in place)."""
+    reference = next((r for r in rows if r["method"] == REFERENCE), None)
+    for row in rows:
+        for key in keys:
+            cell = row.get(f"{key}_cell")
+            ref = reference.get(f"{key}_cell") if reference and row is not reference else None
+            measures = margin_measures(cell, ref, stats) if cell is not None else None
+            row |= margin_columns(key, measures)
+
+
+def _default_row(bm: Path, spec: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Default row and what ‡ compares with (the base model's result and scores)."""
+    base = read_result(bm / "base.json")
+    scores = score_estimates([base], spec["style"], spec["forget_ids"], spec["stats"].confidence)
+    row = {"benchmark": bm.parent.name, "model": bm.name, "method": DEFAULT, "control": False}
+    row |= {"reference": False, "n_seeds": pd.NA, "n_converged": pd.NA, "stop_fs": math.nan}
+    for x, est in scores.items():
+        row |= cell_columns(x, est)
+    return row, {"base": base, "scores": scores}
 
 
 def _model_rows(
     results: ResultFiles, bm: Path, attacks: pd.DataFrame, spec: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """The Default row, then one row per method and the reference row of one (benchmark, model)."""
+    """The Default row, then one row per method and control of one (benchmark, model)."""
     spec = dict(spec) | {"forget_ids": fs_ids(bm / "split.json")}
-    default = {"benchmark": bm.parent.name, "model": bm.name, "method": DEFAULT, "reference": False}
-    default |= {"n_seeds": pd.NA, "n_converged": pd.NA}
-    base = [read_result(bm / "base.json")]
-    for x, iv in score_intervals(base, spec["style"], spec["forget_ids"], spec["opts"]).items():
-        default |= cell_columns(x, iv)
+    default, start = _default_row(bm, spec)
     rows = [default]
     runs = run_dirs(results, bm)
     mine = attacks[(attacks["benchmark"] == bm.parent.name) & (attacks["model"] == bm.name)]
-    for method in row_methods(spec["methods"], spec["style"], [m for m, _, _ in runs]):
+    for method in row_methods(spec["methods"], [m for m, _, _ in runs]):
         dirs = [d for m, _, d in runs if m == method]
         if not dirs:
             log.warning(
                 "%s/%s: no unlearning result for method %s (row left out)", bm.parent.name, bm.name, method
             )
             continue
-        rows.append(_method_row(bm, method, dirs, mine[mine["method"] == method], default, spec))
+        rows.append(_method_row(bm, method, dirs, mine[mine["method"] == method], start, spec))
+    _add_margins(rows, spec["keys"], spec["stats"])
     return rows
 
 
@@ -231,11 +186,11 @@ def aggregate_table(
     stats: CellStats,
     models: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Numeric table for one benchmark style: a Default row, one row per main method, then the reference row,
-    per (benchmark, model). Columns: benchmark, model, method, reference, n_seeds, n_converged; for each metric
-    ``X`` in FS, RS, US, harmful_p<p>…, benign: ``X`` (percent), ``X_low`` / ``X_high`` (the confidence
-    interval, NaN where undefined) and ``X_n`` (observations); per attack also ``X_recovered`` and ``X_gain``
-    (each with _low/_high/_n), ``X_runs``, ``X_drop`` and ``X_stable`` (:mod:`ssiuu.report.aggregate`)."""
+    """Numeric table for one benchmark style (module doc). Columns: benchmark, model, method, control,
+    reference, n_seeds, n_converged, stop_fs, degraded, degraded_tests; ``X``, ``X_low``, ``X_high``, ``X_n``
+    for X in FS, RS, US and each attack key (percent); per attack ``<key>_runs``, ``<key>_items``, the margin
+    columns of :func:`ssiuu.report.aggregate.margin_columns`, the secondary ``<key>_recovered`` /
+    ``<key>_gain`` / ``<key>_stable`` and the cell object ``<key>_cell``."""
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     base = collect_base(results)
@@ -244,21 +199,7 @@ def aggregate_table(
         return pd.DataFrame()
     attacks = collect_attacks(results)
     attacks = attacks[attacks["benchmark"].isin(set(base["benchmark"]))]
-    # every run of a cell must have a result at every configured learning rate (ResultError names the file)
-    attack_run_scores(
-        attacks[attacks["method"].isin(list(methods))],
-        harmful_lrs=grid.harmful_lrs,
-        benign_lrs=grid.benign_lrs,
-        harmful_ps=grid.harmful_ps,
-    )
-    spec = {
-        "style": style,
-        "methods": methods,
-        "keys": grid.keys,
-        "lrs": grid.lrs,
-        "opts": stats.bootstrap,
-        "min_drop": stats.min_logprob_drop,
-    }
+    spec = {"style": style, "methods": methods, "keys": grid.keys, "lrs": grid.lrs, "stats": stats}
     model_order = list(models) if models is not None else list(dict.fromkeys(base["model"]))
     rows = []
     for bench in dict.fromkeys(base["benchmark"]):
@@ -266,3 +207,23 @@ def aggregate_table(
             if results.root / bench / model / "base.json" in results:
                 rows += _model_rows(results, results.root / bench / model, attacks, spec)
     return pd.DataFrame(rows)
+
+
+def separations(
+    table: pd.DataFrame, keys: Sequence[str], stats: CellStats
+) -> dict[tuple[str, str, str], Estimate]:
+    """Per (benchmark, model, attack key): the instrument's separation (:func:`ssiuu.report.aggregate.separation`)
+    from the table's cells; missing where the hider or the reference has no margins."""
+    out = {}
+    for (bench, model), grp in table.groupby(["benchmark", "model"], sort=False):
+        by_method = grp.set_index("method")
+
+        for key in keys:
+            hider, eraser, ref = (_cell_of(by_method, m, key) for m in (HIDER, ERASER, REFERENCE))
+            out[(bench, model, key)] = separation(hider, eraser, ref, stats)
+    return out
+
+
+def _cell_of(by_method: pd.DataFrame, method: str, key: str) -> AttackCell | None:
+    """The ``method`` row's cell of attack ``key`` (None without that row)."""
+    return by_method.at[method, f"{key}_cell"] if method in by_method.index else None

@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from ssiuu.report.aggregate import CONTROLS, DEGRADED_BELOW
 from ssiuu.report.calibration import write_calibration_table
-from ssiuu.report.companions import recovery_display, ssiuu_differences
+from ssiuu.report.companions import recovery_display, ssiuu_differences, units_note
 from ssiuu.report.paper_values import PAPER_BENCHMARK, SOURCE, paper_table
 from ssiuu.report.render import (
     attack_display,
@@ -49,7 +50,7 @@ from ssiuu.report.results import (
     load_unlearn,
 )
 from ssiuu.report.stats import CellStats
-from ssiuu.report.table_data import aggregate_table, attack_run_scores, collect_results
+from ssiuu.report.table_data import aggregate_table, collect_results, separations
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ __all__ = [
     "aggregate_table",
     "attack_display",
     "attack_key",
-    "attack_run_scores",
     "build_tables",
     "collect_attacks",
     "collect_base",
@@ -84,67 +84,69 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------- notes
 def _attack_set_notes(table: pd.DataFrame) -> list[str]:
-    """Per attack column: the evaluation set it was scored on and its items per run."""
+    """Per attack column: the distinct items its cells rest on, by row."""
     notes = []
     rows = table[table["method"] != DEFAULT]
     for key in [k for k in main_metrics(table.columns) if k not in ("FS", "RS", "US")]:
-        sets = {x for x in rows.get(f"{key}_eval_set", pd.Series(dtype=object)).dropna()}
-        items = rows.get(f"{key}_eval_items", pd.Series(dtype=float)).dropna()
-        if sets:
-            sizes = (
+        items = rows.get(f"{key}_items", pd.Series(dtype=float)).dropna()
+        items = items[items > 0]
+        if not items.empty:
+            span = (
                 f"{int(items.min())}–{int(items.max())}"
                 if items.min() != items.max()
                 else f"{int(items.min())}"
             )
-            notes.append(
-                f"{attack_display(key)}: scored on {'; '.join(sorted(sets))} ({sizes} items per run, by method)."
-            )
+            notes.append(f"{attack_display(key)}: {span} distinct evaluation items per row.")
     return notes
 
 
-def _mark_notes(table: pd.DataFrame) -> list[str]:
-    """The notes on – (no per-item results), † (not converged), ‡ (degraded) and the reference rows."""
+def _mark_notes(table: pd.DataFrame, confidence: float) -> list[str]:
+    """The notes on n/a, † (not converged), ‡ (degraded) and the control rows."""
     notes = []
-    without = sum(int(table[c].fillna(0).sum()) for c in table.columns if str(c).endswith("_without_items"))
-    if without:
+    if not bool(table.get("stop_fs", pd.Series(dtype=float)).notna().any()):
         notes.append(
-            f"– in an attack column: {without} attack result files hold no per-item curves (written before "
-            "the §6.2.2 evaluation set and the log-probability measure); rerun the attack rules to fill them."
+            "stop FS n/a: these unlearn.json files predate stop_fs (docs/results.md); FS is the final evaluation."
         )
     if bool((table["n_converged"].fillna(0) < table["n_seeds"].fillna(0)).any()):
-        notes.append("† at least one seed did not reach the early-stopping threshold.")
-    if bool(table.get("degraded", pd.Series(dtype=bool)).fillna(False).any()):
-        notes.append("‡ model degraded: RS or US below 80 % of the starting model's.")
-    if bool(table.get("reference", pd.Series(dtype=bool)).fillna(False).any()):
         notes.append(
-            "Reference rows: the starting model attacked like the unlearned ones (what the attack teaches "
-            "by itself) or a model that never learned the forget set (the erasure floor)."
+            "† at least one seed did not reach the early-stopping threshold (excluded from verdicts)."
+        )
+    notes.append(
+        f"‡ degraded: RS or US below {100 * DEGRADED_BELOW:g} % of the starting model's and significantly lower "
+        f"on the same items at level {1 - confidence:.2g} (exact McNemar on 0/1 answers, Wilcoxon signed-rank on "
+        "recalls or seed means; Fisher's exact test on counts where per-item utility outcomes were not "
+        "recorded; the tests are in the CSV's degraded_tests). Excluded from verdicts."
+    )
+    controls = [m for m in CONTROLS if m in set(table["method"])]
+    if controls:
+        notes.append(
+            "Controls: Start = the starting model attacked with the same draws (the yardstick; its FS after the "
+            "attack is on all its evaluation items, which it answered right before); NeverLearned = a model that "
+            "never learned the forget set (known eraser); Hider = GD on the last block only, every earlier layer "
+            f"frozen (known hider). Present here: {', '.join(controls)}."
         )
     return notes
 
 
-def _notes(
-    style: str,
-    table: pd.DataFrame,
-    grid: AttackGrid,
-    confidence: float,
-) -> list[str]:
-    """The notes under a table: what its cells are, then the attack sets and the marks that occur."""
+def _notes(style: str, table: pd.DataFrame, grid: AttackGrid, stats: CellStats) -> list[str]:
+    """The notes under a table: what its cells are, the resampled units, then the attack sets and the marks."""
     rs = "test-set accuracy" if style == "mcqa" else "retain-set ROUGE-L recall"
-    level = f"{100 * confidence:g} %"
+    keys = [k for k in main_metrics(table.columns) if k not in ("FS", "RS", "US")]
     notes = [
-        f"Scores in %, with the {level} bootstrap confidence interval (scipy.stats.bootstrap, percentile) and n, "
-        "the number of observations behind the cell. RS = "
-        + rs
-        + ". FS and RS pool the evaluation items over "
-        "unlearning seeds; US on MCQA benchmarks uses lm-eval's standard errors (n = utility items).",
-        "Attack = max forget score during retraining, per run the max over learning rates (harmful: "
-        f"{', '.join(f'{x:g}' for x in grid.harmful_lrs)}; benign: {', '.join(f'{x:g}' for x in grid.benign_lrs)}) "
-        "and "
-        "evaluation points (step 0 and those attacks.*.eval_every_steps sets); the cell pools each run's items "
-        "at that point over runs and seeds (n = items × runs).",
+        f"Scores in %, with {stats.level} intervals and n. FS, RS (= {rs}) and US: Wilson score intervals over "
+        "the distinct items (statsmodels proportion_confint; a value averaged over seeds counts each item once; "
+        "for ROUGE recalls the interval is conservative). Stop FS: unlearn.json's stop_fs, mean over seeds.",
+        "Attack columns: FS at the end of the attack (the last evaluation point, never step 0) on the items the "
+        "row answered wrongly before the attack (§6.2.2; Start: all its evaluation items), at the configured "
+        f"learning rate (harmful: {', '.join(f'{x:g}' for x in grid.harmful_lrs)}; benign: "
+        f"{', '.join(f'{x:g}' for x in grid.benign_lrs)}; with several, each draw's highest). Intervals: "
+        f"percentile, {stats.n_resamples} cluster-bootstrap resamples of every level that varies (unlearning "
+        "seeds, attack draws, items; an item scored in several draws or seeds is one cluster; "
+        "ssiuu/report/inference.py); n = observations (items × draws × seeds); "
+        + units_note(table, keys)
+        + ".",
     ]
-    return notes + _attack_set_notes(table) + _mark_notes(table)
+    return notes + _attack_set_notes(table) + _mark_notes(table, stats.confidence)
 
 
 # --------------------------------------------------------------------------------------------- vs paper
@@ -276,17 +278,16 @@ def write_companion_tables(
     *,
     stats: CellStats,
 ) -> dict[str, Path]:
-    """``<name>_recovery`` (the continuous measure) and ``<name>_ssiuu_vs`` (paired differences) beside a table."""
+    """``<name>_recovery`` (the margin against the attacked reference, and the instrument's separation) and
+    ``<name>_ssiuu_vs`` (paired differences) beside a table."""
     written: dict[str, Path] = {}
+    seps = separations(table, [k for k in main_metrics(table.columns) if k not in ("FS", "RS", "US")], stats)
     frames = {
         "recovery": (
-            recovery_display(table, labels),
-            f"{title}: recovery of the gold answers' log-probability",
+            recovery_display(table, seps, labels, stats),
+            f"{title}: the format-free margin against the attacked starting model",
         ),
-        "ssiuu_vs": (
-            ssiuu_differences(table, labels, **stats.bootstrap),
-            f"{title}: SSIUU minus each baseline",
-        ),
+        "ssiuu_vs": (ssiuu_differences(table, labels, stats), f"{title}: SSIUU minus each baseline, paired"),
     }
     for suffix, ((display, notes), caption) in frames.items():
         stem = f"{name}_{suffix}"
@@ -328,7 +329,7 @@ def build_tables(
             continue
         name, paper_name = TABLE_NAME[style], PAPER_BENCHMARK[style]
         benches = ", ".join(label(config_labels, b) for b in dict.fromkeys(table["benchmark"]))
-        notes = _notes(style, table, grid, stats.confidence)
+        notes = _notes(style, table, grid, stats)
         style_note = "" if f"{paper_name}-style" in benches else f" ({paper_name}-style)"
         title = f"Table {name[-1]}: results on {benches}{style_note}"
         written |= _write_main_table(table, out_dir, style, title, notes, config_labels)

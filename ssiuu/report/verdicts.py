@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ssiuu.report.analysis_inputs import analysis_pairs
+from ssiuu.report.inference import Estimate
 from ssiuu.report.results import ResultFiles
-from ssiuu.report.stats import Interval
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive at this n"
+#: the verdict where the known hider is not separated from the eraser or reference (issue 28 §5)
+INSTRUMENT = "the instrument cannot decide here"
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def _finite_or_none(obj: Any) -> Any:
     return obj
 
 
-def interval_verdict(iv: Interval) -> str:
+def interval_verdict(iv: Estimate) -> str:
     """``supported`` when the interval lies above 0, ``not supported`` below 0, else (or undefined) inconclusive."""
     if math.isnan(iv.low) or math.isnan(iv.high):
         return INCONCLUSIVE
@@ -80,14 +82,17 @@ def interval_verdict(iv: Interval) -> str:
 
 
 def combine(verdicts: Iterable[str]) -> str:
-    """All parts supported → supported; any part not supported → not supported; else (or none) inconclusive."""
+    """All parts supported → supported; any part not supported → not supported; every part undecidable by the
+    instrument → :data:`INSTRUMENT`; else (or none) inconclusive."""
     verdicts = list(verdicts)
     if NOT_SUPPORTED in verdicts:
         return NOT_SUPPORTED
-    return SUPPORTED if verdicts and all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE
+    if verdicts and all(v == SUPPORTED for v in verdicts):
+        return SUPPORTED
+    return INSTRUMENT if verdicts and all(v == INSTRUMENT for v in verdicts) else INCONCLUSIVE
 
 
-def fmt_interval(iv: Interval, digits: int = 2, scale: float = 1.0) -> str:
+def fmt_interval(iv: Estimate, digits: int = 2, scale: float = 1.0) -> str:
     """``0.12 [0.05, 0.19]``; ``0.12 (no interval)`` where it is undefined; ``–`` when missing."""
     if math.isnan(iv.value):
         return "–"

@@ -148,8 +148,8 @@ def _figure_legend(fig: Figure, legend: Mapping[str, Any], title: str) -> None:
 
 def _ci_note(confidence: float) -> str:
     return (
-        f"Error bars: {confidence:.0%} bootstrap confidence intervals over items and runs "
-        "(scipy.stats.bootstrap); none where a single value exists."
+        f"Error bars: {100 * confidence:g} % percentile intervals of a cluster bootstrap over seeds, draws and "
+        "items (ssiuu/report/inference.py); none where a single value exists."
     )
 
 

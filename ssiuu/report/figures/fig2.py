@@ -11,7 +11,6 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from ssiuu.report.companions import unstable_fraction
 from ssiuu.report.figures import common
 from ssiuu.report.results import DEFAULT, AttackGrid, ResultError, ResultFiles, collect_base
 from ssiuu.report.stats import CellStats
@@ -20,8 +19,10 @@ from ssiuu.report.table_data import aggregate_table
 #: Fig. 2's reference marks (ssiuu.references): reference method → (label, line style)
 REFERENCE_MARKS = {
     "Start": ("starting model attacked", (0, (5, 2))),
-    "NeverLearned": ("never learned (control)", (0, (6, 2, 1, 2))),
+    "NeverLearned": ("never learned (known eraser)", (0, (6, 2, 1, 2))),
+    "Hider": ("known hider", (0, (1, 1))),
 }
+NO_MARGINS = "no per-item margins or attacked Start on shared draws (results older than docs/results.md)"
 FIG2_COLORS = ["#bdbdbd", "#fd8d3c", "#d94701", "#6baed6"]  # after unlearning, harmful p = …, benign
 
 
@@ -58,22 +59,22 @@ def _fig2_points(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], suffix: str,
         pos = x + (i - (len(keys) - 1) / 2) * w
         value, low, high = common._ci_arrays(rows, f"{key}{suffix}", scale)
         color = FIG2_COLORS[1 + i % 3]
-        stable = _ranked(rows, key) if suffix == "_recovered" else np.ones(len(rows), dtype=bool)
+        stable = _ranked(rows, key) if suffix == "_share" else np.ones(len(rows), dtype=bool)
         ax.scatter(pos[stable], value[stable], s=22, color=color, zorder=5)
         ax.scatter(pos[~stable], value[~stable], s=22, facecolors="white", edgecolors=color, zorder=5)
         common._ci_errorbars(ax, pos, value, low, high, color=color)
         hollow |= bool(np.isfinite(value[~stable]).any())
     ax.axhline(0, color="0.5", lw=0.6)
-    if suffix == "_recovered":
+    if suffix == "_share":
         _cap_unstable(ax, rows, keys, x, w, scale)
     return hollow
 
 
 def _ranked(rows: pd.DataFrame, key: str) -> np.ndarray:
-    """Per row: whether its recovered fraction is rankable (not § in the recovery table)."""
-    if f"{key}_stable" not in rows.columns:
+    """Per row: whether its recovered share ranks (not § in the recovery table: Fieller's condition)."""
+    if f"{key}_share_rankable" not in rows.columns:
         return np.ones(len(rows), dtype=bool)
-    return np.array([not unstable_fraction(r, key) for _, r in rows.iterrows()], dtype=bool)
+    return rows[f"{key}_share_rankable"].fillna(False).astype(bool).to_numpy()
 
 
 def _cap_unstable(
@@ -83,7 +84,7 @@ def _cap_unstable(
     at the edge with its value written beside it, instead of squashing every other point."""
     bounds, outside = [0.0], []
     for key in keys:
-        value, low, high = common._ci_arrays(rows, f"{key}_recovered", scale)
+        value, low, high = common._ci_arrays(rows, f"{key}_share", scale)
         ranked = _ranked(rows, key)
         bounds += [v for v in np.concatenate([low[ranked], high[ranked], value[ranked]]) if np.isfinite(v)]
         outside += [v for v in value[~ranked] if np.isfinite(v)]
@@ -95,7 +96,7 @@ def _cap_unstable(
         return
     ax.set_ylim(bottom, top)
     for i, key in enumerate(keys):
-        value, _, _ = common._ci_arrays(rows, f"{key}_recovered", scale)
+        value, _, _ = common._ci_arrays(rows, f"{key}_share", scale)
         pos = x + (i - (len(keys) - 1) / 2) * w
         for px, v in zip(pos, value, strict=True):
             if np.isfinite(v) and not bottom <= v <= top:
@@ -167,13 +168,13 @@ def _fig2_row(
     legend: dict[str, Any],
 ) -> None:
     """One (benchmark, model): (a) forget scores, (b) recovered fraction, (c) log-probability gain."""
-    reference = table["reference"].fillna(False).astype(bool) if "reference" in table.columns else False
+    reference = table["control"].fillna(False).astype(bool) if "control" in table.columns else False
     rows = table[(table["method"] != DEFAULT) & ~reference]
     refs, default = table[reference], table[table["method"] == DEFAULT]
     titles = [
         f"(a) Forget score — {where}",
-        "(b) Recovered fraction",
-        "(c) Log-probability gain of the attack",
+        "(b) Recovered share of the margin",
+        "(c) Margin gain beyond the attacked start (DiD)",
     ]
     if rows.empty:
         for ax, title in zip(axes, titles, strict=True):
@@ -198,13 +199,13 @@ def _fig2_row(
     axes[0].set_ylim(0, 105)
     hollow = False
     panels = (
-        (axes[1], titles[1], "_recovered", 100.0, "Recovered (% of start − unlearned)"),
-        (axes[2], titles[2], "_gain", 1.0, "Δ log p per answer token (nats)"),
+        (axes[1], titles[1], "_share", 100.0, "Recovered share (% of R − u)"),
+        (axes[2], titles[2], "_did", 1.0, "Difference in differences (nats/token)"),
     )
     for ax, title, suffix, scale, ylabel in panels:
         cols = [f"{k}{suffix}" for k in keys if f"{k}{suffix}" in rows.columns]
         if not cols or rows[cols].isna().all().all():
-            common.skip_panel(ax, title, common.NO_ITEMS)
+            common.skip_panel(ax, title, NO_MARGINS)
             continue
         hollow |= _fig2_points(ax, rows, keys, suffix, scale)
         drawn += _reference_marks(ax, refs, keys, FIG2_COLORS[1:], suffix, scale)
@@ -220,7 +221,7 @@ def _fig2_legend(legend: dict[str, Any], references: Sequence[str], hollow: bool
         legend.setdefault(f"{label}, same attack (line colour = attack)", Line2D([], [], color="0.3", ls=ls))
     if hollow:
         legend.setdefault(
-            "hollow: unlearning barely lowered log p (fraction not ranked)",
+            "hollow: the share's denominator is not above 0 (§, not ranked)",
             Line2D([], [], ls="", marker="o", mfc="white", mec="0.3"),
         )
 
@@ -242,9 +243,9 @@ def fig2_vulnerability(
     benchmarks: Sequence[str] | None = None,
     stem: str = "fig2_vulnerability",
 ) -> list[Path]:
-    """Fig. 2: per method, (a) the forget score after unlearning and after the harmful (each p) and benign
-    attacks, (b) the recovered fraction and (c) the log-probability gain of the attacks, each with its 95 %
-    interval from :func:`aggregate_table`. The reference rows (Start / NeverLearned) are lines in the attack's
+    """Fig. 2: per method, (a) the forget score after unlearning and at the end of the harmful (each p) and
+    benign attacks, (b) the recovered share and (c) the difference in differences of the margin against the
+    attacked starting model, each with its interval from :func:`aggregate_table` (level from ``stats``). The reference rows (Start / NeverLearned) are lines in the attack's
     colour; the dotted line is the model before unlearning. One row per (benchmark, model)."""
     base = collect_base(results)
     pairs = [

@@ -14,9 +14,10 @@ from matplotlib.axes import Axes
 
 from ssiuu.data.records import ITEM_SCORE
 from ssiuu.io import read_json
-from ssiuu.report.aggregate import attack_cells_of, cell_columns
+from ssiuu.report.aggregate import attack_cells, attack_columns, cell_columns
 from ssiuu.report.calibration import calibration_rows
 from ssiuu.report.figures import common
+from ssiuu.report.inference import Estimate
 from ssiuu.report.results import (
     AttackGrid,
     ResultError,
@@ -24,7 +25,7 @@ from ssiuu.report.results import (
     collect_attacks,
     collect_base,
 )
-from ssiuu.report.stats import CellStats, Interval, mean_interval
+from ssiuu.report.stats import CellStats, mean_interval
 from ssiuu.report.table_data import collect_results
 
 log = logging.getLogger(__package__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__package__)
 
 def _split_interval(
     results: Sequence[Mapping[str, Any]], part: str, style: str, opts: Mapping[str, Any]
-) -> Interval:
+) -> Estimate:
     """Percent score of ``part`` (retain/test) over the seeds' per-item answers; without them, the seeds' mean
     score with no interval."""
     key = ITEM_SCORE[style]
@@ -40,7 +41,7 @@ def _split_interval(
     if items:
         return mean_interval(items, **opts).scaled(100.0)
     scores = [float(r[f"{part}_score"]) for r in results if r.get(f"{part}_score") is not None]
-    return Interval(100.0 * float(np.mean(scores)) if scores else math.nan, math.nan, math.nan, len(scores))
+    return Estimate(100.0 * float(np.mean(scores)) if scores else math.nan, n=len(scores))
 
 
 def _lambda_rows(
@@ -55,7 +56,7 @@ def _lambda_rows(
 ) -> pd.DataFrame:
     """Per λ: retain and test scores after unlearning and the harmful attack cells (percent; recovered
     fractions as fractions), each with ``_low`` / ``_high`` / ``_n``, over the seeds of that λ's run."""
-    unlearned = collect_results(results, include_default=False, attacks=False)
+    unlearned = collect_results(results, include_default=False)
     unlearned = unlearned[(unlearned["benchmark"] == bench) & (unlearned["model"] == model)]
     found = set(unlearned["method"])
     variants = (
@@ -87,9 +88,10 @@ def _lambda_rows(
         mine = attacks[
             (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
         ]
-        row |= attack_cells_of(
-            mine, keys, {"harmful": grid.harmful_lrs, "benign": []}, opts, stats.min_logprob_drop
-        )
+        for key, cell in attack_cells(
+            mine, keys, {"harmful": grid.harmful_lrs, "benign": []}, method, stats
+        ).items():
+            row |= attack_columns(key, cell)
         rows.append(row)
     return pd.DataFrame(rows).sort_values("lambda").reset_index(drop=True) if rows else pd.DataFrame()
 
