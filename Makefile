@@ -47,7 +47,7 @@ lint: setup
 	snakemake --lint
 	snakefmt --check Snakefile workflow/rules
 
-regenerate: setup  ## tables, figures and claims from the committed results/ through Snakemake: no model, no training
+regenerate: setup  ## tables, figures, claims and README.md's results block from the committed results/ through Snakemake: no model, no training
 	snakemake --configfile results/config.yaml --cores 2 --allowed-rules tables figures claims \
 		--forcerun tables figures claims -- tables figures claims
 

@@ -225,6 +225,11 @@ COMMANDS: dict[str, Command] = {
         "The paper's three claims stated from result files (Markdown + JSON).",
         (RESULTS, Arg("out", help="claims.md to write (claims.json beside it)")),
     ),
+    "readme": Command(
+        "ssiuu.report.readme:update_readme",
+        "README.md's results block from result files and the run's claims.md (no README: nothing to do).",
+        (RESULTS, Arg("claims_md", help="the run's claims.md"), Arg("readme", help="the README to refresh")),
+    ),
     "check-config": Command(
         "ssiuu.config:check_config",
         "Validate the config (YAML syntax, schema, method names and parameters) and exit.",
