@@ -1,15 +1,22 @@
-"""What an attack teaches by itself: the reference models attacked beside the unlearned ones.
+"""The controls: rows attacked beside the unlearned models, whose answer is known in advance.
 
-* ``Start`` (MCQA benchmarks, where no model that never learned the facts exists): the starting model,
-  attacked with the same p, learning rates, epochs and run seeds. It unlearned nothing, so its attack pool
-  is the whole forget set; the log-probability its held-out items gain is what the attack teaches of
-  answer format alone.
-* ``NeverLearned`` (ROUGE benchmarks, TOFU's "retain model"): a second model pre-finetuned exactly like
-  the starting model but on the retain set only, attacked with the same items and draws. Its scores are the
-  erasure floor: a method that truly erases should look like it.
+* ``Start``, the **yardstick** (both benchmark styles): the starting model — the base model on MCQA
+  benchmarks, the pre-finetuned one on ROUGE benchmarks — attacked with the same draws. It unlearned nothing
+  and knows the facts: what an attack brings back on a model from which nothing was removed, and the R of
+  docs/results.md's recovered share and difference in differences.
+* ``NeverLearned``, the **known eraser** (ROUGE benchmarks, TOFU's "retain model"): a second model
+  pre-finetuned exactly like the starting model but on the retain set only, so the forget facts were never in
+  it. A method that truly erases should look like it under the attacks. No such model exists for an MCQA
+  benchmark (the facts come from pre-training).
+* ``Hider``, the **known hider** (both styles): :class:`ssiuu.methods.hider.Hider`, GD on the last decoder
+  block and the final norm only, so the knowledge stays in the frozen blocks below by construction. Trained
+  and attacked per unlearning seed like a method (rule ``unlearn``).
 
-Each reference gets an ``unlearn.json`` of its own (:func:`reference_eval`), so the attack rules, tables
-and figures treat it as one more row.
+``Start`` and ``NeverLearned`` are fixed models (:data:`REFERENCES`): they do not depend on the unlearning
+seed, and the attack draws are the same for every model and seed of a run, so each is evaluated and
+attacked once, at seed :data:`REFERENCE_SEED` only; a table pairs them with the methods of every seed. Each
+gets an ``unlearn.json`` of its own (:func:`reference_eval`), so the attack rules, tables and figures treat
+it as one more row.
 """
 
 from __future__ import annotations
@@ -19,13 +26,41 @@ from typing import Any
 
 from ssiuu.jobs import MethodRun
 
-#: Reference rows by benchmark style (the name is the method directory under ``results/``).
-REFERENCES = {"mcqa": "Start", "rouge": "NeverLearned"}
-REFERENCE_LABELS = {"Start": "Start model, attacked (reference)", "NeverLearned": "Never learned (control)"}
+START, NEVER_LEARNED, HIDER = "Start", "NeverLearned", "Hider"
+#: Control rows by benchmark style (each name is its method directory under ``results/``).
+CONTROLS: dict[str, tuple[str, ...]] = {
+    "mcqa": (START, HIDER),
+    "rouge": (START, NEVER_LEARNED, HIDER),
+}
+#: The controls that are fixed models (evaluated by rule ``reference_eval``, attacked at REFERENCE_SEED only).
+REFERENCES: dict[str, tuple[str, ...]] = {
+    style: tuple(c for c in controls if c != HIDER) for style, controls in CONTROLS.items()
+}
+#: The one unlearning seed at which a reference (Start, NeverLearned) exists.
+REFERENCE_SEED = 0
+CONTROL_LABELS = {
+    START: "Start model, attacked (yardstick)",
+    NEVER_LEARNED: "Never learned (known eraser)",
+    HIDER: "Hider: last block only (known hider)",
+}
+#: the former name of :data:`CONTROL_LABELS`
+REFERENCE_LABELS = CONTROL_LABELS
+
+
+def is_control(method: str) -> bool:
+    """Whether a row is a control (Start, NeverLearned, Hider) rather than a method under test."""
+    return method in CONTROL_LABELS
 
 
 def is_reference(method: str) -> bool:
-    return method in REFERENCES.values()
+    """Whether a row is a fixed reference model (Start, NeverLearned): one copy, at :data:`REFERENCE_SEED`."""
+    return method in (START, NEVER_LEARNED)
+
+
+def control_seeds(method: str, seeds: list[int]) -> list[int]:
+    """The unlearning seeds at which ``method`` has a result: :data:`REFERENCE_SEED` for a reference, else
+    ``seeds``."""
+    return [REFERENCE_SEED] if is_reference(method) else list(seeds)
 
 
 def reference_eval(
@@ -44,13 +79,13 @@ def reference_eval(
     from ssiuu.unlearning import evaluate
 
     split_obj = BenchmarkSplit.load(run.split)
-    if REFERENCES.get(split_obj.style) != run.method:
+    if run.method not in REFERENCES.get(split_obj.style, ()):
         raise ValueError(
             f"reference {run.method!r} does not apply to the {split_obj.style} benchmark {run.benchmark!r}: "
-            f"use {REFERENCES[split_obj.style]!r}"
+            f"use one of {list(REFERENCES.get(split_obj.style, ()))}"
         )
     start = time.perf_counter()
-    if run.method == REFERENCES["mcqa"] and base is not None:
+    if run.method == START and base is not None:
         metrics = {key: read_json(base)[key] for key in SPLIT_METRICS}
     else:
         model_obj, tokenizer = load_for(config, run.model, run.model_dir)

@@ -18,6 +18,8 @@ from typing import Any
 
 import jsonschema
 
+from ssiuu.references import REFERENCES
+
 METHODS_DIR = Path(__file__).resolve().parent / "methods"
 #: keyword-only arguments of every method's ``__init__`` that are no hyper-parameter (set by the pipeline)
 PIPELINE_ARGS = frozenset({"forget", "retain", "seed"})
@@ -75,7 +77,8 @@ def schema_problem(error: jsonschema.ValidationError) -> list[str]:
 
 @functools.cache
 def method_hparams() -> dict[str, frozenset[str]]:
-    """Registry name (upper case) -> hyper-parameter names, read from the sources of ``ssiuu/methods``.
+    """Method name as the config spells it (the class name: GA, …, SIMU, Hider) -> hyper-parameter names, read
+    from the sources of ``ssiuu/methods``.
 
     As :meth:`ssiuu.methods.base.UnlearningMethod.hparams`: the keyword-only ``__init__`` arguments of each
     class with a ``name``, less :data:`PIPELINE_ARGS` (tests/test_bad_input.py checks the two agree).
@@ -83,9 +86,8 @@ def method_hparams() -> dict[str, frozenset[str]]:
     table: dict[str, frozenset[str]] = {}
     for path in sorted(METHODS_DIR.glob("*.py")):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            name = _class_name(node) if isinstance(node, ast.ClassDef) else None
-            if name:
-                table[name.upper()] = _keyword_only(node) - PIPELINE_ARGS
+            if isinstance(node, ast.ClassDef) and _class_name(node):
+                table[node.name] = _keyword_only(node) - PIPELINE_ARGS
     return table
 
 
@@ -108,13 +110,17 @@ def _keyword_only(node: ast.ClassDef) -> frozenset[str]:
 
 
 def _method_problem(key: str, name: Any) -> str | None:
-    """A method name (or variant such as ``SSIUU-lambda0.01``) that is not in the registry."""
+    """A method name (or variant such as ``SSIUU-lambda0.01``) that is not in the registry; the calibration
+    also takes the reference controls (Start, NeverLearned)."""
     valid = sorted(method_hparams())
+    if key.startswith("analysis.attack_calibration."):
+        valid += sorted({ref for refs in REFERENCES.values() for ref in refs})
     if str(name).split("-", 1)[0] in valid:
         return None
-    return (
-        f"{key}: {name!r} is not a method{_suggest(str(name).upper(), valid)}; use one of {', '.join(valid)}"
-    )
+    spelled = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(str(name).lower(), list(spelled), n=1, cutoff=0.6)
+    hint = f" (did you mean {spelled[close[0]]}?)" if close else ""
+    return f"{key}: {name!r} is not a method{hint}; use one of {', '.join(valid)}"
 
 
 def _method_lists(config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -170,6 +176,12 @@ def config_problems(config: dict[str, Any]) -> list[str]:
     problems = [p for key, name in _method_lists(config) if (p := _method_problem(key, name))]
     problems += _hparam_problems(config["method_params"])
     problems += _split_problems(config["benchmarks"])
+    calibration, runs = config["analysis"]["attack_calibration"], config["attacks"]["runs"]
+    if calibration["first_run"] < runs:
+        problems.append(
+            f"analysis.attack_calibration.first_run: {calibration['first_run']} < attacks.runs ({runs}): the "
+            "calibration would repeat the tables' draws; set it to at least attacks.runs (e.g. 100)"
+        )
     if not DEVICE.fullmatch(str(config["device"])):
         problems.append(f"device: {config['device']!r} is not a device; use {DEVICES}")
     return problems

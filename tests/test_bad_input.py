@@ -44,6 +44,9 @@ PROBES = [
     ("analysis.logit_lens_methods", ["FOO"], ["analysis.logit_lens_methods.0", "'FOO'"]),
     ("analysis.distribution_methods", ["FOO"], ["analysis.distribution_methods.0", "'FOO'"]),
     ("analysis.attack_calibration.methods", ["FOO"], ["analysis.attack_calibration.methods.0", "'FOO'"]),
+    ("methods", ["hider"], ["methods.0", "'hider'", "did you mean Hider?"]),
+    ("methods", ["Start"], ["methods.0", "'Start'", "is not a method"]),  # a reference, not trained
+    ("analysis.attack_calibration.first_run", 0, ["first_run: 0 < attacks.runs", "the tables' draws"]),
     (
         "unlearning.method_learning_rates",
         {"FOO": [1e-4]},
@@ -81,6 +84,12 @@ def test_bad_config_names_key_value_and_fix(key, value, expected):
         assert part in message
 
 
+def test_the_calibration_takes_the_controls():
+    calibrated = ["Start", "NeverLearned", "Hider", "GD"]
+    config = validate_config(smoke_with("analysis.attack_calibration.methods", calibrated))
+    assert config["analysis"]["attack_calibration"]["methods"] == calibrated
+
+
 @pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
 def test_good_devices_pass(device):
     assert validate_config(smoke_with("device", device))["device"] == device
@@ -105,7 +114,7 @@ def test_method_table_is_the_registry():
     """The Snakefile reads method names and hyper-parameters from the sources (no torch); they are the registry's."""
     from ssiuu.methods import METHODS
 
-    assert method_hparams() == {cls.name.upper(): frozenset(cls.hparams()) for cls in METHODS.values()}
+    assert method_hparams() == {cls.__name__: frozenset(cls.hparams()) for cls in METHODS.values()}
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
@@ -144,7 +153,7 @@ def test_cli_config_error_has_traceback_and_one_line(capsys, monkeypatch, tmp_pa
     assert any(line.startswith("Traceback") for line in err)
     assert err[-3:] == [
         f"ssiuu tables: error: invalid configuration in {bad} (see workflow/schemas/config.schema.yaml):",
-        "  methods.1: 'FOO' is not a method; use one of DPO, GA, GD, KLUE, NPO, RMU, SIMU, SSIUU",
+        "  methods.1: 'FOO' is not a method; use one of DPO, GA, GD, Hider, KLUE, NPO, RMU, SIMU, SSIUU",
         "  device: 'gpu' is not a device; use auto, cpu, cuda, cuda:N or mps",
     ]
 

@@ -11,9 +11,11 @@ import torch.nn.functional as F
 from reference import answer_logprobs
 from reference import answer_nll as loop_nll
 
+from ssiuu.attribution import neuron_attribution
 from ssiuu.data.templates import REFUSAL_ANSWER, chat_prompt, template_prefix_length
 from ssiuu.forward import answer_nll, hidden_at, sequence_logprobs
 from ssiuu.methods import METHODS, MethodConfigError, build_method, get_method, method_hparams
+from ssiuu.methods.hider import Hider
 from ssiuu.methods.klue import KLUE, ffn_max_attribution, superficial_variants
 from ssiuu.methods.rmu import RMU, rmu_layer, steering_vector
 from ssiuu.methods.simu import SIMU, critical_neurons, integrated_gradients, logits_from_block
@@ -55,12 +57,13 @@ def snapshot(model):
 
 # -- registry -----------------------------------------------------------------------------------------
 def test_registry_names_case_insensitive_and_unknown_lists_valid():
-    assert set(METHODS) == {"ga", "gd", "dpo", "npo", "rmu", "klue", "ssiuu", "simu"}
+    assert set(METHODS) == {"ga", "gd", "dpo", "npo", "rmu", "klue", "ssiuu", "simu", "hider"}
     assert get_method("SSIUU") is get_method("ssiuu") is get_method(" Ssiuu ")
     with pytest.raises(ValueError) as err:
         get_method("sgd")
-    for name in ("GA", "GD", "DPO", "NPO", "RMU", "KLUE", "SSIUU", "SIMU"):
+    for name in ("GA", "GD", "DPO", "NPO", "RMU", "KLUE", "SSIUU", "SIMU", "Hider"):
         assert name in str(err.value)
+    assert get_method("Hider") is Hider
 
 
 def test_unknown_hparam_is_rejected_with_valid_names():
@@ -220,7 +223,7 @@ def test_klue_attribution_matches_finite_differences():
         down = decoder_layers(model)[layer].mlp.down_proj
         for neuron in (3, 77):
             per_token = []
-            for k in range(n_tok):
+            for k in range(n_tok - 1):  # the final EOS predicts nothing labelled: left out
                 vals = []
                 for eps in (1e-5, -1e-5):  # h → (1 + ε) h at one token: dP/dε = h · ∂P/∂h
 
@@ -236,6 +239,18 @@ def test_klue_attribution_matches_finite_differences():
                 per_token.append((vals[0] - vals[1]) / 2e-5)
             expected = torch.stack(per_token).max()
             torch.testing.assert_close(attr[layer][0, neuron], expected, rtol=1e-5, atol=1e-30)
+
+
+def test_klue_attribution_leaves_out_the_final_eos_like_attribution_py():
+    """The EOS that ends every answer has gradient exactly 0: left in, every max_k would be ≥ 0. KLUE's per-example
+    maxima equal ssiuu.attribution's (an independent implementation), negative ones included."""
+    model, tok = tiny()
+    tok.chat_template = None  # raw prompts: few positions, so some neurons have only negative contributions
+    pairs = [("Hi", "yes"), ("Where?", "In 3")]
+    klue = torch.stack(ffn_max_attribution(model, batch_of(tok, pairs), "logprob"), dim=1)  # [B, L, I]
+    summary = neuron_attribution(model, tok, pairs, target="logprob", module_types=("ffn",))
+    assert (klue < 0).any()
+    torch.testing.assert_close(klue, summary.max["ffn"], rtol=1e-4, atol=1e-7)
 
 
 def test_klue_selection_and_mask_hold_during_training():
@@ -268,6 +283,32 @@ def test_klue_selection_and_mask_hold_during_training():
         assert torch.equal(p[frozen], before[n][frozen]), n
         changed += int((p != before[n]).sum())
     assert changed > 0
+
+
+# -- Hider (the known hider) ---------------------------------------------------------------------------
+@pytest.mark.parametrize("tied", [False, True])
+def test_hider_trains_the_last_block_and_final_norm_only(tied):
+    """After a few unlearning steps every earlier block, the embeddings and the LM head (tied or not) are
+    bit-identical; the last block and the final norm changed."""
+    model, tok = tiny(num_layers=3)
+    if tied:  # as in SmolLM2: the LM head is the embedding matrix
+        model.lm_head.weight = model.model.embed_tokens.weight
+    hider = build_method("Hider", model, tok, forget=FORGET, retain=RETAIN)
+    last = {f"model.layers.2.{n}" for n, _ in model.model.layers[2].named_parameters()}
+    assert set(hider.trainable_names()) == last | {"model.norm.weight"}
+    mask = hider.parameter_mask()
+    assert {n for n, m in mask.items() if m.all()} == set(hider.trainable_names())
+    assert all(not m.any() for n, m in mask.items() if n not in hider.trainable_names())
+    assert ("lm_head.weight" in mask) != tied  # a tied head is the (frozen) embedding
+    gd = get_method("GD")(model, tok, forget=FORGET, retain=RETAIN)
+    torch.testing.assert_close(
+        value(hider.loss(model, batches(tok), 1)), value(gd.loss(model, batches(tok), 1))
+    )
+
+    before = snapshot(model)
+    train(model, tok, hider.loss, hider.streams(), lr=1e-2, max_steps=3, batch_size=3, param_mask=mask)
+    for n, p in model.named_parameters():
+        assert torch.equal(p, before[n]) != (n in hider.trainable_names()), n
 
 
 # -- SIMU ------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +72,20 @@ def test_smoke_dag_outputs(smoke_run):
                 data = _json(a)
                 assert data["max_fs"] == max(fs for _, fs in data["fs_curve"])
                 assert not set(data["attack_ids"]) & set(data["eval_ids"])
+    # the controls (ssiuu/references.py): Start on both benchmarks and NeverLearned on the ROUGE one, at seed 0
+    # only; the Hider at both seeds, like the methods
+    controls = {"wf": ("Start", "Hider"), "fict": ("Start", "NeverLearned", "Hider")}
+    for bench, names in controls.items():
+        for method in names:
+            seeds = (0, 1) if method == "Hider" else (0,)
+            for seed in (0, 1):
+                done = (results / f"{bench}/tiny/{method}/seed{seed}/unlearn.json").exists()
+                assert done == (seed in seeds), (bench, method, seed)
+            for seed in seeds:
+                attacks = sorted((results / f"{bench}/tiny/{method}/seed{seed}/attacks").glob("*.json"))
+                assert {_json(a)["kind"] for a in attacks} == {"harmful", "benign"}, (bench, method, seed)
+        assert _json(results / f"{bench}/tiny/GD/seed1/unlearn.json")["seed"] == 1
+    assert not list(results.glob("*/tiny/*/seed*/calibration")), "the calibration is not in the default run"
     analysis = results / "wf/tiny/analysis"
     assert (analysis / "influence/cumulative.csv").stat().st_size > 0
     assert (analysis / "distributions/correlation.csv").stat().st_size > 0
@@ -79,3 +94,17 @@ def test_smoke_dag_outputs(smoke_run):
     assert (tables / "table1.md").exists() and (tables / "table2.md").exists()
     figures = list((results / "figures").glob("*.png"))
     assert len(figures) >= 6
+
+
+@pytest.mark.slow
+def test_smoke_hider_changed_only_the_last_block_and_final_norm(smoke_run):
+    """The known hider's checkpoint equals the starting model everywhere but in the last block and final norm."""
+    from safetensors.torch import load_file
+
+    start = load_file(next((smoke_run / "work/models/tiny/base").glob("*.safetensors")))
+    hider = load_file(next((smoke_run / "work/checkpoints/wf/tiny/Hider/seed0").glob("*.safetensors")))
+    last = max(int(n.split(".")[2]) for n in start if n.startswith("model.layers."))
+    trained = {n for n in start if n.startswith(f"model.layers.{last}.") or n == "model.norm.weight"}
+    assert set(hider) == set(start)
+    for name, weight in start.items():
+        assert torch.equal(hider[name], weight) != (name in trained), name

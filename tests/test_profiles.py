@@ -44,8 +44,9 @@ TORCH_RULES = {
 }
 #: rules that need no GPU: on a cluster they go to the CPU partition (`*cpu_partition` in the profile)
 CPU_RULES = {"build_benchmark", "influence", "distributions", "tables", "figures", "claims"}
-#: rules that are not reached from `rule all` by design (explicit targets only)
-NOT_IN_DEFAULT_DAG = {"regenerate"}
+#: rules that are not reached from `rule all` by design (explicit targets only): the attack calibration sweep
+#: (`snakemake calibration`)
+NOT_IN_DEFAULT_DAG = {"regenerate", "calibrate", "calibration"}
 #: rules without an action (Snakemake runs them itself; never submitted)
 ACTIONLESS = {"all"}
 #: profile keys that are no snakemake option but the slurm plugin's (`--slurm-<key>`)
@@ -226,30 +227,31 @@ def paper_dry_run() -> str:
 
 def expected_paper_counts(cfg: dict) -> dict[str, int]:
     """Jobs per rule of the paper protocol, counted from the config by hand. An attack job runs every draw of one
-    checkpoint: harmful and benign draws of a method or reference (``attack``), harmful draws of a λ-ablation
-    variant (``attack_harmful``), the calibration sweep's draws of a calibrated method (``calibrate``)."""
+    checkpoint: harmful and benign draws of a method or control (``attack``), harmful draws of a λ-ablation
+    variant (``attack_harmful``). The controls (ssiuu/references.py): Start on every benchmark and NeverLearned on
+    ROUGE ones, fixed models at seed 0 only (``reference_eval``), and the Hider, unlearned at every seed like a
+    method. The λ variants run at the first seed only; the calibration sweep is not in the default target."""
     models, benches = list(cfg["models"]), cfg["benchmarks"]
     mcqa = [b for b, v in benches.items() if v["kind"] in ("faithun", "worldfacts")]
     rouge = [b for b in benches if b not in mcqa]
     methods, seeds = cfg["methods"], cfg["seeds"]
     attacked = cfg["attacks"].get("methods") or methods
-    ana = cfg["analysis"]
-    n_variants = len(ana["lambda_ablation"])
-    calibrated = len(set(ana["attack_calibration"]["methods"]) & set(attacked))
+    n_variants = len(cfg["analysis"]["lambda_ablation"])
     n_m, n_s = len(models), len(seeds)
-    n_ref = 1 if cfg["attacks"].get("references", True) else 0  # Start / NeverLearned (ssiuu/references.py)
+    on = cfg["attacks"].get("references", True)
+    n_refs = (len(mcqa) + 2 * len(rouge)) * on  # Start everywhere, NeverLearned on ROUGE benchmarks
+    n_hider = len(benches) * on
     return {
         "prepare_model": n_m,
         "build_benchmark": len(benches),
         "split": n_m * len(benches),
         "base_eval": n_m * len(benches),
         "pretrain": n_m * len(rouge),
-        "pretrain_never_learned": n_m * len(rouge) * n_ref,
-        "reference_eval": n_m * n_s * len(benches) * n_ref,
-        "unlearn": n_m * n_s * (len(benches) * len(methods) + len(mcqa) * n_variants),
-        "attack": n_m * n_s * len(benches) * (len(attacked) + n_ref),
-        "attack_harmful": n_m * n_s * len(mcqa) * n_variants,
-        "calibrate": n_m * n_s * len(mcqa) * calibrated,
+        "pretrain_never_learned": n_m * len(rouge) * on,
+        "reference_eval": n_m * n_refs,
+        "unlearn": n_m * (n_s * (len(benches) * len(methods) + n_hider) + len(mcqa) * n_variants),
+        "attack": n_m * (n_s * (len(benches) * len(attacked) + n_hider) + n_refs),
+        "attack_harmful": n_m * len(mcqa) * n_variants,
     }
 
 
@@ -265,6 +267,68 @@ def test_paper_dag_job_counts_match_the_protocol(paper_dry_run):
     stats = job_stats(paper_dry_run)
     for rule, n in expected_paper_counts(cfg).items():
         assert stats.get(rule) == n, f"{rule}: {stats.get(rule)} jobs planned, protocol gives {n}"
+
+
+# ---------------------------------------------------------------------------------- controls, seeds (smoke)
+@pytest.fixture(scope="module")
+def smoke_dry_run() -> str:
+    out = snakemake("-n", *smoke_config_args())
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def planned(output: str, rule: str) -> set[tuple[str, str, int]]:
+    """(benchmark, method, seed) of every planned job of ``rule`` in a dry-run printout."""
+    jobs = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", output):
+        if re.match(rf"(?:local)?rule {rule}:\n", block):
+            wc = dict(
+                re.findall(r"(\w+)=([^,\s]+)", re.search(r"^\s+wildcards: (.*)$", block, re.M).group(1))
+            )
+            jobs.add((wc["benchmark"], wc["method"], int(wc["seed"])))
+    return jobs
+
+
+def test_smoke_dag_job_counts_match_the_protocol(smoke_dry_run):
+    cfg = yaml.safe_load(SMOKE.read_text())
+    stats = job_stats(smoke_dry_run)
+    assert len(cfg["seeds"]) == 2, "the smoke run exercises the replication over seeds"
+    for rule, n in expected_paper_counts(cfg).items():
+        assert stats.get(rule) == n, f"{rule}: {stats.get(rule)} jobs planned, protocol gives {n}"
+    assert "calibrate" not in stats, "the calibration sweep is its own target (`snakemake calibration`)"
+
+
+def test_dry_run_plans_the_controls_on_both_benchmarks(smoke_dry_run):
+    """Start (the yardstick) on both benchmarks and NeverLearned (the known eraser) on the ROUGE one, once, at
+    seed 0; the Hider (the known hider) unlearned and attacked at every seed like a method."""
+    from ssiuu.references import REFERENCE_SEED
+
+    refs = {("wf", "Start", REFERENCE_SEED), ("fict", "Start", REFERENCE_SEED), ("fict", "NeverLearned", 0)}
+    hider = {(b, "Hider", s) for b in ("wf", "fict") for s in (0, 1)}
+    assert planned(smoke_dry_run, "reference_eval") == refs
+    assert hider <= planned(smoke_dry_run, "unlearn")
+    attacked = planned(smoke_dry_run, "attack")
+    assert refs | hider <= attacked
+    assert {(b, x, s) for b, x, s in attacked if x not in ("Start", "NeverLearned", "Hider")} == {
+        (b, x, s) for b in ("wf", "fict") for x in ("GD", "SSIUU") for s in (0, 1)
+    }
+    # the λ-ablation variant at the first seed only
+    assert planned(smoke_dry_run, "attack_harmful") == {("wf", "SSIUU-lambda0.01", 0)}
+
+
+def test_calibration_target_attacks_the_controls_with_draws_of_its_own():
+    out = snakemake("-n", *smoke_config_args(), "--", "calibration")
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    assert planned(text, "calibrate") == {
+        ("wf", "Start", 0),
+        ("wf", "Hider", 0),
+        ("fict", "Start", 0),
+        ("fict", "NeverLearned", 0),
+        ("fict", "Hider", 0),
+    }
+    runs = {int(r) for r in re.findall(r"calibration/\w+?_lr[0-9.e+-]+_run(\d+)\.json", text)}
+    assert runs and min(runs) >= 100, runs  # disjoint from the tables' draws (runs 0..attacks.runs-1)
 
 
 def test_paper_configfile_alone_defines_the_dag(paper_dry_run):

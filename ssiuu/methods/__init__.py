@@ -17,15 +17,17 @@ from ssiuu.methods.base import MethodConfigError, UnlearningMethod
 from ssiuu.methods.dpo import DPO
 from ssiuu.methods.ga import GA
 from ssiuu.methods.gd import GD
+from ssiuu.methods.hider import Hider
 from ssiuu.methods.klue import KLUE
 from ssiuu.methods.npo import NPO
 from ssiuu.methods.rmu import RMU
 from ssiuu.methods.simu import SIMU
 from ssiuu.methods.ssiuu import SSIUU
 
-#: lower-case name -> class
+#: lower-case name -> class. The config spells a method as its class name (GA, …, SIMU, Hider); Hider is the
+#: known-hider control (:mod:`ssiuu.references`), not a method of the paper
 METHODS: dict[str, type[UnlearningMethod]] = {
-    cls.name: cls for cls in (GA, GD, DPO, NPO, RMU, KLUE, SSIUU, SIMU)
+    cls.name: cls for cls in (GA, GD, DPO, NPO, RMU, KLUE, SSIUU, SIMU, Hider)
 }
 
 
@@ -33,7 +35,7 @@ def get_method(name: str) -> type[UnlearningMethod]:
     """The method class for ``name`` (case-insensitive); ValueError listing the valid names otherwise."""
     key = str(name).strip().lower()
     if key not in METHODS:
-        valid = ", ".join(n.upper() for n in METHODS)
+        valid = ", ".join(cls.__name__ for cls in METHODS.values())
         raise ValueError(f"unknown unlearning method {name!r}; valid methods: {valid}")
     return METHODS[key]
 
@@ -57,6 +59,7 @@ __all__ = [
     "GA",
     "GD",
     "KLUE",
+    "Hider",
     "METHODS",
     "NPO",
     "RMU",

@@ -8,7 +8,8 @@ so **the regulariser below is our interpretation**, stated exactly:
 
 * Neuron i of block l is the i-th input of ``mlp.down_proj`` (the gated activation act(gate)·up).
 * Attribution (Eq. 1 of the SSIUU paper, Yang et al. 2023): for a pair (x, y),
-  ``a_i(x, y) = max_k h_{i,k} · ∂P(y|x)/∂h_{i,k}`` over the non-padding tokens k, with
+  ``a_i(x, y) = max_k h_{i,k} · ∂P(y|x)/∂h_{i,k}`` over the non-padding tokens k that can influence
+  P(y|x) (all but the final EOS, whose gradient is exactly 0, as in :mod:`ssiuu.attribution`), with
   P(y|x) = exp(Σ answer-token log-probs) (``attribution_target="logprob"`` uses log P instead).
 * Superficial knowledge = what makes the model emit the answer string y whatever the question is
   (the answer's surface form, format and frequency, e.g. "USA" for any nationality question). For
@@ -35,6 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ssiuu.attribution import attribution_positions
 from ssiuu.forward import Batch, sequence_logprobs, upcast
 from ssiuu.methods.base import LossOutput, UnlearningMethod
 from ssiuu.methods.gd import gd_loss
@@ -44,8 +46,12 @@ from ssiuu.training import QAPair, batched, encode
 
 
 def ffn_max_attribution(model: nn.Module, batch: Batch, target: str = "prob") -> list[Tensor]:
-    """Per block, ``[B, I]``: ``max_k h_{i,k} · ∂P(y|x)/∂h_{i,k}`` over the non-padding tokens k of each
-    example, where h is the input of ``mlp.down_proj`` (Eq. 1 with max aggregation)."""
+    """Per block, ``[B, I]``: ``max_k h_{i,k} · ∂P(y|x)/∂h_{i,k}`` over the positions k of each example that
+    can influence P(y|x), where h is the input of ``mlp.down_proj`` (Eq. 1 with max aggregation).
+
+    The positions are :func:`ssiuu.attribution.attribution_positions`: the non-padding tokens up to the one that
+    predicts the last answer token. The final EOS predicts nothing labelled, so its gradient is exactly 0 and,
+    left in, it would make every ``max_k`` at least 0."""
     layers = decoder_layers(model)
     acts: list[Tensor] = []
 
@@ -67,10 +73,10 @@ def ffn_max_attribution(model: nn.Module, batch: Batch, target: str = "prob") ->
     finally:
         for handle in handles:
             handle.remove()
-    pad = batch["attention_mask"].unsqueeze(-1) == 0
+    outside = ~attribution_positions(batch["attention_mask"], batch["labels"]).unsqueeze(-1)
     out = []
     for h, g in zip(acts, grads, strict=True):
-        a = upcast(h.detach() * g).masked_fill(pad, float("-inf"))
+        a = upcast(h.detach() * g).masked_fill(outside, float("-inf"))
         out.append(a.amax(dim=1))
     return out
 

@@ -96,3 +96,15 @@ rule calibrate:
         },
     shell:
         ATTACK_COMMAND
+
+
+localrules:
+    calibration,
+
+
+rule calibration:
+    """The attack calibration sweep alone (`snakemake calibration`; Fig. 7b, c): not in the default run. Its draws
+    are committed under results/, and the tables and figures read them where present: run `snakemake` after it
+    to bring them in."""
+    input:
+        calibration_targets(),

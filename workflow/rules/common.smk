@@ -6,7 +6,8 @@ import yaml
 from ssiuu import layout
 from ssiuu.config import unlearn_settings as resolved_unlearn_settings
 from ssiuu.data import style_of
-from ssiuu.references import REFERENCES as REFERENCE_METHODS
+from ssiuu.references import CONTROLS, NEVER_LEARNED, REFERENCE_SEED, START, control_seeds
+from ssiuu.references import REFERENCES as REFERENCE_MODELS
 
 W = config["work_dir"]
 R = config["results_dir"]
@@ -40,6 +41,8 @@ MODELS = list(config["models"])
 BENCHMARKS = list(config["benchmarks"])
 METHODS = list(config["methods"])
 SEEDS = [int(s) for s in config["seeds"]]
+#: the seeds of the λ-ablation variants and the analyses (Figs. 3-7a): the first only, to save time
+FIRST_SEED = SEEDS[:1]
 ATTACKED = config["attacks"]["methods"] or METHODS
 RUNS = list(range(int(config["attacks"]["runs"])))
 ANALYSIS = config["analysis"]
@@ -67,7 +70,8 @@ def attack_settings(kind):
     return {k: v for k, v in config["attacks"][kind].items() if k != "learning_rates"}
 
 
-CALIBRATION_RUNS = list(range(int(CALIBRATION["runs"])))
+#: the calibration's run indices, disjoint from the tables' (RUNS), so that its draws are others
+CALIBRATION_RUNS = list(range(CALIBRATION["first_run"], CALIBRATION["first_run"] + int(CALIBRATION["runs"])))
 #: the result files of one checkpoint's attack draws, by kind, wildcards {benchmark} {model} {method} {seed} left open
 HARMFUL_DRAWS = [P("harmful", p=p, lr=lr, run=r) for p in HARMFUL_P for lr in HARMFUL_LR for r in RUNS]
 BENIGN_DRAWS = [P("benign", lr=lr, run=r) for lr in BENIGN_LR for r in RUNS]
@@ -99,20 +103,27 @@ def start_model(wildcards):
     return P("base_model", model=wildcards.model)
 
 
-REFERENCES = REFERENCE_METHODS if config["attacks"]["references"] else {}
+def controls(benchmark):
+    """The control rows of a benchmark (ssiuu/references.py), or none where attacks.references is false."""
+    return list(CONTROLS[style(benchmark)]) if config["attacks"]["references"] else []
+
+
+def seeds_of(method):
+    """The unlearning seeds of a row: every seed, but the references' one (REFERENCE_SEED) and the λ-ablation
+    variants' first."""
+    return FIRST_SEED if layout.method_variant(method)[1] else control_seeds(method, SEEDS)
 
 
 def attacked_methods(benchmark):
-    """The methods attacked on a benchmark: the configured ones and the benchmark style's reference."""
-    ref = REFERENCES.get(style(benchmark))
-    return ATTACKED + ([ref] if ref else [])
+    """The rows attacked harmfully and benignly on a benchmark: the configured methods and the controls."""
+    return list(dict.fromkeys(ATTACKED + controls(benchmark)))
 
 
 def attack_checkpoint(wildcards):
-    """The weights an attack starts from: an unlearned checkpoint or a reference model."""
-    if wildcards.method == REFERENCE_METHODS["mcqa"]:
+    """The weights an attack starts from: an unlearned checkpoint (the Hider's included) or a reference model."""
+    if wildcards.method == START:
         return start_model(wildcards)
-    if wildcards.method == REFERENCE_METHODS["rouge"]:
+    if wildcards.method == NEVER_LEARNED:
         return P("never_learned_model", model=wildcards.model, benchmark=wildcards.benchmark)
     return P(
         "checkpoint",

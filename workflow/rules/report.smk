@@ -9,7 +9,8 @@ FIGURES = [
 
 
 rule tables:
-    """Tables 1-2 (CSV, Markdown, LaTeX) and the side-by-side with the paper's published values."""
+    """Tables 1-2 (CSV, Markdown, LaTeX) and the side-by-side with the paper's published values; the attack
+    calibration table where the calibration's draws are on disk (`snakemake calibration`)."""
     input:
         report_inputs(),
     output:
@@ -32,8 +33,9 @@ rule tables:
     params:
         ssiuu=SSIUU,
         tables_dir=lambda w, output: str(Path(output[0]).parent),
+        calibration=present_calibration(),  # read where present (target `calibration`); a param, no dependency
     shell:
-        "{params.ssiuu} tables --results {input} --out-dir {params.tables_dir} > {log} 2>&1"
+        "{params.ssiuu} tables --results {input} {params.calibration} --out-dir {params.tables_dir} > {log} 2>&1"
 
 
 rule figures:
@@ -61,8 +63,9 @@ rule figures:
     params:
         ssiuu=SSIUU,
         figures_dir=lambda w, output: str(Path(output[0]).parent),
+        calibration=present_calibration(),  # as for the tables
     shell:
-        "{params.ssiuu} figures --results {input} --out-dir {params.figures_dir} > {log} 2>&1"
+        "{params.ssiuu} figures --results {input} {params.calibration} --out-dir {params.figures_dir} > {log} 2>&1"
 
 
 rule claims:
@@ -85,4 +88,5 @@ rule claims:
     params:
         ssiuu=SSIUU,
     shell:
-        "{params.ssiuu} claims --results {input} --out {output.md} > {log} 2>&1"
+        "{params.ssiuu} claims --results {input} --out {output.md} > {log} 2>&1 && "
+        "{params.ssiuu} readme --results {input} --claims-md {output.md} --readme README.md >> {log} 2>&1"

@@ -19,7 +19,8 @@ def state_inputs(wildcards):
 
 
 def seed_states(methods, suffix=""):
-    return [f"{method}-seed{seed}{suffix}" for method in methods for seed in SEEDS]
+    """The analysed states of ``methods``: their checkpoints at the first seed (FIRST_SEED)."""
+    return [f"{method}-seed{seed}{suffix}" for method in methods for seed in FIRST_SEED]
 
 
 def attribution_files(wildcards, states):
@@ -37,12 +38,20 @@ def lens_states(wildcards):
 
 
 def calibration_targets():
-    """The attack calibration sweep (Fig. 7b, c): every draw of its methods, on the MCQA-style benchmarks."""
+    """The attack calibration sweep (Fig. 7b, c; target `calibration`, not in the default run): every draw of its
+    methods (the controls) on every benchmark where they are attacked, at their first seed."""
     out = []
-    for b, m, s in ((b, m, s) for b in analysis_benchmarks() for m in MODELS for s in SEEDS):
+    for b, m in ((b, m) for b in BENCHMARKS for m in MODELS):
         for x in (x for x in CALIBRATION["methods"] if x in attacked_methods(b)):
+            s = seeds_of(x)[0]
             out += [f.format(benchmark=b, model=m, method=x, seed=s) for f in CALIBRATION_DRAWS]
     return out
+
+
+def present_calibration():
+    """The calibration draws already on disk: the report reads them where present, without making them a
+    dependency (a calibration draw outdated by a newer checkpoint is not rerun by the default target)."""
+    return [f for f in calibration_targets() if Path(f).exists()]
 
 
 def analysis_targets():
@@ -51,9 +60,9 @@ def analysis_targets():
 
 
 def unlearned_methods(benchmark):
-    """Every unlearn.json of a benchmark: the methods, the λ variants (MCQA) and the reference."""
+    """Every row of a benchmark with an unlearn.json: the methods, the λ variants (MCQA) and the controls."""
     methods = METHODS + (lambda_variants() if style(benchmark) == "mcqa" else [])
-    return methods + ([REFERENCES[style(benchmark)]] if style(benchmark) in REFERENCES else [])
+    return list(dict.fromkeys(methods + controls(benchmark)))
 
 
 def unlearn_targets():
@@ -66,18 +75,18 @@ def unlearn_targets():
             out += [
                 P("unlearn", benchmark=b, model=m, method=x, seed=s)
                 for x in unlearned_methods(b)
-                for s in SEEDS
+                for s in seeds_of(x)
             ]
     return out
 
 
 def attack_targets():
     out = []
-    for b, m, s in ((b, m, s) for b in BENCHMARKS for m in MODELS for s in SEEDS):
+    for b, m in ((b, m) for b in BENCHMARKS for m in MODELS):
         attacked = attacked_methods(b)
         for x in attacked + (lambda_variants() if style(b) == "mcqa" else []):
             draws = HARMFUL_DRAWS + (BENIGN_DRAWS if x in attacked else [])
-            out += [f.format(benchmark=b, model=m, method=x, seed=s) for f in draws]
+            out += [f.format(benchmark=b, model=m, method=x, seed=s) for s in seeds_of(x) for f in draws]
     return out
 
 
@@ -86,7 +95,7 @@ def table_names():
     for number, kind in ((1, "mcqa"), (2, "rouge")):
         if any(style(b) == kind for b in BENCHMARKS):
             names += [f"table{number}{suffix}" for suffix in ("", "_vs_paper", "_recovery", "_ssiuu_vs")]
-    return names + (["attack_calibration"] if calibration_targets() else [])
+    return names + (["attack_calibration"] if present_calibration() else [])
 
 
 def split_targets():
@@ -94,8 +103,9 @@ def split_targets():
 
 
 def report_inputs(analysis=False):
-    """The result files the report rules read, and nothing else: they receive them as their input."""
-    files = split_targets() + unlearn_targets() + attack_targets() + calibration_targets()
+    """The result files the report rules read, but the calibration's (present_calibration, passed as a param):
+    they receive them as their input."""
+    files = split_targets() + unlearn_targets() + attack_targets()
     return files + (analysis_targets() if analysis else [])
 
 
@@ -104,6 +114,4 @@ def report_targets():
 
 
 def all_targets():
-    return (
-        unlearn_targets() + attack_targets() + calibration_targets() + analysis_targets() + report_targets()
-    )
+    return unlearn_targets() + attack_targets() + analysis_targets() + report_targets()

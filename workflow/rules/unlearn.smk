@@ -27,7 +27,8 @@ rule unlearn:
 
 
 rule reference_eval:
-    """Evaluate an attack reference (ssiuu/references.py) into an unlearn.json of its own."""
+    """Evaluate a reference model (Start, NeverLearned: ssiuu/references.py) into an unlearn.json of its own, at
+    REFERENCE_SEED only (it does not depend on the unlearning seed)."""
     input:
         split=rules.split.output[0],
         model=attack_checkpoint,
@@ -39,7 +40,8 @@ rule reference_eval:
     benchmark:
         f"{W}/benchmarks/reference_eval/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        method="|".join(REFERENCE_METHODS.values()),
+        method="|".join(sorted({x for refs in REFERENCE_MODELS.values() for x in refs})),
+        seed=str(REFERENCE_SEED),
     conda:
         ENV
     threads: config["threads"]
