@@ -238,9 +238,11 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
     attacked = cfg["attacks"].get("methods") or methods
     n_variants = len(cfg["analysis"]["lambda_ablation"])
     n_m, n_s = len(models), len(seeds)
-    on = cfg["attacks"].get("references", True)
-    n_refs = (len(mcqa) + 2 * len(rouge)) * on  # Start everywhere, NeverLearned on ROUGE benchmarks
-    n_hider = len(benches) * on
+    default = {"mcqa": ["Start", "Hider"], "rouge": ["Start", "NeverLearned", "Hider"]}
+    controls = {**default, **cfg["attacks"].get("controls", {})}
+    n_refs = sum(len(set(controls[s]) - {"Hider"}) * len(bs) for s, bs in (("mcqa", mcqa), ("rouge", rouge)))
+    n_hider = sum(("Hider" in controls[s]) * len(bs) for s, bs in (("mcqa", mcqa), ("rouge", rouge)))
+    on = "NeverLearned" in controls["rouge"]
     return {
         "prepare_model": n_m,
         "build_benchmark": len(benches),

@@ -26,6 +26,8 @@ import pandas as pd
 
 from ssiuu.data.records import ITEM_SCORE, BenchmarkSplit
 from ssiuu.io import read_json
+from ssiuu.references import HIDER as _HIDER
+from ssiuu.references import NEVER_LEARNED, START
 from ssiuu.report.attack_cells import AttackCell, attack_cell, measure
 from ssiuu.report.inference import (
     ClusteredSample,
@@ -48,8 +50,8 @@ from ssiuu.report.stats import CellStats
 SCORES = ("FS", "RS", "US")
 #: ‡: the share of the starting model's RS or US below which a significant loss marks a model degraded
 DEGRADED_BELOW = 0.8
-#: the controls (ssiuu.references and the known hider of issue 28), in table order after the methods
-HIDER, ERASER, REFERENCE = "Hider", "NeverLearned", "Start"
+#: the controls (ssiuu.references), in table order after the methods
+HIDER, ERASER, REFERENCE = _HIDER, NEVER_LEARNED, START
 CONTROLS = (HIDER, ERASER, REFERENCE)
 
 

@@ -104,8 +104,9 @@ def start_model(wildcards):
 
 
 def controls(benchmark):
-    """The control rows of a benchmark (ssiuu/references.py), or none where attacks.references is false."""
-    return list(CONTROLS[style(benchmark)]) if config["attacks"]["references"] else []
+    """The control rows of a benchmark (attacks.controls of its style, in ssiuu/references.py's order)."""
+    configured = config["attacks"]["controls"].get(style(benchmark), [])
+    return [c for c in CONTROLS[style(benchmark)] if c in configured]
 
 
 def seeds_of(method):
