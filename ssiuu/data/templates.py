@@ -22,11 +22,20 @@ def format_options(options: tuple[str, ...] | list[str]) -> str:
     return ", ".join(options)
 
 
-def mcqa_prompt(record: QARecord) -> str:
-    """The user message for MCQA evaluation of ``record``."""
+def rotate_options(options: tuple[str, ...] | list[str], shift: int) -> tuple[str, ...]:
+    """``options`` rotated left by ``shift``: shift 1 turns (A, B, C) into (B, C, A). Shifts 0 .. n-1 give the
+    n cyclic orders, in which every option stands once in every position (the split's probe)."""
+    k = shift % len(options) if options else 0
+    return (*options[k:], *options[:k])
+
+
+def mcqa_prompt(record: QARecord, shift: int = 0) -> str:
+    """The user message for MCQA evaluation of ``record``: its options in the record's fixed order, or in that
+    order rotated by ``shift`` (:func:`rotate_options`; evaluation always asks with shift 0)."""
     if not record.false_options:
         raise ValueError(f"record {record.id!r} has no false options and cannot be asked as MCQA")
-    return MCQA_TEMPLATE.format(question=record.question, options=format_options(record.options))
+    options = rotate_options(record.options, shift)
+    return MCQA_TEMPLATE.format(question=record.question, options=format_options(options))
 
 
 def chat_prompt(tokenizer: Any, user_text: str) -> str:

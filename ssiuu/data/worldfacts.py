@@ -36,7 +36,10 @@ capital name is shared with another country. The currency multihop city S is the
 non-capital city with an unambiguous name and at least 250,000 inhabitants. The same-answer peer C2 is
 the next country of the same continent (or currency) in population order, cyclically, so no question
 text appears in two clusters. The model is **not** consulted here: a later probe step keeps only the
-clusters whose base question the model answers correctly (:func:`ssiuu.data.splits.filter_clusters`).
+clusters whose base question the model answers correctly under every cyclic order of its options
+(:func:`ssiuu.data.build.known_under_orders`, :func:`ssiuu.data.splits.filter_clusters`). The config keys
+``min_country_population``, ``min_city_population`` and ``max_cities_per_country`` of a worldfacts
+benchmark reach :func:`build_worldfacts`; more (smaller) cities give more clusters for the probe to keep.
 """
 
 from __future__ import annotations
