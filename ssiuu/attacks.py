@@ -10,6 +10,11 @@ values aligned with ``eval_ids``, so tables can give confidence intervals over i
 compare models item by item. The attack's score is the last point's (``end_fs``, ``end_margin``); ``max_fs``,
 the maximum FS seen during retraining, is kept beside it. The §6.2.2 score (FS on the items the unlearned
 model answers wrongly) is read from the same file: the evaluation items whose step-0 item score is 0.
+
+A calibration draw (``analysis.attack_calibration``) also records what the attack costs: at every evaluation
+point, the model's score on the retain and test items that the final evaluation scores (:func:`damage_sets`),
+so the calibration can require that the attack does not damage a model that knows the facts
+(:mod:`ssiuu.report.calibration`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +125,72 @@ def step_zero(unlearned: dict[str, Any], records: list[QARecord], style: str) ->
     return point_of(0, recorded["scores"], recorded["logprobs"], recorded["margins"])
 
 
+def recorded_damage(
+    unlearned: dict[str, Any], damage: Mapping[str, list[QARecord]], style: str
+) -> dict[str, Any] | None:
+    """The step-0 point's damage fields (:func:`damage_fields`) from the unlearned model's recorded retain and
+    test answers (its final evaluation, on the same weights); None where one is not recorded."""
+    parts = {part: recorded_scores(unlearned, part, recs, style) for part, recs in damage.items()}
+    if any(scores is None for scores in parts.values()):
+        return None
+    return {k: v for part, scores in parts.items() for k, v in damage_fields(part, scores).items()}  # type: ignore[arg-type]
+
+
+#: The parts a calibration draw scores beside its evaluation items: what the attack may not damage.
+DAMAGE_PARTS = ("retain", "test")
+
+
+def damage_sets(
+    config: dict[str, Any], benchmark: str, split_obj: BenchmarkSplit
+) -> dict[str, list[QARecord]]:
+    """The retain and test items of a calibration draw, by part: those the final evaluation scores
+    (:func:`ssiuu.unlearning.evaluate`: the first ``benchmarks.<benchmark>.eval_limit`` of each, all without a
+    limit). A part the split does not have is left out."""
+    limit = benchmark_config(config, benchmark)["eval_limit"]
+    parts = {"retain": list(split_obj.retain_train), "test": list(split_obj.test)}
+    return {part: recs[:limit] if limit is not None else recs for part, recs in parts.items() if recs}
+
+
+def recorded_scores(
+    result: dict[str, Any], part: str, records: list[QARecord], style: str
+) -> list[float] | None:
+    """The item scores of ``records`` in a result's ``per_item[part]``, in their order (None: one is missing)."""
+    key = ITEM_SCORE[style]
+    items = {item["id"]: item for item in result.get("per_item", {}).get(part, [])}
+    if any(items.get(r.id, {}).get(key) is None for r in records):
+        return None
+    return [float(items[r.id][key]) for r in records]
+
+
+def damage_fields(part: str, scores: list[float]) -> dict[str, Any]:
+    """An evaluation point's fields of one damage part: ``<part>_score`` and ``item_<part>_scores``."""
+    return {f"{part}_score": statistics.fmean(scores), f"item_{part}_scores": scores}
+
+
+def damage_point(
+    model: Any,
+    tokenizer: Any,
+    damage: Mapping[str, list[QARecord]],
+    style: str,
+    *,
+    max_new_tokens: int | None,
+    batch_size: int,
+) -> dict[str, Any]:
+    """The model's score on each damage part (:func:`damage_sets`), scored as the final evaluation scores
+    retain and test items (:func:`ssiuu.evaluation.forget_item_scores`, the same greedy answers and matching),
+    per item and as the mean (:func:`damage_fields`)."""
+    from ssiuu.evaluation import forget_item_scores
+
+    point: dict[str, Any] = {}
+    with torch.no_grad():
+        for part, records in damage.items():
+            scores = forget_item_scores(
+                model, tokenizer, records, style, max_new_tokens=max_new_tokens, batch_size=batch_size
+            )
+            point |= damage_fields(part, scores)
+    return point
+
+
 def point_of(step: int, scores: list[float], logprobs: list[float], margins: list[float]) -> dict[str, Any]:
     """An evaluation point from its per-item values (aligned with the evaluation items): their means too."""
     return {
@@ -211,9 +282,11 @@ def evaluation_point(
     max_new_tokens: int | None,
     max_length: int,
     batch_size: int,
+    damage: Mapping[str, list[QARecord]] | None = None,
 ) -> dict[str, Any]:
     """FS, mean answer log-probability and mean margin of ``records`` at one attack step, with their per-item
-    values (:func:`point_of`)."""
+    values (:func:`point_of`); with ``damage`` (a calibration draw), also the score on each of its parts
+    (:func:`damage_point`), scored after the evaluation items so that those are scored as in any draw."""
     from ssiuu.evaluation import forget_item_scores
     from ssiuu.evaluation.logprob import answer_measures
 
@@ -224,7 +297,11 @@ def evaluation_point(
         logprobs, margins = answer_measures(
             model, tokenizer, records, max_length=max_length, batch_size=batch_size
         )
-    return point_of(step, scores, logprobs, margins)
+    point = point_of(step, scores, logprobs, margins)
+    if damage:
+        options = {"max_new_tokens": max_new_tokens, "batch_size": batch_size}
+        point |= damage_point(model, tokenizer, damage, style, **options)
+    return point
 
 
 def start_logprobs(base: dict[str, Any], records: list[QARecord], style: str, path: str) -> list[float]:
@@ -296,8 +373,10 @@ def _attack_curve(
     lr: float,
     seed: int,
     steps_per_epoch: int,
+    damage: Mapping[str, list[QARecord]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Record step 0 and retrain the loaded checkpoint on the attack data: the evaluation points."""
+    """Record step 0 and retrain the loaded checkpoint on the attack data: the evaluation points (each with the
+    ``damage`` parts' scores where given)."""
     point = functools.partial(
         evaluation_point,
         tokenizer=tokenizer,
@@ -306,8 +385,17 @@ def _attack_curve(
         max_new_tokens=benchmark_config(config, benchmark)["max_new_tokens"],
         max_length=config["unlearning"]["max_length"],
         batch_size=config["eval_batch_size"],
+        damage=damage,
     )
-    curve = [step_zero(unlearned, eval_records, style) or point(model_obj, step=0)]
+    curve = [step_zero(unlearned, eval_records, style) or point(model_obj, step=0, damage=None)]
+    if damage:
+        options = {
+            "max_new_tokens": point.keywords["max_new_tokens"],
+            "batch_size": config["eval_batch_size"],
+        }
+        curve[0] |= recorded_damage(unlearned, damage, style) or damage_point(
+            model_obj, tokenizer, damage, style, **options
+        )
     if attack_data:
         acfg = config["attacks"][kind]
         max_steps = steps_per_epoch * acfg["epochs"]
@@ -337,6 +425,7 @@ def attack(
     unlearn_result: str,
     base_result: str | None,
     checkpoint_cache: dict[str, Any] | None = None,
+    damage: bool = False,
 ) -> tuple[dict[str, Any], Any, Any]:
     """One attack draw at one learning rate: ``(result, attacked model, tokenizer)``.
 
@@ -346,7 +435,9 @@ def attack(
     log-probability and the margin of the evaluation items at step 0 (the unlearned model, from its
     ``unlearn.json`` when that holds them) and at every evaluation step, with the log-probability's recovered
     fraction against the starting model's ``base.json``. ``checkpoint_cache`` shares one loaded checkpoint
-    between the draws of a job (:func:`restored_checkpoint`)."""
+    between the draws of a job (:func:`restored_checkpoint`). ``damage`` (the calibration's draws) also scores
+    the retain and test items of the final evaluation at every point (:func:`damage_sets`): ``retain_ids`` /
+    ``test_ids`` in the result, ``retain_score`` / ``item_retain_scores`` (and test's) in each point."""
     if kind not in ATTACK_KINDS:
         raise ValueError(f"attack kind {kind!r} is not one of {ATTACK_KINDS}")
     split_obj, unlearned = BenchmarkSplit.load(split), read_json(unlearn_result)
@@ -354,6 +445,7 @@ def attack(
     rng_seed = attack_seed(run, p if kind == "harmful" else None)
     attack_records, eval_records = attack_sets(kind, split_obj, p, rng_seed)
     attack_data = pairs_of(attack_records) if kind == "harmful" else benign_pairs(config, rng_seed)
+    damage_records = damage_sets(config, benchmark, split_obj) if damage else {}
     if not eval_records:
         log.warning(
             "%s: no evaluation items (%d forget items, all drawn for the attack); no attack run",
@@ -374,7 +466,9 @@ def attack(
             "unlearned": unlearned,
         }
         draw = {"kind": kind, "lr": lr, "seed": rng_seed, "steps_per_epoch": steps_per_epoch}
-        curve = _attack_curve(config, eval_records, style, attack_data, **where, **draw)
+        curve = _attack_curve(
+            config, eval_records, style, attack_data, **where, **draw, damage=damage_records
+        )
     start_lp = []
     if base_result and eval_records:
         start_lp = start_logprobs(read_json(base_result), eval_records, style, base_result)
@@ -384,6 +478,7 @@ def attack(
         | {"p": p, "lr": lr, "run": run, "attack_seed": rng_seed}
         | {"eval_set": EVAL_SETS[kind]}
         | draw_sets(attack_records, eval_records, len(attack_data), steps_per_epoch)
+        | {f"{part}_ids": [r.id for r in recs] for part, recs in damage_records.items()}
         | curve_summary(curve, start_lp)
         | {
             "wall_time_s": time.perf_counter() - start,
@@ -453,7 +548,8 @@ def run_attacks(config: dict[str, Any], *, out: list[str], **where: Any) -> list
     ``p``, ``lr`` and ``run`` by its wildcards (:mod:`ssiuu.layout`). The draws share one process and one load
     of the checkpoint (:func:`restored_checkpoint`), so each computes what it would compute in a process of its
     own (``tests/test_attacks.py`` checks this). Each result is written as soon as its draw ends. A calibration
-    draw runs for ``analysis.attack_calibration``'s epochs (:func:`ssiuu.config.calibration_config`)."""
+    draw runs for ``analysis.attack_calibration``'s epochs (:func:`ssiuu.config.calibration_config`) and records
+    the attack's damage to the retain and test items (:func:`attack`'s ``damage``)."""
     draws = [parse_draw(file) for file in out]
     for file, (_, _, names) in zip(out, draws, strict=True):
         wrong = {k: names[k] for k in ("benchmark", "model", "method", "seed") if names[k] != where[k]}
@@ -472,6 +568,7 @@ def run_attacks(config: dict[str, Any], *, out: list[str], **where: Any) -> list
             lr=names["lr"],
             run=names["run"],
             checkpoint_cache=cache,
+            damage=calibration,
             **where,
         )
         write_json(Path(file), result)

@@ -191,7 +191,9 @@ def unlearn_settings(config: dict[str, Any], benchmark: str, method: str) -> dic
 
 def calibration_config(config: dict[str, Any], kind: str) -> dict[str, Any]:
     """The config of an attack calibration draw (``analysis.attack_calibration``): the ``kind`` attack run for the
-    calibration's epochs with an evaluation after every epoch; every other setting as in the attacks."""
+    calibration's epochs with an evaluation after every epoch; every other setting as in the attacks. (What a
+    calibration draw scores beyond an attack's, its damage to the retain and test items, is decided by
+    :func:`ssiuu.attacks.run_attacks` from the draw's path, not by this config.)"""
     calibrated = copy.deepcopy(config)
     calibrated["attacks"][kind] |= {
         "epochs": config["analysis"]["attack_calibration"][kind]["epochs"],

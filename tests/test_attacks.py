@@ -419,13 +419,87 @@ def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
     assert long["config"]["epochs"] == 4 and attack["config"]["epochs"] == 2
     assert long["steps_per_epoch"] == attack["steps_per_epoch"] >= 1
     assert len(long["curve"]) == 5 and long["curve"][-1]["step"] == 4 * long["steps_per_epoch"]
-    assert first_epochs(long, 2)["curve"] == attack["curve"]
+    damage = {"retain_score", "item_retain_scores"}  # a calibration draw also scores the retain items
+    assert all(damage <= set(pt) for pt in long["curve"]) and not damage & set(attack["curve"][-1])
+    cut = [{k: v for k, v in pt.items() if k not in damage} for pt in first_epochs(long, 2)["curve"]]
+    assert cut == attack["curve"]
     assert long["curve"][-1]["item_logprobs"] != attack["curve"][-1]["item_logprobs"]  # it trained on
     with pytest.raises(ValueError, match="not an attack result path; expected one of"):
         unlearn_path = layout.path(
             "unlearn", results=tmp_path, benchmark="wf", model="m", method="GD", seed=0
         )
         attacks.run_attacks(config, out=[unlearn_path], **where)
+
+
+def test_a_calibration_draw_records_the_damage_to_the_retain_and_test_items_as_the_final_evaluation(tmp_path):
+    """A calibration draw (only it) scores, at every evaluation point, the retain and test items of the final
+    evaluation (the first eval_limit of each) as that evaluation scores them; step 0 reads them from the
+    checkpoint's unlearn.json where recorded (the same weights), and scores them where not."""
+    from ssiuu.config import calibration_config, validate_config
+    from ssiuu.data.records import BenchmarkSplit
+    from ssiuu.io import write_json
+    from ssiuu.models import tiny_random_llama
+    from ssiuu.unlearning import evaluate
+
+    records = _records(14)
+    split = tmp_path / "split.json"
+    BenchmarkSplit(name="wf", style="mcqa", forget=records[:8], retain=records[8:11], test=records[11:]).save(
+        split
+    )
+    model_obj, tokenizer = tiny_random_llama(0)
+    model_obj.save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    config = validate_config(
+        {
+            "models": {"m": {"source": "tiny-random-llama:0"}},
+            "benchmarks": {
+                "wf": {"kind": "worldfacts", "max_new_tokens": 4, "eval_limit": 2, "utility_tasks": []}
+            },
+            "attacks": {"harmful": {"epochs": 1, "batch_size": 2}},
+            "analysis": {"attack_calibration": {"harmful": {"epochs": 2}}},
+        }
+    )
+    forget = _unlearn_entries([False] * 8)
+    unlearn, recorded = tmp_path / "unlearn.json", tmp_path / "recorded.json"
+    write_json(unlearn, {"per_item": {"forget": forget}})
+    # recorded retain/test answers the tiny model would not give: step 0 must read them, not score the model
+    parts = {
+        part: [{"id": r.id, "correct": 1.0} for r in recs]
+        for part, recs in (("retain", records[8:10]), ("test", records[11:13]))
+    }
+    write_json(recorded, {"per_item": {"forget": forget} | parts})
+    where = {
+        "benchmark": "wf",
+        "model": "m",
+        "method": "Start",
+        "seed": 0,
+        "checkpoint": str(tmp_path / "ckpt"),
+    }
+    where |= {"split": str(split), "base_result": None}
+    names = {"benchmark": "wf", "model": "m", "method": "Start", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 100}
+    out = layout.path("calibration_harmful", results=tmp_path, **names)
+    (result,) = attacks.run_attacks(config, out=[out], unlearn_result=str(unlearn), **where)
+    assert result["retain_ids"] == ["q8", "q9"] and result["test_ids"] == ["q11", "q12"]  # eval_limit = 2
+    assert len(result["curve"]) == 3  # step 0 and two epochs
+    for point in result["curve"]:
+        for part in ("retain", "test"):
+            assert len(point[f"item_{part}_scores"]) == 2
+            assert point[f"{part}_score"] == pytest.approx(statistics.fmean(point[f"item_{part}_scores"]))
+    # the attacked model's damage scores are the final evaluation's retain/test answers on the same weights
+    calibrated = calibration_config(config, "harmful")
+    options = {"kind": "harmful", "p": 0.3, "lr": 1e-3, "run": 100, **where}
+    alone, model_after, tok = attacks.attack(calibrated, unlearn_result=str(unlearn), damage=True, **options)
+    assert alone["curve"] == result["curve"]
+    final = evaluate(config, "wf", model_after, tok, BenchmarkSplit.load(split))
+    for part in ("retain", "test"):
+        expected = [float(item["correct"]) for item in final["per_item"][part]]
+        assert [item["id"] for item in final["per_item"][part]] == result[f"{part}_ids"]
+        assert result["curve"][-1][f"item_{part}_scores"] == expected
+    again, _, _ = attacks.attack(calibrated, unlearn_result=str(recorded), damage=True, **options)
+    assert again["curve"][0]["item_retain_scores"] == again["curve"][0]["item_test_scores"] == [1.0, 1.0]
+    assert again["curve"][1:] == result["curve"][1:]
+    plain, _, _ = attacks.attack(calibrated, unlearn_result=str(unlearn), **options)
+    assert "retain_ids" not in plain and not {"retain_score", "test_score"} & set(plain["curve"][-1])
 
 
 def test_eval_interval_spells_every_epoch_a_step_count_or_the_end():

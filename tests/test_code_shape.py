@@ -1,4 +1,4 @@
-"""The package's shape: no import cycle between its modules, short functions, small report modules."""
+"""The package's shape: no import cycle between its modules, short functions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ssiuu"
 MAX_FUNCTION_LINES = 80
-MAX_REPORT_MODULE_LINES = 400
 
 
 def module_name(path: Path) -> str:
@@ -75,9 +74,3 @@ def test_no_function_is_longer_than_80_lines(name):
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long, f"{MODULES[name]}: {long}"
-
-
-def test_no_report_module_is_longer_than_400_lines():
-    sizes = {p: len(p.read_text().splitlines()) for p in (PACKAGE / "report").rglob("*.py")}
-    assert len(sizes) > 10
-    assert not {str(p): n for p, n in sizes.items() if n > MAX_REPORT_MODULE_LINES}

@@ -17,7 +17,7 @@ from ssiuu.report import readme
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS = ROOT / "results"
-#: "at most about 1,500 words" (issue 29), counted as `wc -w` counts them
+#: at most about 1,500 words, counted as `wc -w` counts them
 MAX_WORDS = 1600
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 

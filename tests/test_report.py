@@ -316,21 +316,27 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def test_the_calibration_table_holds_every_swept_rate_and_epoch_count(tmp_path: Path) -> None:
-    """One row per swept method, attack, learning rate and epoch count, with the values of calibration_rows."""
-    from ssiuu.report.calibration import calibration_rows
+def test_values_without_an_interval_and_the_start_row_are_explained_in_the_notes() -> None:
+    """A cell shown with n but no interval (and no §) gets the note saying why; the attacked start's own row of
+    the recovery table is n/a by construction, and says so; the units read 1 seed, not 1 seeds."""
+    from ssiuu.report.companions import NO_INTERVAL, REFERENCE_ROW, lacks_interval, recovery_notes, units_note
+    from ssiuu.report.inference import Estimate
+    from ssiuu.report.tables import _notes
 
-    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID, stats=STATS)
-    csv = pd.read_csv(tmp_path / "attack_calibration.csv")
-    assert (
-        sorted(set(csv["method"])) == ["GA", "GD"] and len(csv) == 2 * (3 + 2) * 3
-    )  # methods × rates × epochs
-    rows = calibration_rows(result_files(FIX), "synth_mcqa", "tiny", "GD", stats=STATS)
-    gd = csv[csv["method"] == "GD"].reset_index(drop=True)
-    assert gd["attack"].tolist() == pytest.approx(rows["attack"].tolist(), abs=1e-4)
-    md = (tmp_path / "attack_calibration.md").read_text()
-    assert md.startswith("# Attack calibration sweep") and "| 1e-04 |" in md
-    first = rows.iloc[0]  # GD, benign, 1e-07, 1 epoch: the cell in percent, as in Tables 1-2
-    cell = f"{first['attack']:.1f} [{first['attack_low']:.1f}, {first['attack_high']:.1f}] n={int(first['attack_n'])}"
-    assert cell in md and "%" not in cell
-    assert 0 <= first["attack"] <= 100
+    assert lacks_interval(Estimate(0.2, n=5)) and not lacks_interval(Estimate(0.2, 0.1, 0.3, 5))
+    assert not lacks_interval(Estimate(0.2, n=5), rankable=False)  # § says why
+    assert not lacks_interval(Estimate.missing())  # n/a says why
+    full = table().reset_index()
+    assert NO_INTERVAL not in _notes("mcqa", full, GRID, STATS)
+    one = full.copy()
+    one.loc[one["method"] == "GA", "harmful_p0.1_low"] = float("nan")
+    assert NO_INTERVAL in _notes("mcqa", one, GRID, STATS)
+    keys = ["harmful_p0.1", "harmful_p0.3", "benign"]
+    assert REFERENCE_ROW in recovery_notes(full, keys, STATS)
+    assert REFERENCE_ROW not in recovery_notes(full[full["method"] != "Start"], keys, STATS)
+    seeds = [
+        u.seeds for u in (full.loc[full["method"] == "Start", f"{k}_cell"].iloc[0].score.units for k in keys)
+    ]
+    assert seeds == [1, 1, 1] and units_note(full[full["method"] == "Start"], keys).startswith(
+        "units per attack cell: 1 seed, "
+    )

@@ -92,10 +92,15 @@ def test_lambda_rows_use_params_and_variant_names() -> None:
         stats=STATS,
     )
     assert lam["lambda"].tolist() == [1e-4, 1e-3, 1e-2, 1.0]
-    # λ = 1e-3 is the main SSIUU run: test .68/.67 over two seeds, the per-item answers pooled (percent)
+    # λ = 1e-3 is the main SSIUU run: test .68/.67 over two seeds; as in Tables 1-2 each of the 100 test items
+    # is averaged over the seeds and counted once, with the Wilson interval (percent)
+    from statsmodels.stats.proportion import proportion_confint
+
     main = lam[lam["lambda"] == 1e-3].iloc[0]
-    assert main["test"] == pytest.approx(67.5) and main["test_low"] < 67.5 < main["test_high"]
-    assert main["test_n"] == 200 and main["harmful_p0.1_runs"] == 4
+    assert main["test"] == pytest.approx(67.5) and main["test_n"] == 100
+    wilson = [100 * x for x in proportion_confint(67.5, 100, alpha=0.05, method="wilson")]
+    assert [main["test_low"], main["test_high"]] == pytest.approx(wilson)
+    assert main["harmful_p0.1_runs"] == 4
     # a λ variant has one seed, but its interval resamples items, so it still has one
     assert lam["harmful_p0.1_low"].notna().all()
 
@@ -359,23 +364,70 @@ def test_ci_error_bars_only_where_the_interval_is_defined() -> None:
     assert errorbar_segments(ax) == 2
 
 
+def flat_lines(ax) -> set[float]:
+    """The heights of the horizontal lines of a panel (reference marks, the zero line)."""
+    return {
+        round(float(line.get_ydata()[0]), 6) for line in ax.get_lines() if len(set(line.get_ydata())) == 1
+    }
+
+
+def point_heights(ax) -> list[float]:
+    """The heights of a panel's scatter points (filled and hollow), NaN left out."""
+    ys = [
+        float(y)
+        for c in ax.collections
+        if type(c).__name__ == "PathCollection"
+        for _, y in np.ma.filled(c.get_offsets(), np.nan)
+    ]
+    return sorted(y for y in ys if np.isfinite(y))
+
+
 def test_fig2_intervals_n_and_reference_marks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """(a) FS after unlearning and at the end of each attack; (b) the recovered share and (c) the difference in
+    differences of the margin against the attacked start: every point, interval, n and control mark is the
+    table's."""
     fig = drawn(monkeypatch, F.fig2_vulnerability, result_files(FIX), tmp_path, **KW_FAST)
-    scores, recovered, gain = fig.axes[:3]  # synth_mcqa row
+    scores, share, did = fig.axes[:3]  # synth_mcqa row
     table = aggregate_table(result_files(FIX), "mcqa", **KW_FAST)
     rows = table[table["method"].isin(KW["methods"])]
-    keys = ["FS", "harmful_p0.1", "harmful_p0.3", "benign"]
-    assert errorbar_segments(scores) == sum(int(rows[f"{k}_low"].notna().sum()) for k in keys)
-    assert any(t.get_text() == "n=200" for t in scores.texts)  # FS: 100 forget items × 2 seeds
-    start = table[table["method"] == "Start"].iloc[0]
-    flat = {round(line.get_ydata()[0], 6) for line in scores.get_lines() if len(set(line.get_ydata())) == 1}
-    assert round(start["harmful_p0.1"], 6) in flat and round(start["benign"], 6) in flat
-    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
-    assert any(t.startswith("starting model attacked") for t in legend)
-    assert any(t.startswith("never learned (control)") for t in legend)  # the ROUGE row
-    assert "95% bootstrap confidence intervals" in fig.legends[0].get_title().get_text()
-    assert recovered.get_title() == "(b) Recovered fraction" and errorbar_segments(recovered) > 0
-    assert gain.get_ylabel().startswith("Δ log p")
+    assert rows["method"].tolist() == KW["methods"]  # the controls are marks, not bars
+    keys = ["harmful_p0.1", "harmful_p0.3", "benign"]
+    ref = table.set_index("method")
+    # (a): one error bar per defined interval, each bar's n at its foot
+    assert errorbar_segments(scores) == sum(int(rows[f"{k}_low"].notna().sum()) for k in ["FS", *keys])
+    ns = sorted(t.get_text() for t in scores.texts if t.get_text().startswith("n="))
+    assert ns == sorted(f"n={int(n)}" for k in ["FS", *keys] for n in rows[f"{k}_n"])
+    assert "n=100" in ns  # FS: each of the 100 forget items once (Wilson over items, seeds averaged)
+    assert "n=72" in ns  # harmful p = 0.1: 2 seeds × 2 draws × the items wrong before the attack
+    assert {round(ref.at[c, k], 6) for c in ("Start", "Hider") for k in keys} <= flat_lines(scores)
+    assert scores.get_ylabel().endswith("(n at the bar foot)")
+    # (b): the recovered share in percent of R − u, paired with the attacked start; the hider's share a mark
+    assert share.get_title() == "(b) Recovered share of the margin"
+    assert share.get_ylabel().startswith("Recovered share (% of R − u)")
+    assert point_heights(share) == pytest.approx(sorted(100 * rows[[f"{k}_share" for k in keys]].stack()))
+    assert errorbar_segments(share) == sum(int(rows[f"{k}_share_low"].notna().sum()) for k in keys) > 0
+    assert {0.0} | {round(100 * ref.at["Hider", f"{k}_share"], 6) for k in keys} <= flat_lines(share)
+    assert rows[[f"{k}_share_rankable" for k in keys]].all().all()  # so no point is hollow ...
+    points = [c for c in share.collections if type(c).__name__ == "PathCollection" and len(c.get_offsets())]
+    assert points and not any(np.allclose(c.get_facecolors()[:, :3], 1) for c in points)
+    # (c): the difference in differences in nats per token, on the same pairing
+    assert did.get_title() == "(c) Margin gain beyond the attacked start (DiD)"
+    assert did.get_ylabel().startswith("Difference in differences (nats/token)")
+    assert point_heights(did) == pytest.approx(sorted(rows[[f"{k}_did" for k in keys]].stack()))
+    assert errorbar_segments(did) == sum(int(rows[f"{k}_did_low"].notna().sum()) for k in keys) > 0
+    assert {0.0} | {round(ref.at["Hider", f"{k}_did"], 6) for k in keys} <= flat_lines(did)
+    # the rouge row draws the known eraser too; the legend names each control and the intervals' kinds
+    rouge = aggregate_table(result_files(FIX), "rouge", **KW_FAST).set_index("method")
+    assert {round(100 * rouge.at["NeverLearned", f"{k}_share"], 6) for k in keys} <= flat_lines(fig.axes[4])
+    legend = legend_texts(fig)
+    for control in ("starting model attacked", "never learned (known eraser)", "known hider"):
+        assert any(t.startswith(control) for t in legend), (control, legend)
+    note = fig.legends[0].get_title().get_text()
+    assert note.startswith("Error bars: 95 % intervals, Wilson over the forget items after unlearning")
+    assert "cluster bootstrap over seeds, draws and items" in note
+    assert (
+        "(seed, draw, item) observations after an attack" in note and "paired with the attacked start" in note
+    )
 
 
 def test_fig2_skips_the_recovery_panels_without_per_item_results(
@@ -389,8 +441,41 @@ def test_fig2_skips_the_recovery_panels_without_per_item_results(
     assert errorbar_segments(fig.axes[0]) == 3  # only the FS bars keep an interval
 
 
+def test_first_epochs_reads_the_score_fields_off_the_cut_curve() -> None:
+    """A draw cut to e epochs is the e-epoch attack: end_fs / end_margin are its last point's, not the full
+    draw's; fs_curve and the curve's recorded maxima are cut the same way."""
+    from ssiuu.report.calibration import first_epochs
+
+    path = FIX / "synth_mcqa/tiny/GA/seed0/calibration/harmful_p0.1_lr1e-05_run0.json"
+    draw = json.loads(path.read_text())
+    assert draw["steps_per_epoch"] == 5 and [pt["step"] for pt in draw["curve"]] == [0, 5, 15]
+    assert draw["curve"][1]["fs"] != draw["end_fs"] and draw["curve"][1]["margin"] != draw["end_margin"]
+    for epochs in (1, 2):  # steps <= 5 and <= 10: the points at steps 0 and 5
+        cut = first_epochs(draw, epochs)
+        assert [pt["step"] for pt in cut["curve"]] == [0, 5]
+        assert cut["end_fs"] == draw["curve"][1]["fs"] and cut["end_margin"] == draw["curve"][1]["margin"]
+        assert [s for s, _ in cut["fs_curve"]] == [0, 5]
+    whole = first_epochs(draw, 3)
+    assert whole["curve"] == draw["curve"] and whole["fs_curve"] == draw["fs_curve"]
+    assert (whole["end_fs"], whole["end_margin"]) == (draw["end_fs"], draw["end_margin"])
+    assert draw["end_fs"] == draw["curve"][-1]["fs"]  # the input is left as it was
+    assert "max_fs" not in cut  # a maximum the draw does not record is not made up
+    # results older than docs/results.md: no margin, the curve's maxima recorded
+    old = {k: v for k, v in draw.items() if k not in ("curve", "end_margin")}
+    old |= {"max_fs": 0.55, "max_logprob_gain": 3.0, "max_recovered_fraction": 0.9, "curve": []}
+    old["curve"] = [
+        {"step": 0, "fs": 0.1, "logprob_gain": 0.0, "recovered_fraction": 0.0},
+        {"step": 5, "fs": 0.2, "logprob_gain": 1.5, "recovered_fraction": None},
+        {"step": 15, "fs": 0.55, "logprob_gain": 3.0, "recovered_fraction": 0.9},
+    ]
+    cut = first_epochs(old, 1)
+    assert cut["end_fs"] == 0.2 and cut["end_margin"] is None
+    assert (cut["max_fs"], cut["max_logprob_gain"], cut["max_recovered_fraction"]) == (0.1, 1.5, 0.0)
+
+
 def test_calibration_rows_read_every_epoch_count_off_one_draw() -> None:
-    """Per (kind, lr, epochs): the best point of each draw within that many epochs, items pooled over seeds."""
+    """Per (kind, lr, epochs): each draw's last point within that many epochs (the end of the e-epoch
+    attack), on its items wrong before the attack, items pooled over seeds."""
     from ssiuu.report.calibration import calibration_rows
 
     rows = calibration_rows(result_files(FIX), "synth_mcqa", "tiny", "GA", stats=FAST_STATS)
@@ -398,18 +483,22 @@ def test_calibration_rows_read_every_epoch_count_off_one_draw() -> None:
     at = rows.set_index(["kind", "lr", "epochs"])
     for lr in (1e-4, 1e-5, 1e-6):
         for epochs in (1, 2, 3):
-            expected = []  # straight from the files: the best FS point at steps <= 5 * epochs, per seed
+            expected = []  # straight from the files: the last point at steps <= 5 * epochs, per seed
             for seed in (0, 1):
                 draw = json.loads(
                     (
                         FIX / f"synth_mcqa/tiny/GA/seed{seed}/calibration/harmful_p0.1_lr{lr:.0e}_run0.json"
                     ).read_text()
                 )
-                best = max((pt for pt in draw["curve"] if pt["step"] <= 5 * epochs), key=lambda pt: pt["fs"])
-                expected += best["item_scores"]
+                first, end = draw["curve"][0], [pt for pt in draw["curve"] if pt["step"] <= 5 * epochs][-1]
+                wrong = [i for i, s in enumerate(first["item_scores"]) if s == 0]
+                expected += [end["item_scores"][i] for i in wrong]
             assert at.loc[("harmful", lr, epochs), "attack"] == pytest.approx(100 * np.mean(expected))
-            assert at.loc[("harmful", lr, epochs), "attack_n"] == 40
-    assert at.loc[("harmful", 1e-4, 1), "attack"] < at.loc[("harmful", 1e-4, 2), "attack"]  # the curve rises
+            assert at.loc[("harmful", lr, epochs), "attack_n"] == len(expected) == 36  # 2 seeds × 18 items
+    # the cut curve's end, not the whole draw's: nothing wrong before comes back by step 5 (epochs 1, 2), 21
+    # of 36 items by step 15
+    harmful = at.loc[("harmful", 1e-4), "attack"]
+    assert harmful.tolist() == pytest.approx([0.0, 0.0, 100 * 21 / 36])
     low, high = at.loc[("harmful", 1e-5, 3), ["attack_low", "attack_high"]]
     assert low < at.loc[("harmful", 1e-5, 3), "attack"] < high
     assert not calibration_rows(  # SSIUU was not swept
@@ -443,26 +532,69 @@ def test_fig7_draws_intervals_and_marks_the_configured_rates(
     } <= labels
 
 
-def test_an_unranked_recovered_fraction_far_off_scale_is_written_at_the_edge() -> None:
-    """Fig. 2b keeps its axis on the ranked fractions; a § fraction of 13,600 % is an annotation, not the scale."""
+def test_an_unranked_recovered_share_far_off_scale_is_written_at_the_edge() -> None:
+    """Fig. 2b keeps its axis on the ranked shares; a § share of 13,600 % (its denominator's interval not above
+    0) is a hollow point at the edge with its value, not the scale."""
     from matplotlib.figure import Figure
 
     from ssiuu.report.figures.fig2 import _fig2_points
 
-    def cell(value: float, low: float, high: float, stable: bool) -> dict:
+    def cell(value: float, low: float, high: float, rankable: bool) -> dict:
         return {
-            "harmful_p0.1_recovered": value,
-            "harmful_p0.1_recovered_low": low,
-            "harmful_p0.1_recovered_high": high,
-            "harmful_p0.1_recovered_n": 30,
-            "harmful_p0.1_stable": stable,
+            "harmful_p0.1_share": value,
+            "harmful_p0.1_share_low": low,
+            "harmful_p0.1_share_high": high,
+            "harmful_p0.1_share_n": 30,
+            "harmful_p0.1_share_rankable": rankable,
         }
 
     rows = pd.DataFrame(
-        [cell(0.2, 0.1, 0.3, True), cell(136.0, np.nan, np.nan, True), cell(0.4, 0.3, 0.5, True)]
+        [cell(0.2, 0.1, 0.3, True), cell(136.0, -50.0, 400.0, False), cell(0.4, 0.3, 0.5, True)]
     )
     ax = Figure().subplots()
-    assert _fig2_points(ax, rows, ["harmful_p0.1"], "_recovered", 100.0)  # the 136 (no interval) is hollow
+    assert _fig2_points(ax, rows, ["harmful_p0.1"], "_share", 100.0)  # the 136 is hollow
+    hollow = [c for c in ax.collections if type(c).__name__ == "PathCollection" and len(c.get_offsets())]
+    hollow = [c for c in hollow if np.allclose(c.get_facecolors()[:, :3], 1)]
+    assert [list(c.get_offsets()[:, 1]) for c in hollow] == [[13600.0]]
     bottom, top = ax.get_ylim()
     assert 50 < top < 100 and bottom < 0
     assert [t.get_text() for t in ax.texts] == ["↑ 13600"]
+    ax = Figure().subplots()  # the DiD has no ratio: every point filled, the axis not capped
+    did = rows.rename(columns=lambda c: c.replace("_share", "_did"))
+    assert not _fig2_points(ax, did, ["harmful_p0.1"], "_did", 1.0)
+    assert not ax.texts and ax.get_ylim()[1] > 136
+
+
+def test_fig7_an_unranked_recovered_fraction_is_hollow_without_interval_and_off_the_scale() -> None:
+    """Fig. 7d-f apply the tables' § rule: a fraction whose denominator's interval is not above 0 is hollow,
+    has no error bar and is written at the edge instead of setting the axis."""
+    from matplotlib.figure import Figure
+
+    from ssiuu.report.figures.fig7 import _cap_to_ranked, _ci_line
+
+    rows = pd.DataFrame(
+        {
+            "lr": [1e-5, 1e-4, 1e-3],
+            "attack_recovered": [0.2, 40.0, 0.6],
+            "attack_recovered_low": [0.1, -3500.0, 0.5],
+            "attack_recovered_high": [0.3, 4600.0, 0.7],
+            "attack_recovered_n": [33, 33, 33],
+            "attack_stable": [True, False, True],
+        }
+    )
+    ax = Figure().subplots()
+    line = (rows["lr"], rows, "attack_recovered", 100.0)
+    assert _ci_line(ax, *line[:3], ("Harmful", "#fd8d3c", "^", "--"), 100.0)
+    _cap_to_ranked(ax, [line])
+    assert errorbar_segments(ax) == 2  # the ranked points only
+    hollow = [ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"]
+    assert [list(ln.get_ydata()) for ln in hollow] == [[4000.0]]
+    bottom, top = ax.get_ylim()
+    assert bottom < 10 and 70 < top < 100
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("↑")] == ["↑ 4000"]
+    ax = Figure().subplots()  # an FS line has no ratio: nothing hollow, the axis untouched
+    fs = rows.rename(columns=lambda c: c.replace("attack_recovered", "attack"))
+    assert _ci_line(ax, fs["lr"], fs, "attack", ("Harmful", "#fd8d3c", "^", "--"))
+    assert errorbar_segments(ax) == 3 and not [
+        ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"
+    ]

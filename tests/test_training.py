@@ -222,7 +222,7 @@ def test_streams_cycle_independently(tiny):
     assert len(seen["retain"]) == 9 and set(seen["retain"]) <= {p[0] for p in retain}
 
 
-# -- stopping at the first step that passes a periodic check (issue 28 §2) ------------------------------------
+# -- stopping at the first step that passes a periodic check ----------------------------------------------------
 
 
 def _scripted_check(fs_at, threshold, calls, *, draw_rng=False):

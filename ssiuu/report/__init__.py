@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-_TABLE_OPTIONS = ("methods", "grid", "stats")
+_TABLE_OPTIONS = ("methods", "grid", "stats", "calibration_tolerance")
 
 
 def make_tables(config: dict[str, Any], results: Sequence[str], out_dir: str) -> dict[str, Path]:
@@ -76,7 +76,8 @@ def build_report_assets(
     every ``SSIUU-lambda*`` found). ``stats``: how cells are estimated (:class:`CellStats`). ``labels``: display names for benchmark / model / method keys. Remaining
     keyword arguments go to :func:`ssiuu.report.figures.build_figures`. Returns ``{name: [paths]}``."""
     shared = {"methods": methods, "grid": grid, "stats": stats}
-    tables = build_tables(results, out_dir_tables, labels, **shared)
+    tolerance = {"calibration_tolerance": figure_options.get("calibration_tolerance")}
+    tables = build_tables(results, out_dir_tables, labels, **shared, **tolerance)
     figures = build_figures(
         results, out_dir_figures, labels=labels, lambda_variants=lambda_variants, **shared, **figure_options
     )

@@ -1,39 +1,59 @@
-"""The attack calibration sweep (Fig. 7b, c; App. D.2): attack score and recovered fraction of each attack per
-learning rate and epoch count.
+"""The attack calibration sweep (Fig. 7b, c; App. D.2): which attack setting to use, chosen on the controls.
 
-A calibration draw is an ordinary attack draw run for ``analysis.attack_calibration.<kind>.epochs`` with an
-evaluation after every epoch. The attack's learning rate is constant and its data order fixed by the draw's
-seed, so the first e epochs of a draw are the e-epoch attack: :func:`first_epochs` cuts a draw to them, and
-one draw per learning rate gives every epoch count up to the sweep's.
+A calibration draw is an ordinary attack draw of a control (``analysis.attack_calibration.methods``) run for
+``analysis.attack_calibration.<kind>.epochs`` with an evaluation after every epoch, on draws of its own (runs
+from ``first_run``). The attack's learning rate is constant and its data order fixed by the draw's seed, so
+the first e epochs of a draw are the e-epoch attack: :func:`first_epochs` cuts a draw to them, and one draw
+per learning rate gives every epoch count up to the sweep's.
+
+**The rule** (:func:`choose_attack_setting`): an attack must recover, not damage. A calibration draw also
+records, at every point, the model's score on the retain and test items of the final evaluation
+(:func:`ssiuu.attacks.damage_sets`). A setting (kind, learning rate, epochs) is *within tolerance* where the
+attacked starting model (``Start``, which knows every forget item) loses at most
+``analysis.attack_calibration.damage_tolerance`` (a fraction of the score) of its FS on the draws' evaluation
+items and of its retain and test scores, from before the attack to its end (:func:`setting_rows`). Among
+those, the chosen setting best separates the known hider from the known eraser: on ROUGE benchmarks the
+hider's recovered share of the margin minus the never-learned model's, on MCQA benchmarks (no eraser) the
+hider's share against 0, each paired with the attacked Start on the same draws and items
+(:func:`ssiuu.report.aggregate.separation`). The table (:mod:`ssiuu.report.calibration_table`) marks the
+choice; the configured ``attacks.*.learning_rates`` and ``epochs`` are set from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from ssiuu import layout
 from ssiuu.io import read_json
-from ssiuu.report.aggregate import attack_columns
-from ssiuu.report.attack_cells import attack_cell
-from ssiuu.report.render import (
-    fmt_cell,
-    label,
-    markdown,
-    markdown_file,
-    tex_text,
-    to_latex,
-    write_table_files,
+from ssiuu.references import HIDER, NEVER_LEARNED, START
+from ssiuu.report.aggregate import (
+    MarginMeasures,
+    attack_columns,
+    cell_columns,
+    margin_measures,
+    separation,
 )
+from ssiuu.report.attack_cells import attack_cell, measure
+from ssiuu.report.inference import LEVELS, ClusteredSample, Estimate, cluster_bootstrap, gain_of
+from ssiuu.report.render import fmt_cell, label
 from ssiuu.report.results import ResultFiles
 from ssiuu.report.stats import CellStats
 
 #: the epoch counts read off a sweep (those up to its epochs, and its epochs)
 EPOCH_MARKS = (1, 2, 5, 10, 20, 50)
 KINDS = ("harmful", "benign")
+#: the parts whose score a calibration draw records beside its evaluation items (ssiuu.attacks.DAMAGE_PARTS)
+DAMAGE_PARTS = ("retain", "test")
+#: the attacked Start's damage measures the rule bounds, in points (FS on the evaluation items first)
+DAMAGE_COLUMNS = ("start_fs_change", *(f"start_{part}_change" for part in DAMAGE_PARTS))
+#: one choice per benchmark, model and attack kind
+GROUP_COLUMNS = ("benchmark", "model", "kind")
+#: a loss equal to the tolerance passes (the changes are sums of floats)
+_EPS = 1e-9
 
 
 def epoch_counts(max_epochs: int) -> list[int]:
@@ -42,9 +62,33 @@ def epoch_counts(max_epochs: int) -> list[int]:
 
 
 def first_epochs(result: Mapping[str, Any], epochs: int) -> dict[str, Any]:
-    """A calibration draw cut to its evaluation points within the first ``epochs`` epochs."""
+    """A calibration draw cut to its evaluation points within the first ``epochs`` epochs, as the attack of
+    that many epochs would have written it (docs/results.md): the score fields read off the cut curve's last
+    point (``end_fs``, ``end_margin``; None without points or where the point has no margin), ``fs_curve``
+    cut to the same steps, and the curve's maxima (``max_fs``, ``max_logprob_gain``,
+    ``max_recovered_fraction``) over the cut points, where the draw records them."""
     last = epochs * int(result["steps_per_epoch"])
-    return {**result, "curve": [pt for pt in result["curve"] if pt["step"] <= last]}
+    curve = [pt for pt in result.get("curve") or [] if pt["step"] <= last]
+    fs_curve = [pt for pt in result.get("fs_curve") or [] if pt[0] <= last]
+    end = curve[-1] if curve else {}
+    maxima = {
+        "max_fs": [fs for _, fs in fs_curve],
+        "max_logprob_gain": [pt.get("logprob_gain") for pt in curve],
+        "max_recovered_fraction": [pt.get("recovered_fraction") for pt in curve],
+    }
+    recorded = {
+        key: max((v for v in values if v is not None), default=None)
+        for key, values in maxima.items()
+        if key in result
+    }
+    return {
+        **result,
+        "curve": curve,
+        "fs_curve": fs_curve,
+        "end_fs": end.get("fs"),
+        "end_margin": end.get("margin"),
+        **recorded,
+    }
 
 
 def calibration_draws(
@@ -90,72 +134,179 @@ def _cell(row: pd.Series, name: str, scale: float, digits: int) -> str:
     )
 
 
-def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) -> pd.DataFrame:
-    """The sweep as a table: per method, attack, learning rate and epoch count, the FS at the end of the attack
-    (%), the recovered fraction (§ where unlearning's drop cannot carry it) and Δ log p, each with its CI."""
-    out = []
-    for _, r in rows.iterrows():
-        unstable = not pd.isna(r["attack_recovered"]) and not r["attack_stable"]
-        out.append(
-            {
-                "Benchmark": label(labels, r["benchmark"]),
-                "Model": label(labels, r["model"]),
-                "Method": label(labels, r["method"]),
-                "Attack": r["kind"],
-                "η": f"{r['lr']:.0e}",
-                "Epochs": str(int(r["epochs"])),
-                "FS after (%)": _cell(r, "attack", 1.0, 1),
-                "Recovered": _cell(r, "attack_recovered", 1.0, 2) + (" §" if unstable else ""),
-                "Δ log p": _cell(r, "attack_gain", 1.0, 2),
-            }
-        )
-    return pd.DataFrame(out)
+# --------------------------------------------------------------------------------------------- the rule
+def damage_items(result: Mapping[str, Any], part: str) -> pd.DataFrame:
+    """seed, draw, item, ``before`` and ``after`` of a calibration draw's ``part`` (retain or test) scores: its
+    step-0 point and its last point (``<part>_ids``, ``item_<part>_scores``; docs/results.md). Empty where the
+    draw does not record them (a draw older than the damage fields, or a split without that part)."""
+    ids, curve = list(result.get(f"{part}_ids") or []), result.get("curve") or []
+    key = f"item_{part}_scores"
+    if not ids or not curve or curve[0].get(key) is None or curve[-1].get(key) is None:
+        return pd.DataFrame(columns=[*LEVELS, "before", "after"])
+    frame = pd.DataFrame({"seed": int(result["seed"]), "draw": int(result["run"]), "item": ids})
+    return frame.assign(before=[float(v) for v in curve[0][key]], after=[float(v) for v in curve[-1][key]])
 
 
-def write_calibration_table(
-    results: ResultFiles,
-    out_dir: str | Path,
-    labels: Mapping[str, str] | None = None,
-    *,
-    stats: CellStats,
-) -> dict[str, Path]:
-    """``attack_calibration.{csv,md,tex}``: :func:`calibration_rows` of every swept checkpoint (none without
-    calibration files)."""
-    checkpoints = sorted(
-        {
-            tuple(layout.parse(f"calibration_{kind}", str(p))[k] for k in ("benchmark", "model", "method"))
-            for kind in KINDS
-            for p in results.of(f"calibration_{kind}")
-        }
-    )
-    frames = [
-        calibration_rows(results, b, m, x, stats=stats).assign(benchmark=b, model=m, method=x)
-        for b, m, x in checkpoints
-    ]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return {}
-    rows = pd.concat(frames, ignore_index=True)
-    display = calibration_display(rows, labels)
-    title = "Attack calibration sweep (Fig. 7b, c): the attacks at each learning rate and epoch count"
-    notes = [
-        "Each line is one attack draw per run at learning rate η, cut to its first epochs (the learning rate is "
-        "constant, so that is the attack of that many epochs). FS after: the forget score at the end of those "
-        "epochs on the draw's items wrong before the attack (§6.2.2); recovered fraction (a − u) / (s − u) and "
-        "Δ log p of the gold answer's log-probability at the same point. "
-        f"{stats.level} percentile intervals from {stats.n_resamples} cluster-bootstrap resamples of the draws "
-        "and items (ssiuu/report/inference.py); n = items × draws.",
-        "§ the fraction's denominator s − u has an interval that is not above 0 (Fieller's condition): not ranked.",
-    ]
-    md = markdown_file(title, markdown(display), notes)
-    tex = to_latex(
-        display,
-        tex_text(f"{title}. " + " ".join(notes)),
-        "tab:attack_calibration",
-        n_text=6,
-        group_cols=("Benchmark", "Model", "Method"),
-    )
-    return {
-        f"attack_calibration.{k}": v
-        for k, v in write_table_files(Path(out_dir) / "attack_calibration", rows, md, tex).items()
+def _change(frame: pd.DataFrame, stats: CellStats) -> Estimate:
+    """The mean change after − before, paired on (seed, draw, item) and resampled as clusters."""
+    if frame.empty:
+        return Estimate.missing()
+    return cluster_bootstrap(ClusteredSample.of({"row": frame}), gain_of("row"), **stats.bootstrap)
+
+
+def _share_columns(name: str, measures: MarginMeasures | None) -> dict[str, Any]:
+    share = measures.share if measures is not None else Estimate.missing()
+    rankable = measures.rankable if measures is not None else False
+    return cell_columns(f"{name}_share", share, 1.0) | {f"{name}_share_rankable": rankable}
+
+
+def setting_columns(cut: Mapping[str, Sequence[Mapping[str, Any]]], stats: CellStats) -> dict[str, Any]:
+    """The columns of one setting from the controls' draws cut to its epochs (``cut``: method → draws): the
+    attacked Start's damage (``start_fs_change`` on the draws' evaluation items, ``start_retain_change`` and
+    ``start_test_change``, in points, each after − before with its interval and n), the hider's and the
+    eraser's recovered shares of the margin against the attacked Start, the separation (hider − eraser; the
+    hider's share where there is no eraser) and whether it ranks (every share's denominator above 0)."""
+    start = attack_cell(cut.get(START, []), START, stats)
+    cols = cell_columns("start_fs_change", _change(measure(start.items, "score"), stats))
+    for part in DAMAGE_PARTS:
+        frames = [damage_items(d, part) for d in cut.get(START, [])]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        cols |= cell_columns(f"start_{part}_change", _change(frame, stats))
+    cells = {
+        name: attack_cell(cut[method], method, stats) if cut.get(method) else None
+        for name, method in (("hider", HIDER), ("eraser", NEVER_LEARNED))
     }
+    measures = {
+        name: margin_measures(cell, start, stats) if cell is not None else None
+        for name, cell in cells.items()
+    }
+    for name in cells:
+        cols |= _share_columns(name, measures[name])
+    hider, eraser = cells["hider"], cells["eraser"]
+    split = separation(hider, eraser, start, stats) if hider is not None else Estimate.missing()
+    ranks = [m is not None and m.rankable for name, m in measures.items() if cells[name] is not None]
+    return (
+        cols
+        | cell_columns("separation", split, 1.0)
+        | {"eraser": eraser is not None, "separation_rankable": bool(ranks) and all(ranks)}
+    )
+
+
+def setting_rows(results: ResultFiles, bench: str, model: str, *, stats: CellStats) -> pd.DataFrame:
+    """One row per setting (kind, learning rate, epoch count) that the controls were swept at on (bench,
+    model): :func:`setting_columns` of their calibration draws cut to those epochs (the epoch counts read off
+    the shortest of the controls' draws at that rate). Empty without calibration draws of a control; a
+    setting without Start's draws has no damage measured (and cannot pass)."""
+    draws = {m: calibration_draws(results, bench, model, m) for m in (START, HIDER, NEVER_LEARNED)}
+    rows = []
+    for kind, lr in sorted({setting for by_setting in draws.values() for setting in by_setting}):
+        swept = [d for m in draws for d in draws[m].get((kind, lr), [])]
+        for epochs in epoch_counts(min(int(d["config"]["epochs"]) for d in swept)):
+            cut = {m: [first_epochs(d, epochs) for d in draws[m].get((kind, lr), [])] for m in draws}
+            rows.append({"kind": kind, "lr": lr, "epochs": epochs} | setting_columns(cut, stats))
+    return pd.DataFrame(rows)
+
+
+def worst_loss(row: Mapping[str, Any]) -> float:
+    """The attacked Start's largest loss over its damage measures, in points (NaN where none is recorded)."""
+    losses = [-float(row[c]) for c in DAMAGE_COLUMNS if c in row and not pd.isna(row[c])]
+    return max(losses) + 0.0 if losses else math.nan  # + 0.0: no "-0.0" where nothing was lost
+
+
+def within_tolerance(row: Mapping[str, Any], tolerance: float) -> bool:
+    """Whether the attacked Start stays within ``tolerance`` (a fraction of the score; the changes are in
+    points): its FS on the evaluation items is measured and at least one of its retain and test scores is,
+    and none of those it has drops by more than 100 · tolerance points."""
+    measured = [c for c in DAMAGE_COLUMNS if c in row and not pd.isna(row[c])]
+    if DAMAGE_COLUMNS[0] not in measured or len(measured) < 2:
+        return False
+    return worst_loss(row) <= 100.0 * tolerance + _EPS
+
+
+def choose_attack_setting(rows: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """The calibration's rule on its rows (a pure function; ``rows`` holds :func:`setting_rows`' columns,
+    grouped by the ``benchmark``, ``model`` and ``kind`` columns it has): ``rows`` with
+
+    * ``worst_loss``: the attacked Start's largest loss in points (:func:`worst_loss`);
+    * ``passes``: within the tolerance (:func:`within_tolerance`);
+    * ``eligible``: passes, and its ``separation`` is defined and ranks (``separation_rankable``, where the
+      column exists: every recovered share in it has a denominator whose interval lies above 0);
+    * ``chosen``: per group, the eligible setting with the largest separation; ties go to the smaller worst
+      loss, then the lower learning rate, then fewer epochs (the gentler attack). No row of a group is chosen
+      where none is eligible (:func:`choice_notes` says why)."""
+    out = rows.copy()
+    out["worst_loss"] = [worst_loss(r) for _, r in out.iterrows()]
+    out["passes"] = [within_tolerance(r, tolerance) for _, r in out.iterrows()]
+    ranks = out["separation_rankable"].fillna(False).astype(bool) if "separation_rankable" in out else True
+    out["eligible"] = out["passes"] & out["separation"].notna() & ranks
+    out["chosen"] = False
+    for _, group in _groups(out):
+        candidates = group[group["eligible"]].assign(_key=lambda g: -g["separation"].round(12))
+        if not candidates.empty:
+            order = candidates.sort_values(["_key", "worst_loss", "lr", "epochs"], kind="mergesort")
+            out.loc[order.index[0], "chosen"] = True
+    return out
+
+
+def _groups(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
+    keys = [c for c in GROUP_COLUMNS if c in rows.columns]
+    if not keys:
+        return [((), rows)]
+    return [(k if isinstance(k, tuple) else (k,), g) for k, g in rows.groupby(keys, sort=False)]
+
+
+def _setting_text(row: Mapping[str, Any]) -> str:
+    unit = "epoch" if int(row["epochs"]) == 1 else "epochs"
+    return f"η = {row['lr']:.0e}, {int(row['epochs'])} {unit}"
+
+
+def choice_notes(rows: pd.DataFrame, tolerance: float, labels: Mapping[str, str] | None = None) -> list[str]:
+    """One line per (benchmark, model, kind) of :func:`choose_attack_setting`'s rows: the chosen setting with
+    its separation and Start's worst loss, or that no setting passes (naming the least damaging and its
+    damage), or that settings pass but none separates measurably."""
+    notes = []
+    for key, group in _groups(rows):
+        where = (
+            " · ".join(label(labels, str(k)) for k in key[:-1]) + f", {key[-1]} attack"
+            if key
+            else "the sweep"
+        )
+        chosen = group[group["chosen"]]
+        if not chosen.empty:
+            r = chosen.iloc[0]
+            notes.append(
+                f"{where}: chosen {_setting_text(r)} (separation {_cell(r, 'separation', 1.0, 2)}; the attacked "
+                f"Start loses at most {max(r['worst_loss'], 0.0):.1f} points)."
+            )
+            continue
+        measured = group[group["worst_loss"].notna()]
+        splits = [c for c in DAMAGE_COLUMNS[1:] if c in group]
+        if not measured.empty and not group[splits].notna().any().any():
+            notes.append(
+                f"{where}: the draws do not record the attacked Start's retain/test scores (made before the "
+                "damage fields): no setting is chosen; rerun `snakemake calibration`."
+            )
+        elif group["passes"].any():
+            notes.append(
+                f"{where}: {int(group['passes'].sum())} setting(s) keep the attacked Start within the tolerance, "
+                "but none has a separation that ranks (§ or not measured): no setting is chosen."
+            )
+        elif measured.empty:
+            notes.append(
+                f"{where}: no setting has the attacked Start's damage recorded: no setting is chosen."
+            )
+        else:
+            least = measured.loc[measured["worst_loss"].idxmin()]
+            notes.append(
+                f"{where}: no setting passes the {100 * tolerance:g}-point tolerance; the least damaging, "
+                f"{_setting_text(least)}, costs the attacked Start {least['worst_loss']:.1f} points."
+            )
+    return notes
+
+
+def default_tolerance() -> float:
+    """``analysis.attack_calibration.damage_tolerance``'s default, from the config schema (its one source)."""
+    from ssiuu.config import load_schema
+
+    calibration = load_schema()["properties"]["analysis"]["properties"]["attack_calibration"]
+    return float(calibration["properties"]["damage_tolerance"]["default"])

@@ -23,6 +23,17 @@ from ssiuu.report.render import attack_display, fmt_cell, label
 from ssiuu.report.stats import CellStats
 
 NOT_AVAILABLE = "n/a"
+#: the note under a table where some value has n but no interval (:func:`lacks_interval`)
+NO_INTERVAL = (
+    "A value with n but no interval (and no §): no level of it varies (one seed, one draw, one item), or some "
+    "bootstrap resamples held no observation of a row (few items per draw, mostly different from draw to "
+    "draw, so that a resample's draws and items can miss them all); no percentile interval is then given."
+)
+#: the note on the attacked start's own row in the recovery table
+REFERENCE_ROW = (
+    "Start model, attacked: n/a throughout, as it is the yardstick R itself (share 1 and DiD 0 by definition) "
+    "and was never unlearned (s = u: its log p fraction has no denominator)."
+)
 
 
 def fmt_estimate(est: Estimate, digits: int = 2, *, rankable: bool = True) -> str:
@@ -32,6 +43,11 @@ def fmt_estimate(est: Estimate, digits: int = 2, *, rankable: bool = True) -> st
     if not rankable:
         return fmt_cell(est.value, n=est.n, digits=digits) + " §"
     return fmt_cell(est.value, est.low, est.high, est.n, digits=digits)
+
+
+def lacks_interval(est: Estimate, rankable: bool = True) -> bool:
+    """A value shown with n but without an interval that § does not explain."""
+    return rankable and not math.isnan(est.value) and not est.defined
 
 
 def row_estimate(row: pd.Series, name: str) -> Estimate:
@@ -90,11 +106,30 @@ def recovery_display(
         rows += [_recovery_row(r, keys, labels) for _, r in grp.iterrows()]
         eraser = ERASER in set(table.loc[table["benchmark"] == bench, "method"])
         rows.append(_separation_row(model, eraser, keys, seps, bench, labels))
-    return pd.DataFrame(rows), recovery_notes(table, keys, stats)
+    return pd.DataFrame(rows), recovery_notes(table, keys, stats, seps)
 
 
-def recovery_notes(table: pd.DataFrame, keys: Sequence[str], stats: CellStats) -> list[str]:
-    """What the recovery table's columns are, the units behind them, and § / n/a."""
+def _recovery_lacks_interval(table: pd.DataFrame, keys: Sequence[str], seps: Mapping) -> bool:
+    """Whether a share, DiD, fraction or separation of the recovery table is shown without an interval."""
+    for _, r in attacked(table).iterrows():
+        for key in keys:
+            share = row_estimate(r, f"{key}_share")
+            if lacks_interval(share, bool(r[f"{key}_share_rankable"])):
+                return True
+            fraction = row_estimate(r, f"{key}_recovered")
+            if lacks_interval(row_estimate(r, f"{key}_did")) or lacks_interval(
+                fraction, not unstable_fraction(r, key)
+            ):
+                return True
+    return any(lacks_interval(e) for e in seps.values())
+
+
+def recovery_notes(
+    table: pd.DataFrame, keys: Sequence[str], stats: CellStats, seps: Mapping | None = None
+) -> list[str]:
+    """What the recovery table's columns are, the units behind them, and § / n/a / values without an
+    interval."""
+    seps = seps or {}
     notes = [
         "share = recovered share (a − u) / (R − u) and DiD = difference in differences (a − u) − (R_after − "
         "R_before) of the per-item margin (nats per token, docs/results.md): a = the row after the attack, u = "
@@ -108,13 +143,22 @@ def recovery_notes(table: pd.DataFrame, keys: Sequence[str], stats: CellStats) -
         "Separation: the known hider's share minus the known eraser's (NeverLearned; ROUGE benchmarks), or the "
         "hider's share against 0 where no never-learned model exists (MCQA); paired on shared draws and items.",
         "log p fraction (secondary, the old measure): (a − u) / (s − u) of the gold answer's mean "
-        "log-probability, s = the unattacked starting model; it mostly measures answer format (issue 28 §4).",
+        "log-probability, s = the unattacked starting model; it mostly measures answer format.",
     ]
     if not _has_margins(table, keys):
         notes.append(
-            f"{NOT_AVAILABLE}: these result files record no per-item margin and no Hider or attacked-Start row "
-            "on shared draws (written before docs/results.md); rerun the attack rules to fill them."
+            f"{NOT_AVAILABLE}: these result files record no per-item margin (written before docs/results.md), "
+            "so no share, DiD or separation can be computed; rerun the attack rules to fill them."
         )
+    elif any(math.isnan(e.value) for e in seps.values()):
+        notes.append(
+            f"Separation {NOT_AVAILABLE}: no known hider (and, on ROUGE benchmarks, known eraser) with per-item "
+            "margins on the attacked start's draws in these results."
+        )
+    if REFERENCE in set(attacked(table)["method"]):
+        notes.append(REFERENCE_ROW)
+    if _recovery_lacks_interval(table, keys, seps):
+        notes.append(NO_INTERVAL)
     return notes
 
 
@@ -123,12 +167,13 @@ def _has_margins(table: pd.DataFrame, keys: Sequence[str]) -> bool:
 
 
 def units_note(table: pd.DataFrame, keys: Sequence[str]) -> str:
-    """``units per attack cell: 1 seeds, 2 draws, 23–50 items`` over the table's FS-after-attack cells."""
+    """``units per attack cell: 1 seed, 2 draws, 23–50 items`` over the table's FS-after-attack cells."""
     units = [r[f"{k}_cell"].score.units for _, r in attacked(table).iterrows() for k in keys]
     if not units:
         return "no attack cells"
+    spans = {level: _span([getattr(u, level) for u in units]) for level in ("seeds", "draws", "items")}
     return "units per attack cell: " + ", ".join(
-        f"{_span([getattr(u, level) for u in units])} {level}" for level in ("seeds", "draws", "items")
+        f"{span} {level if span != '1' else level.removesuffix('s')}" for level, span in spans.items()
     )
 
 
@@ -147,7 +192,7 @@ def ssiuu_differences(
 ) -> tuple[pd.DataFrame, list[str]]:
     """``method`` minus each baseline per attack: Δ FS after the attack (points of %), Δ share and Δ DiD, each
     paired on the draws and items both rows score (n = shared observations; items shared in the notes)."""
-    rows, shared = [], []
+    rows, shared, no_interval = [], [], False
     keys = attack_keys(table)
     for (_, model), grp in table.groupby(["benchmark", "model"], sort=False):
         ours = grp[grp["method"] == method]
@@ -161,12 +206,15 @@ def ssiuu_differences(
                 first, second = (method, ours.iloc[0][f"{key}_cell"]), (r["method"], r[f"{key}_cell"])
                 diff = row_difference(first, second, ref_cell, stats)
                 shared.append(diff.score.units.items)
+                no_interval |= lacks_interval(diff.score) or lacks_interval(diff.did)
+                no_interval |= lacks_interval(diff.share, diff.share_rankable)
                 name = attack_display(key)
                 row[f"{name} Δ FS"] = fmt_estimate(diff.score.scaled(100.0), 1)
                 row[f"{name} Δ share"] = fmt_estimate(diff.share, rankable=diff.share_rankable)
                 row[f"{name} Δ DiD"] = fmt_estimate(diff.did)
             rows.append(row)
-    return pd.DataFrame(rows), differences_notes(method, shared, stats, _has_margins(table, keys))
+    notes = differences_notes(method, shared, stats, _has_margins(table, keys))
+    return pd.DataFrame(rows), notes + ([NO_INTERVAL] if no_interval else [])
 
 
 def differences_notes(method: str, shared: Sequence[int], stats: CellStats, margins: bool) -> list[str]:

@@ -16,9 +16,6 @@ from scipy import stats
 
 from ssiuu.report.inference import Estimate, Units
 
-#: A point estimate with its interval and n (the report's one interval type).
-Interval = Estimate
-
 
 @dataclass(frozen=True)
 class CellStats:

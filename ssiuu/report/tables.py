@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from ssiuu.report.aggregate import CONTROLS, DEGRADED_BELOW
-from ssiuu.report.calibration import write_calibration_table
-from ssiuu.report.companions import recovery_display, ssiuu_differences, units_note
+from ssiuu.report.calibration_table import write_calibration_table
+from ssiuu.report.companions import NO_INTERVAL, recovery_display, ssiuu_differences, units_note
 from ssiuu.report.paper_values import PAPER_BENCHMARK, SOURCE, paper_table
 from ssiuu.report.render import (
     attack_display,
@@ -146,7 +146,13 @@ def _notes(style: str, table: pd.DataFrame, grid: AttackGrid, stats: CellStats) 
         + units_note(table, keys)
         + ".",
     ]
-    return notes + _attack_set_notes(table) + _mark_notes(table, stats.confidence)
+    notes += _attack_set_notes(table) + _mark_notes(table, stats.confidence)
+    return notes + ([NO_INTERVAL] if _lacks_interval(table, keys) else [])
+
+
+def _lacks_interval(table: pd.DataFrame, keys: Sequence[str]) -> bool:
+    """Whether an attack cell of the table has a value but no interval."""
+    return any(bool((table[k].notna() & table[f"{k}_low"].isna()).any()) for k in keys)
 
 
 # --------------------------------------------------------------------------------------------- vs paper
@@ -313,13 +319,15 @@ def build_tables(
     grid: AttackGrid,
     stats: CellStats,
     models: Sequence[str] | None = None,
+    calibration_tolerance: float | None = None,
 ) -> dict[str, Path]:
     """Write ``table1.{csv,md,tex}`` (MCQA-style benchmarks, FaithUn columns), ``table2.*`` (ROUGE-style, TOFU)
     and ``table1_vs_paper.*`` / ``table2_vs_paper.*`` under ``out_dir``; a style without results is skipped
     (logged). ``config_labels`` maps benchmark / model / method keys to display names. ``methods`` are the main
     methods (config ``methods``) in row order; ablation variants are not rows. ``grid`` holds the configured
     attack learning rates and fractions: results at other learning rates (the Fig. 7 sweep) are ignored.
-    Returns ``{"table1.csv": path, ...}``."""
+    ``calibration_tolerance``: the calibration table's damage tolerance (``analysis.attack_calibration.
+    damage_tolerance``; None: the schema's default). Returns ``{"table1.csv": path, ...}``."""
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
     for style in STYLES:
@@ -337,4 +345,5 @@ def build_tables(
         written |= _write_vs_paper(table, out_dir, style, notes, config_labels)
     if not written:
         raise ResultError(f"no benchmark results under {results}: nothing to tabulate")
-    return written | write_calibration_table(results, out_dir, config_labels, stats=stats)
+    calibration = {"stats": stats, "tolerance": calibration_tolerance}
+    return written | write_calibration_table(results, out_dir, config_labels, **calibration)

@@ -13,7 +13,7 @@ from ssiuu.report.inference import Estimate
 from ssiuu.report.results import ResultFiles
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive at this n"
-#: the verdict where the known hider is not separated from the eraser or reference (issue 28 §5)
+#: the verdict where the known hider is not separated from the eraser or reference
 INSTRUMENT = "the instrument cannot decide here"
 
 

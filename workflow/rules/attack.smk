@@ -66,7 +66,8 @@ rule attack_harmful:
 
 rule calibrate:
     """The attack calibration sweep's draws of one checkpoint (Fig. 7b, c): each attack at every calibration
-    learning rate, run for analysis.attack_calibration's epochs with an evaluation after every epoch."""
+    learning rate, run for analysis.attack_calibration's epochs with an evaluation after every epoch, which also
+    scores the retain and test items (the attack's damage, which the calibration's rule bounds)."""
     input:
         **ATTACK_INPUT,
     output:
@@ -94,6 +95,8 @@ rule calibrate:
             kind: {k: v for k, v in CALIBRATION[kind].items() if k != "learning_rates"}
             for kind in ("harmful", "benign")
         },
+        # each point also scores the first eval_limit retain and test items (ssiuu.attacks.damage_sets)
+        damage_limit=lambda wc: config["benchmarks"][wc.benchmark]["eval_limit"],
     shell:
         ATTACK_COMMAND
 

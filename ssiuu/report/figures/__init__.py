@@ -54,8 +54,8 @@ def build_figures(
     distribution_attack_p: float = 0.1,
     lambda_variants: Sequence[str] | None = None,
     ablation_method: str = "SSIUU",
-    calibration_methods: Sequence[str] = ("GA", "GD"),
     calibration_fraction: float = 0.1,
+    calibration_tolerance: float | None = None,
     top_k: int = 100,
     attribution_target: str = "prob",
     stats: CellStats,
@@ -63,7 +63,10 @@ def build_figures(
     """Write all figures (``fig2_vulnerability``, ``fig3_influence``, ``fig4_logit_lens``, ``fig5_heatmaps``,
     ``fig6_distributions``, ``fig7_ablation``; each ``.png`` + ``.pdf``) under ``out_dir``."""
     attribution = {"top_k": top_k, "attribution_target": attribution_target}
-    calibration = {"calibration_methods": calibration_methods, "calibration_fraction": calibration_fraction}
+    calibration = {
+        "calibration_fraction": calibration_fraction,
+        "calibration_tolerance": calibration_tolerance,
+    }
     options = {
         "fig2_vulnerability": {"methods": methods, "grid": grid, "stats": stats},
         "fig3_influence": {"methods": influence_methods or methods} | attribution,

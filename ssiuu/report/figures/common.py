@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,15 +107,16 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
 
 
 def skip_panel(ax: Axes, title: str, reason: str) -> None:
-    """A visible "skipped" panel: the figure still builds when an optional input is missing."""
+    """A visible "skipped" panel: the figure still builds when an optional input is missing. The reason is
+    wrapped to the panel's width (about 12 characters of 9-point text per inch)."""
     ax.set_title(title)
+    width = ax.get_position().width * ax.get_figure(root=True).get_figwidth()
     ax.text(
         0.5,
         0.5,
-        f"skipped:\n{reason}",
+        "skipped:\n" + textwrap.fill(reason, max(20, int(12 * width))),
         ha="center",
         va="center",
-        wrap=True,
         fontsize=9,
         color="0.35",
         transform=ax.transAxes,

@@ -1,4 +1,5 @@
-"""Fig. 2: the forget score after unlearning and after the attacks, the recovered fraction and the gain."""
+"""Fig. 2: the forget score after unlearning and after the attacks, and the margin measures against the attacked
+starting model: the recovered share and the difference in differences (docs/results.md)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ REFERENCE_MARKS = {
     "Hider": ("known hider", (0, (1, 1))),
 }
 NO_MARGINS = "no per-item margins or attacked Start on shared draws (results older than docs/results.md)"
+#: what n counts in panel (a), and how panels (b, c) pair each row with the attacked start
+N_TEXT = (
+    "n at a bar's foot: distinct forget items after unlearning, (seed, draw, item) observations after an attack. "
+    "(b, c): each row paired with the attacked start on the draws and items both score."
+)
 FIG2_COLORS = ["#bdbdbd", "#fd8d3c", "#d94701", "#6baed6"]  # after unlearning, harmful p = …, benign
 
 
@@ -51,8 +57,8 @@ def _fig2_scores(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], names: Seque
 
 
 def _fig2_points(ax: Axes, rows: pd.DataFrame, keys: Sequence[str], suffix: str, scale: float) -> bool:
-    """(b, c) one point per method and attack with its CI; hollow where the recovered fraction is unstable.
-    Returns whether a hollow point was drawn."""
+    """(b, c) one point per method and attack with its CI; on (b), hollow where the recovered share does not
+    rank (:func:`_ranked`). Returns whether a hollow point was drawn."""
     x, w = _offsets(len(rows), len(keys))
     hollow = False
     for i, key in enumerate(keys):
@@ -80,7 +86,7 @@ def _ranked(rows: pd.DataFrame, key: str) -> np.ndarray:
 def _cap_unstable(
     ax: Axes, rows: pd.DataFrame, keys: Sequence[str], x: np.ndarray, w: float, scale: float
 ) -> None:
-    """Keep the recovered-fraction axis on the ranked points: an unranked point outside is drawn
+    """Keep the recovered-share axis on the ranked points: an unranked point outside is drawn
     at the edge with its value written beside it, instead of squashing every other point."""
     bounds, outside = [0.0], []
     for key in keys:
@@ -167,7 +173,7 @@ def _fig2_row(
     labels: Mapping[str, str] | None,
     legend: dict[str, Any],
 ) -> None:
-    """One (benchmark, model): (a) forget scores, (b) recovered fraction, (c) log-probability gain."""
+    """One (benchmark, model): (a) forget scores, (b) recovered share, (c) difference in differences."""
     reference = table["control"].fillna(False).astype(bool) if "control" in table.columns else False
     rows = table[(table["method"] != DEFAULT) & ~reference]
     refs, default = table[reference], table[table["method"] == DEFAULT]
@@ -193,7 +199,7 @@ def _fig2_row(
         axes[0],
         ticks,
         45 if len(rows) > 6 else 0,
-        f"Forget-set {_style_name(style)} (%)\n(n at the bar foot: items × seeds or × runs)",
+        f"Forget-set {_style_name(style)} (%)\n(n at the bar foot)",
         titles[0],
     )
     axes[0].set_ylim(0, 105)
@@ -209,7 +215,7 @@ def _fig2_row(
             continue
         hollow |= _fig2_points(ax, rows, keys, suffix, scale)
         drawn += _reference_marks(ax, refs, keys, FIG2_COLORS[1:], suffix, scale)
-        _format_panel(ax, ticks, 45, f"{ylabel}\n(n as in a)", title)
+        _format_panel(ax, ticks, 45, ylabel, title)
     common._collect_legend(legend, axes[0])
     _fig2_legend(legend, drawn, hollow)
 
@@ -224,6 +230,17 @@ def _fig2_legend(legend: dict[str, Any], references: Sequence[str], hollow: bool
             "hollow: the share's denominator is not above 0 (§, not ranked)",
             Line2D([], [], ls="", marker="o", mfc="white", mec="0.3"),
         )
+
+
+def _interval_note(confidence: float) -> str:
+    """The legend's note on the error bars: Wilson for the score after unlearning, the cluster bootstrap for
+    everything read off the attacks."""
+    level = f"{100 * confidence:g} %"
+    return (
+        f"Error bars: {level} intervals, Wilson over the forget items after unlearning; percentile intervals of a "
+        "cluster bootstrap over seeds, draws and items after the attacks,\nfor the recovered share and the DiD "
+        f"(ssiuu/report/inference.py); none where a single value exists. {N_TEXT}"
+    )
 
 
 def _fig2_tables(results: ResultFiles, styles: Sequence[str], **options: Any) -> dict[str, pd.DataFrame]:
@@ -245,8 +262,9 @@ def fig2_vulnerability(
 ) -> list[Path]:
     """Fig. 2: per method, (a) the forget score after unlearning and at the end of the harmful (each p) and
     benign attacks, (b) the recovered share and (c) the difference in differences of the margin against the
-    attacked starting model, each with its interval from :func:`aggregate_table` (level from ``stats``). The reference rows (Start / NeverLearned) are lines in the attack's
-    colour; the dotted line is the model before unlearning. One row per (benchmark, model)."""
+    attacked starting model, each with its interval from :func:`aggregate_table` (level from ``stats``). The
+    control rows (Hider, NeverLearned, Start) are lines in the attack's colour; the dotted line is the model
+    before unlearning. One row per (benchmark, model)."""
     base = collect_base(results)
     pairs = [
         (b, m)
@@ -266,6 +284,6 @@ def fig2_vulnerability(
         table = tables[style]
         table = table[(table["benchmark"] == bench) & (table["model"] == model)]
         _fig2_row(row, table, style, keys, common._where(labels, bench, model, " · "), labels, legend)
-    common._figure_legend(fig, legend, common._ci_note(stats.confidence))
+    common._figure_legend(fig, legend, _interval_note(stats.confidence))
     fig.suptitle("Fig. 2 — Forget score recovered by retraining attacks (↓ better)", fontweight="bold")
     return common.save_figure(fig, out_dir, stem)

@@ -1,4 +1,9 @@
-"""Fig. 7: the λ ablation of SSIUU and the attack learning-rate sweep, scores and recovered fractions."""
+"""Fig. 7: the λ ablation of SSIUU, and the attack's calibration: the damage to the attacked starting model
+beside the separation of the known hider from the known eraser, per learning rate and epoch count.
+
+A recovered fraction whose denominator's interval is not above 0 (``<key>_stable`` False: Fieller's condition,
+:func:`ssiuu.report.inference.rankable`, the rule of every table and figure) is drawn hollow, without an
+interval, and does not set the axis: one far off the ranked points is written at the panel's edge."""
 
 from __future__ import annotations
 
@@ -14,10 +19,11 @@ from matplotlib.axes import Axes
 
 from ssiuu.data.records import ITEM_SCORE
 from ssiuu.io import read_json
-from ssiuu.report.aggregate import attack_cells, attack_columns, cell_columns
-from ssiuu.report.calibration import calibration_rows
+from ssiuu.report.aggregate import attack_cells, attack_columns, cell_columns, item_means
+from ssiuu.report.calibration import default_tolerance
 from ssiuu.report.figures import common
-from ssiuu.report.inference import Estimate
+from ssiuu.report.figures.fig7_calibration import calibration_choice_rows, fig7_calibration
+from ssiuu.report.inference import Estimate, proportion_estimate
 from ssiuu.report.results import (
     AttackGrid,
     ResultError,
@@ -25,21 +31,21 @@ from ssiuu.report.results import (
     collect_attacks,
     collect_base,
 )
-from ssiuu.report.stats import CellStats, mean_interval
+from ssiuu.report.stats import CellStats
 from ssiuu.report.table_data import collect_results
 
 log = logging.getLogger(__package__)
 
 
 def _split_interval(
-    results: Sequence[Mapping[str, Any]], part: str, style: str, opts: Mapping[str, Any]
+    results: Sequence[Mapping[str, Any]], part: str, style: str, confidence: float
 ) -> Estimate:
-    """Percent score of ``part`` (retain/test) over the seeds' per-item answers; without them, the seeds' mean
-    score with no interval."""
-    key = ITEM_SCORE[style]
-    items = [float(e[key]) for r in results for e in (r.get("per_item") or {}).get(part, []) if key in e]
-    if items:
-        return mean_interval(items, **opts).scaled(100.0)
+    """Percent score of ``part`` (retain/test) as in Tables 1-2: each item's answer averaged over the seeds,
+    with the Wilson interval over the distinct items; without per-item answers, the seeds' mean score with no
+    interval."""
+    items = item_means(results, part, ITEM_SCORE[style])
+    if not items.empty:
+        return proportion_estimate(list(items), confidence).scaled(100.0)
     scores = [float(r[f"{part}_score"]) for r in results if r.get(f"{part}_score") is not None]
     return Estimate(100.0 * float(np.mean(scores)) if scores else math.nan, n=len(scores))
 
@@ -69,7 +75,6 @@ def _lambda_rows(
         log.warning("%s/%s: λ-ablation runs %s not found (left out of Fig. 7a)", bench, model, missing)
     attacks = collect_attacks(results)
     keys = grid.harmful_keys
-    opts = stats.bootstrap
     rows = []
     for method in [m for m in [ablation_method, *variants] if m in found]:
         sel = unlearned[unlearned["method"] == method]
@@ -84,7 +89,7 @@ def _lambda_rows(
         ]
         row: dict[str, Any] = {"lambda": float(sel["lambda"].iloc[0]), "method": method}
         for part in ("retain", "test"):
-            row |= cell_columns(part, _split_interval(unlearn_results, part, style, opts), 1.0)
+            row |= cell_columns(part, _split_interval(unlearn_results, part, style, stats.confidence), 1.0)
         mine = attacks[
             (attacks["benchmark"] == bench) & (attacks["model"] == model) & (attacks["method"] == method)
         ]
@@ -103,11 +108,20 @@ def _n_text(ns: pd.Series) -> str:
     return f"n = {vals[0]}" if len(vals) == 1 else f"n = {vals[0]}–{vals[-1]}"
 
 
+def _ranked(df: pd.DataFrame, col: str) -> np.ndarray:
+    """Per point: whether ``col`` ranks. A recovered fraction ``<key>_recovered`` ranks where ``<key>_stable``
+    (its denominator's interval above 0); every other quantity always does."""
+    stable = f"{col.removesuffix('_recovered')}_stable"
+    if not col.endswith("_recovered") or stable not in df.columns:
+        return np.ones(len(df), dtype=bool)
+    return df[stable].fillna(False).astype(bool).to_numpy()
+
+
 def _ci_line(
     ax: Axes, x: pd.Series, df: pd.DataFrame, col: str, style: tuple[str, str, str, str], scale: float = 1.0
 ) -> bool:
-    """One series with its confidence intervals (none where undefined) and its n range at the line's end;
-    returns whether anything was drawn."""
+    """One series with its confidence intervals (none where undefined or not ranked: those points hollow) and
+    its n range at the line's end; returns whether anything was drawn."""
     name, color, marker, ls = style
     value, low, high = common._ci_arrays(df, col, scale)
     ok = np.isfinite(value)
@@ -115,8 +129,13 @@ def _ci_line(
         return False
     n = _n_text(df[f"{col}_n"]) if f"{col}_n" in df.columns else ""
     xs = x.to_numpy(dtype=float)
-    ax.plot(xs[ok], value[ok], color=color, marker=marker, ls=ls, lw=1.4, ms=5, label=name)
-    common._ci_errorbars(ax, xs, value, low, high, color=color)
+    ranked = _ranked(df, col)
+    line = np.where(ranked, value, np.nan)  # the line joins ranked points only
+    ax.plot(xs[ok], line[ok], color=color, marker=marker, ls=ls, lw=1.4, ms=5, label=name)
+    hollow = ok & ~ranked
+    if hollow.any():
+        ax.plot(xs[hollow], value[hollow], ls="", marker=marker, ms=5, mfc="white", mec=color, zorder=5)
+    common._ci_errorbars(ax, xs[ranked], value[ranked], low[ranked], high[ranked], color=color)
     if n:
         ax.annotate(
             n,
@@ -128,6 +147,42 @@ def _ci_line(
             va="center",
         )
     return True
+
+
+def _cap_to_ranked(ax: Axes, lines: Sequence[tuple[pd.Series, pd.DataFrame, str, float]]) -> None:
+    """Keep a recovered-fraction panel's y axis on its ranked points and their intervals (``lines``: the
+    (x, frame, column, scale) of each line drawn); an unranked point outside is written at the edge."""
+    bounds, points = [0.0], []
+    for x, df, col, scale in lines:
+        value, low, high = common._ci_arrays(df, col, scale)
+        ranked = _ranked(df, col)
+        bounds += [
+            float(v) for v in np.concatenate([value[ranked], low[ranked], high[ranked]]) if np.isfinite(v)
+        ]
+        points += [(float(px), float(v)) for px, v, r in zip(x, value, ranked, strict=True) if not r]
+    if len(bounds) == 1:
+        bounds.append(100.0)
+    span = max(bounds) - min(bounds)
+    bottom, top = min(bounds) - 0.1 * span, max(bounds) + 0.15 * span
+    outside: dict[tuple[float, bool], list[float]] = {}
+    for px, v in points:
+        if np.isfinite(v) and not bottom <= v <= top:
+            outside.setdefault((px, v > top), []).append(v)
+    if not outside:
+        return
+    ax.set_ylim(bottom, top)
+    for (px, above), values in sorted(outside.items()):
+        edge, arrow, dy = (top, "↑", -4) if above else (bottom, "↓", 4)
+        ax.annotate(
+            f"{arrow} " + ", ".join(f"{v:.0f}" for v in sorted(values)),
+            (px, edge),
+            xytext=(0, dy),
+            textcoords="offset points",
+            ha="center",
+            va="top" if above else "bottom",
+            fontsize=6,
+            rotation=90,
+        )
 
 
 def _log_x_axes(
@@ -175,16 +230,17 @@ def _fig7_lambda(
             axes[1], f"(d) λ ablation: recovered fraction\n{title}", f"fewer than two λ values of {method}"
         )
         return
-    recovered = False
+    recovered = []
     for key in ["retain", "test", *keys]:
         if key in lam.columns:
             _ci_line(axes[0], lam["lambda"], lam, key, styles[key])
-        if f"{key}_recovered" in lam.columns:
-            recovered |= _ci_line(axes[1], lam["lambda"], lam, f"{key}_recovered", styles[key], 100.0)
+        line = (lam["lambda"], lam, f"{key}_recovered", 100.0)
+        if line[2] in lam.columns and _ci_line(axes[1], *line[:3], styles[key], 100.0):
+            recovered.append(line)
     _log_x_axes(
         axes[0],
         "Regularisation weight λ (log scale)",
-        "Score after unlearning /\nmax forget score after attack (%)",
+        "Score after unlearning /\nforget score after the attack (%)",
         f"(a) λ ablation\n{title}",
     )
     if not recovered:
@@ -197,55 +253,7 @@ def _fig7_lambda(
         f"(d) λ ablation: recovered fraction\n{title}",
         None,
     )
-
-
-#: line colours of the sweep's epoch counts, light (few epochs) to dark, per attack kind
-_SWEEP_COLORS = {
-    "harmful": ["#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704", "#4d1a02"],
-    "benign": ["#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b", "#041a3d"],
-}
-
-
-def _sweep_styles(rows: pd.DataFrame, fraction: float) -> dict[tuple[str, int], tuple[str, str, str, str]]:
-    """One style per (kind, epoch count) of the sweep: colour darker with more epochs."""
-    styles = {}
-    for kind, marker, ls in (("harmful", "^", "--"), ("benign", "D", ":")):
-        counts = sorted({int(e) for e in rows.loc[rows["kind"] == kind, "epochs"]})
-        for i, epochs in enumerate(counts):
-            what = f"Harmful attack, p = {fraction:g}" if kind == "harmful" else "Benign attack"
-            unit = "epoch" if epochs == 1 else "epochs"
-            color = _SWEEP_COLORS[kind][min(i, len(_SWEEP_COLORS[kind]) - 1)]
-            styles[(kind, epochs)] = (f"{what}, {epochs} {unit}", color, marker, ls)
-    return styles
-
-
-def _fig7_sweep(
-    axes: Sequence[Axes], rows: pd.DataFrame, titles: Sequence[str], grid: AttackGrid, fraction: float
-) -> None:
-    """(b, c) max forget score during the attack vs its learning rate; (e, f) recovered fraction; one line per
-    attack kind and epoch count of the calibration sweep, the configured learning rates marked."""
-    if rows.empty:
-        for ax, title in zip(axes, titles, strict=True):
-            common.skip_panel(ax, title, "no attack calibration results (analysis.attack_calibration)")
-        return
-    styles = _sweep_styles(rows, fraction)
-    ylabels = ("Max forget score during the attack (%)", "Recovered (% of start − unlearned)")
-    for ax, col, scale, ylabel, title, ylim in zip(
-        axes, ("attack", "attack_recovered"), (1.0, 100.0), ylabels, titles, ((0, 105), None), strict=True
-    ):
-        drawn = [
-            _ci_line(ax, sel["lr"], sel.sort_values("lr"), col, styles[key], scale)
-            for key, sel in ((k, rows[(rows["kind"] == k[0]) & (rows["epochs"] == k[1])]) for k in styles)
-        ]
-        if not any(drawn):
-            common.skip_panel(ax, title, common.NO_ITEMS)
-            continue
-        for kind, color in (("harmful", "0.45"), ("benign", "#6baed6")):
-            for lr in grid.lrs[kind]:
-                ax.axvline(
-                    lr, color=color, ls=(0, (1, 2)), lw=1, zorder=0, label=f"configured {kind} learning rates"
-                )
-        _log_x_axes(ax, "Attack learning rate η (log scale)", ylabel, title, ylim)
+    _cap_to_ranked(axes[1], recovered)
 
 
 def _mcqa_pairs(base: pd.DataFrame) -> list[tuple[str, str]]:
@@ -263,20 +271,24 @@ def fig7_ablation(
     grid: AttackGrid,
     lambda_variants: Sequence[str] | None = None,
     ablation_method: str = "SSIUU",
-    calibration_methods: Sequence[str] = ("GA", "GD"),
     calibration_fraction: float = 0.1,
+    calibration_tolerance: float | None = None,
     labels: Mapping[str, str] | None = None,
     stats: CellStats,
     stem: str = "fig7_ablation",
 ) -> list[Path]:
     """Fig. 7: (a) λ ablation of SSIUU — retain and test scores after unlearning and the harmful attacks' score
-    (configured learning rates) vs λ; (b, c) the attack calibration sweep (:mod:`ssiuu.report.calibration`):
-    the attack score per attack learning rate and epoch count, one panel per method in
-    ``calibration_methods``; (d–f) the same for the recovered fraction. Every point carries its 95 % interval
-    (items pooled over seeds and runs), none where it rests on one value; n is written at each line's end.
-    Two rows per MCQA-style (benchmark, model)."""
+    (configured learning rates) vs λ; (d) its recovered fraction (§ hollow, module doc). (b, c, e, f) The attack
+    calibration (:mod:`ssiuu.report.calibration`), damage beside recovery per attack learning rate and epoch
+    count: the attacked starting model's change of FS on the evaluation items (b) and of its retain/test score
+    (e), the separation of the known hider from the known eraser (c) and the hider's recovered share (f);
+    settings outside ``calibration_tolerance`` (``analysis.attack_calibration.damage_tolerance``; None: the
+    schema's default) hollow, the chosen one starred. Every point carries its interval at the level of
+    ``stats`` (items after unlearning; seeds, draws and items after an attack), none where it rests on one
+    value or does not rank; n is written at each line's end. Two rows per MCQA-style (benchmark, model)."""
+    tolerance = default_tolerance() if calibration_tolerance is None else calibration_tolerance
     pairs = _mcqa_pairs(collect_base(results))
-    n_cols = 1 + len(calibration_methods)
+    n_cols = 3
     fig = common._new_figure(4.8 * n_cols + 0.4, 7.4 * len(pairs) + 1.2)
     axes = fig.subplots(2 * len(pairs), n_cols, squeeze=False)
     lam_options = {
@@ -291,20 +303,18 @@ def fig7_ablation(
         where = common._where(labels, bench, model, " · ")
         lam = _lambda_rows(results, bench, model, **lam_options)
         _fig7_lambda([top[0], bottom[0]], lam, grid.harmful_keys, _fig7_styles(grid), where, ablation_method)
-        for j, method in enumerate(calibration_methods):
-            rows = calibration_rows(results, bench, model, method, stats=stats)
-            name = common._label(labels, method)
-            titles = [
-                f"({chr(98 + j)}) Attack learning rate — {name}\n{where}",
-                f"({chr(101 + j)}) Recovered fraction — {name}\n{where}",
-            ]
-            _fig7_sweep([top[1 + j], bottom[1 + j]], rows, titles, grid, calibration_fraction)
+        rows = calibration_choice_rows(results, bench, model, stats=stats, tolerance=tolerance)
+        panels = [top[1], top[2], bottom[1], bottom[2]]
+        fig7_calibration(panels, rows, where, grid, calibration_fraction, tolerance)
         for ax in (*top, *bottom):
             common._collect_legend(legend, ax)
     common._figure_legend(
         fig,
         legend,
-        common._ci_note(stats.confidence) + " n at each line's end: items × seeds or × runs per point.",
+        common._ci_note(stats.confidence)
+        + " n at each line's end: items after unlearning, (seed, draw, item) observations after an attack."
+        + "\nHollow in (d): a recovered fraction whose denominator's interval is not above 0 (§, not ranked, no"
+        + " interval); in (b, c, e, f): a setting outside the damage tolerance.",
     )
-    fig.suptitle("Fig. 7 — Regularisation weight and attack learning rates", fontweight="bold")
+    fig.suptitle("Fig. 7 — Regularisation weight and the attack's calibration", fontweight="bold")
     return common.save_figure(fig, out_dir, stem)
