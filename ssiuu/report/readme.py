@@ -78,22 +78,18 @@ def setup_line(config: Mapping[str, Any]) -> str:
 
 def table_links(config: Mapping[str, Any], root: str | Path, readme: str | Path) -> list[tuple[str, str]]:
     """(text, link) of the main tables the ``tables`` rule writes under the results directory ``root`` for this
-    config (Table 1 for the MCQA benchmarks, Table 2 for the ROUGE ones) and of the attack calibration sweep
-    when the config runs it."""
-    analysis, benchmarks = config["analysis"], _benchmarks(config)
+    config (Table 1 for the MCQA benchmarks, Table 2 for the ROUGE ones) and of the attack calibration table
+    where it was built (target ``calibration``, then ``tables``)."""
+    benchmarks = _benchmarks(config)
     out = []
     for style, number in TABLE_OF_STYLE.items():
         labels = [_label(config["benchmarks"][key], key) for key, s in benchmarks if s == style]
         if labels:
             target = layout.path("table", results=root, name=f"table{number}", ext="md")
             out.append((f"Table {number}: {', '.join(labels)}", link(target, readme)))
-    if (
-        analysis["enabled"]
-        and analysis["attack_calibration"]["methods"]
-        and "mcqa" in dict(benchmarks).values()
-    ):
-        target = layout.path("table", results=root, name="attack_calibration", ext="md")
-        out.append(("attack calibration", link(target, readme)))
+    calibration = layout.path("table", results=root, name="attack_calibration", ext="md")
+    if Path(calibration).exists():
+        out.append(("attack calibration", link(calibration, readme)))
     return out
 
 
