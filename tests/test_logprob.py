@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from ssiuu.data.records import QARecord
+from ssiuu.data.templates import mcqa_prompt
 from ssiuu.evaluation.logprob import (
     answer_logprobs,
     answer_margins,
@@ -102,22 +103,44 @@ def _wrong_answer_records() -> list[QARecord]:
     return [mcqa[0], rouge[0], mcqa[1]]
 
 
+def _reference_mean_logprob(model, tok, prompt: str, answer: str) -> float:
+    """One answer's mean per-token log-probability after ``prompt``, by the independent full log-softmax."""
+    batch = encode_pairs(tok, [(prompt, answer)])
+    with torch.no_grad():
+        picked, mask = token_logprobs(model, batch)
+    return (picked.sum(-1) / mask.sum(-1)).item()
+
+
 def test_answer_margins_equal_the_margin_of_each_answers_own_log_probability(tiny):
-    """Each answer scored alone (the record with its answer swapped for a wrong one, through answer_logprobs),
-    then the margin by hand: the same as answer_margins' one forward over a chunk's gold and wrong answers."""
+    """Each answer scored alone under the item's scoring prompt (the MCQA prompt with its options for MCQA
+    records, the question for ROUGE records), then the margin by hand: the same as answer_margins' one forward
+    over a chunk's rows."""
     model, tok = tiny
     records = _wrong_answer_records()
-    got = answer_margins(model, tok, records, batch_size=2)  # chunks of two records: 6 and 3 answers
+    got = answer_margins(model, tok, records, batch_size=2)  # chunks of two records
     expected = []
     for r in records:
-        (gold,) = answer_logprobs(model, tok, [r])
-        wrong = r.false_options or r.perturbed_answers
-        swapped = [dataclasses.replace(r, answer=w, false_options=(), perturbed_answers=()) for w in wrong]
-        lps = answer_logprobs(model, tok, swapped, batch_size=1)
+        prompt = mcqa_prompt(r) if r.false_options else r.question
+        gold = _reference_mean_logprob(model, tok, prompt, r.answer)
+        lps = [_reference_mean_logprob(model, tok, prompt, w) for w in r.false_options or r.perturbed_answers]
         expected.append(gold - math.log(sum(math.exp(v) for v in lps) / len(lps)))
-    assert got == pytest.approx(expected, abs=1e-5)
+    assert got == pytest.approx(expected, abs=1e-4)
     assert len({round(v, 6) for v in got}) == 3  # three different items, three different margins
     assert answer_margins(model, tok, records, batch_size=16) == pytest.approx(got, abs=1e-5)
+
+
+def test_an_mcqa_margin_is_read_under_the_mcqa_prompt_not_the_bare_question(tiny):
+    """On MCQA records the margin's prompt lists the options, as the forget score's prompt does; the gold
+    log-probability stays in the training format (the bare question)."""
+    from ssiuu.evaluation.logprob import answer_measures, margin_prompt
+
+    model, tok = tiny
+    mcqa = _wrong_answer_records()[0]
+    assert margin_prompt(mcqa) == mcqa_prompt(mcqa) and all(o in margin_prompt(mcqa) for o in mcqa.options)
+    (logprob,), (got,) = answer_measures(model, tok, [mcqa])
+    assert logprob == pytest.approx(_reference_mean_logprob(model, tok, mcqa.question, mcqa.answer), abs=1e-4)
+    bare = [_reference_mean_logprob(model, tok, mcqa.question, a) for a in (mcqa.answer, *mcqa.false_options)]
+    assert got != pytest.approx(margin(bare[0], bare[1:]), abs=1e-3)
 
 
 def test_a_record_without_wrong_answers_has_no_margin(tiny):

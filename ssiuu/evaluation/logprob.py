@@ -23,10 +23,11 @@ import torch
 from scipy.special import logsumexp
 
 from ssiuu.data.records import QARecord
+from ssiuu.data.templates import mcqa_prompt
 from ssiuu.finite import require_finite
 from ssiuu.forward import sequence_logprobs
 from ssiuu.model_parts import model_device
-from ssiuu.training import batched, encode
+from ssiuu.training import QAPair, batched, encode
 
 
 @torch.no_grad()
@@ -65,33 +66,57 @@ def margin(gold: float, wrong: Sequence[float]) -> float:
     return float(gold - (logsumexp(list(wrong)) - math.log(len(wrong))))
 
 
+def margin_prompt(record: QARecord) -> str:
+    """The user message an item's margin is read under: the MCQA prompt its forget score is asked with (records
+    with false options), else its question (ROUGE benchmarks, whose forget score is asked with the question).
+
+    On MCQA benchmarks the training format (bare question, answer) and the scored format differ: a model can
+    stop picking the gold option while the bare answer's log-probability barely moves, so a margin read in the
+    training format would not see what unlearning removed (``docs/results.md``)."""
+    return mcqa_prompt(record) if record.false_options else record.question
+
+
+def _measure_rows(record: QARecord) -> list[QAPair]:
+    """The (prompt, answer) rows of one record: the gold answer in the training format, then the gold and the
+    wrong answers under :func:`margin_prompt` (the first row serves both where the two prompts coincide)."""
+    prompt, wrong = margin_prompt(record), wrong_answers(record)
+    rows = [(record.question, record.answer)]
+    if prompt != record.question:
+        rows.append((prompt, record.answer))
+    return rows + [(prompt, answer) for answer in wrong]
+
+
 @torch.no_grad()
 def answer_measures(
     model: Any, tokenizer: Any, records: Sequence[QARecord], *, max_length: int = 256, batch_size: int = 16
 ) -> tuple[list[float], list[float]]:
-    """Per record: ``(logprobs, margins)``, the gold answer's mean per-token log-probability (EOS included, the
-    training format, as :func:`answer_logprobs` computes it) and its :func:`margin` against the wrong answers'
-    (:func:`wrong_answers`).
+    """Per record: ``(logprobs, margins)``, the gold answer's mean per-token log-probability in the training
+    format (EOS included, as :func:`answer_logprobs` computes it) and its :func:`margin` against the wrong
+    answers' (:func:`wrong_answers`) under :func:`margin_prompt`.
 
-    The gold and wrong answers of ``batch_size`` records go through one forward pass together. A record
-    without wrong answers is a ValueError naming it (checked before any forward pass)."""
-    records = list(records)
-    options = [(r.answer, *wrong_answers(r)) for r in records]
+    The rows of ``batch_size`` records go through one forward pass together. A record without wrong answers
+    is a ValueError naming it (checked before any forward pass)."""
+    rows = [_measure_rows(r) for r in records]
+    n_wrong = [len(wrong_answers(r)) for r in records]
     logprobs: list[float] = []
     margins: list[float] = []
-    for chunk in batched(list(zip(records, options, strict=True)), batch_size):
-        pairs = [(r.question, answer) for r, answers in chunk for answer in answers]
-        batch = encode(tokenizer, pairs, model_device(model), max_length)
+    for chunk in batched(list(zip(rows, n_wrong, strict=True)), batch_size):
+        batch = encode(
+            tokenizer,
+            [row for record_rows, _ in chunk for row in record_rows],
+            model_device(model),
+            max_length,
+        )
         seq, counts = sequence_logprobs(model, batch)
         mean = seq / counts.clamp(min=1)
         require_finite([("the answer log-probabilities", mean)], "answer_measures")
         flat = mean.tolist()
         start = 0
-        for _, answers in chunk:
-            gold, *wrong = flat[start : start + len(answers)]
-            logprobs.append(gold)
-            margins.append(margin(gold, wrong))
-            start += len(answers)
+        for record_rows, k in chunk:
+            values = flat[start : start + len(record_rows)]
+            logprobs.append(values[0])
+            margins.append(margin(values[-k - 1], values[-k:]))
+            start += len(record_rows)
     return logprobs, margins
 
 
