@@ -211,22 +211,22 @@ COMMANDS: dict[str, Command] = {
         (BENCHMARK, MODEL, SPLIT, OUT, Arg("states", nargs="+", help="NAME=model_dir pairs")),
     ),
     "tables": Command(
-        "ssiuu.report:make_tables",
+        "ssiuu.report.tables.build:make_tables",
         "Tables 1-2 (CSV, Markdown, LaTeX) from result files.",
         (RESULTS, Arg("out_dir", help="directory to write")),
     ),
     "figures": Command(
-        "ssiuu.report:make_figures",
+        "ssiuu.report.figures.build:make_figures",
         "Figures 2-7 (PNG, PDF) from result files.",
         (RESULTS, Arg("out_dir", help="directory to write")),
     ),
     "claims": Command(
-        "ssiuu.report:make_claims",
+        "ssiuu.report.claims.build:make_claims",
         "The paper's three claims stated from result files (Markdown + JSON).",
         (RESULTS, Arg("out", help="claims.md to write (claims.json beside it)")),
     ),
     "readme": Command(
-        "ssiuu.report.readme:update_readme",
+        "ssiuu.report.claims.readme:update_readme",
         "README.md's results block from result files and the run's claims.md (no README: nothing to do).",
         (RESULTS, Arg("claims_md", help="the run's claims.md"), Arg("readme", help="the README to refresh")),
     ),

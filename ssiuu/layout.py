@@ -3,7 +3,8 @@
 One template per kind of file. The Snakemake rules take their input and output patterns from
 :func:`pattern` (the wildcards left as ``{name}``), the report parses the paths Snakemake hands it with
 :func:`parse`, and the method-variant grammar of the ablations (``SSIUU-lambda0.0001``) is
-:func:`variant_name` / :func:`method_variant`. ``{results}`` is the config's ``results_dir`` (what a run
+:func:`variant_name` / :func:`method_variant`, and the model-state grammar of the analyses
+(``GD-seed0-attacked``) is :func:`state_name` / :func:`parse_state`. ``{results}`` is the config's ``results_dir`` (what a run
 publishes) and ``{work}`` its ``work_dir`` (models, checkpoints and logs, which regeneration never needs).
 """
 
@@ -52,7 +53,7 @@ WILDCARDS: dict[str, str] = {
     "run": r"\d+",
     "p": r"[0-9.]+",
     "lr": r"[0-9.e+-]+",
-    "state": r"[A-Za-z0-9_.+-]+",
+    "state": r"base|[A-Za-z0-9_.+-]+-seed\d+(?:-attacked)?",
     "name": r"[A-Za-z0-9_]+",
     "ext": r"[a-z]+",
 }
@@ -146,3 +147,31 @@ def method_variant(name: str) -> tuple[str, dict[str, Any]]:
     if not key or not value:
         raise ValueError(f"method variant {name!r} must look like NAME-<key><number>, e.g. SSIUU-lambda0.01")
     return base, {key: json.loads(value) if value[0] != "." else float(value)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# model states of the analyses: base, <method>-seed<s> (unlearned), <method>-seed<s>-attacked
+# ---------------------------------------------------------------------------------------------------
+BASE_STATE = "base"
+ATTACKED = "-attacked"
+#: ``<method>[-seed<s>][-attacked]``; the analysis CSVs label states without the seed, and the distributions
+#: CSV spells the attacked one ``<method>+attack`` (read as attacked too)
+_STATE = re.compile(
+    r"^(?P<method>.+?)(?:-seed(?P<seed>\d+))?(?P<attacked>-attacked|\+attack(?:ed)?|_attacked)?$"
+)
+
+
+def state_name(method: str, seed: int | str, *, attacked: bool = False) -> str:
+    """``state_name("GD", 0, attacked=True)`` → ``GD-seed0-attacked``: a checkpoint, unlearned or after the
+    harmful attack (the ``state`` wildcard; ``base`` is :data:`BASE_STATE`)."""
+    return f"{method}-seed{seed}{ATTACKED if attacked else ''}"
+
+
+def parse_state(state: str) -> tuple[str, int | None, bool]:
+    """``GD-seed0-attacked`` → (``GD``, 0, True); ``GD`` → (``GD``, None, False); ``base`` → (``base``, None,
+    False); ``NPO+attack`` (the distributions CSV) → (``NPO``, None, True). ValueError when it does not parse."""
+    match = _STATE.match(str(state).strip())
+    if match is None:
+        raise ValueError(f"cannot parse the model state label {state!r}")
+    seed = match.group("seed")
+    return match.group("method"), int(seed) if seed else None, bool(match.group("attacked"))

@@ -1,4 +1,4 @@
-"""The attack calibration's rule (ssiuu/report/calibration.py): an attack that recovers, not one
+"""The attack calibration's rule (ssiuu/report/calibration.py) and its table (ssiuu/report/tables/calibration.py): an attack that recovers, not one
 that damages. A setting passes where the attacked starting model stays within the damage tolerance; among those,
 the one that best separates the known hider from the known eraser is chosen."""
 
@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from result_files import FAST_STATS, result_files
+from result_files import FAST_STATS, report_options, result_files
 
 from ssiuu.report.calibration import (
-    choice_notes,
     choose_attack_setting,
     damage_items,
     default_tolerance,
     setting_rows,
     within_tolerance,
 )
+from ssiuu.report.tables.calibration import choice_notes
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 
@@ -203,17 +203,10 @@ def test_damage_items_pair_step_zero_with_the_end_and_are_empty_for_draws_withou
 def test_the_calibration_table_builds_from_the_synthetic_calibration_files(tmp_path: Path) -> None:
     """attack_calibration.{csv,md,tex}: one row per benchmark, model, attack, learning rate and epoch count of
     the swept starting model, the rule's columns, ★ on the choice, the tolerance in the notes."""
-    from ssiuu.report import AttackGrid, build_tables
+    from ssiuu.report.tables.build import build_tables
 
-    grid = AttackGrid([1e-5, 1e-6], [1e-5, 1e-7])
     paths = build_tables(
-        result_files(FIX),
-        tmp_path,
-        None,
-        methods=["GA", "GD", "SSIUU"],
-        grid=grid,
-        stats=FAST_STATS,
-        calibration_tolerance=0.05,
+        result_files(FIX), tmp_path, report_options(stats=FAST_STATS, calibration_tolerance=0.05)
     )
     assert {f"attack_calibration.{e}" for e in ("csv", "md", "tex")} <= set(paths)
     csv = pd.read_csv(tmp_path / "attack_calibration.csv")
@@ -233,11 +226,11 @@ def test_the_calibration_table_builds_from_the_synthetic_calibration_files(tmp_p
 
 def test_the_tolerance_comes_from_the_config() -> None:
     from ssiuu.config import load_config
-    from ssiuu.report import options_from_config
+    from ssiuu.report.options import options_from_config
 
     config = load_config(Path(__file__).parents[1] / "config.yaml")
     tolerance = config["analysis"]["attack_calibration"]["damage_tolerance"]
-    assert options_from_config(config)["calibration_tolerance"] == tolerance
+    assert options_from_config(config).calibration_tolerance == tolerance
     assert 0 < default_tolerance() < 1
 
 
@@ -248,7 +241,8 @@ def test_a_sweep_without_the_starting_model_or_its_damage_fields_chooses_nothing
     give the table (the tables rule expects it wherever the controls were swept), with no choice and the reason."""
     import shutil
 
-    from ssiuu.report.calibration_table import write_calibration_table
+    from ssiuu.report.tables.calibration import write_calibration_table
+    from ssiuu.report.tables.data import TableData
 
     root = tmp_path / "results"
     shutil.copytree(FIX, root)
@@ -256,7 +250,8 @@ def test_a_sweep_without_the_starting_model_or_its_damage_fields_chooses_nothing
     for path in (root / "synth_rouge/tiny").rglob("calibration/*.json"):
         draw = json.loads(path.read_text())
         path.write_text(json.dumps({k: v for k, v in draw.items() if k != "retain_ids"}))
-    assert write_calibration_table(result_files(root), tmp_path, stats=FAST_STATS, tolerance=0.1)
+    data = TableData(result_files(root), report_options(stats=FAST_STATS))
+    assert write_calibration_table(data, tmp_path, tolerance=0.1)
     csv = pd.read_csv(tmp_path / "attack_calibration.csv")
     assert not csv["chosen"].any() and not csv["passes"].any()
     md = (tmp_path / "attack_calibration.md").read_text()

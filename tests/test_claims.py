@@ -1,4 +1,4 @@
-"""The paper's three claims (ssiuu/report/claims.py) stated from synthetic results whose answer is known."""
+"""The paper's three claims (ssiuu/report/claims/) stated from synthetic results whose answer is known."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from result_files import result_files
+from result_files import report_options, result_files
 
-from ssiuu.report import claims as C
+from ssiuu.report.claims import CLAIMS
+from ssiuu.report.claims.attack import Comparison, claim_lowest_attack, family, lowest_verdict
+from ssiuu.report.claims.build import write_claims
+from ssiuu.report.claims.hiding import claim_hiding
+from ssiuu.report.claims.stability import claim_stability
+from ssiuu.report.claims.verdicts import INCONCLUSIVE, INSTRUMENT, NOT_SUPPORTED, SUPPORTED, combine
 from ssiuu.report.comparisons import RowDifference
 from ssiuu.report.inference import Estimate, Units
 from ssiuu.report.results import AttackGrid, ResultError
@@ -46,7 +51,7 @@ def write_heatmap(root: Path, plus: np.ndarray, minus: np.ndarray, method: str =
 
 @pytest.mark.parametrize(
     "minus_offset,verdict",
-    [(0.05, C.SUPPORTED), (-0.05, C.NOT_SUPPORTED), (0.0, C.INCONCLUSIVE)],
+    [(0.05, SUPPORTED), (-0.05, NOT_SUPPORTED), (0.0, INCONCLUSIVE)],
 )
 def test_gd_hides_verdict_follows_the_paired_interval(
     tmp_path: Path, minus_offset: float, verdict: str
@@ -54,30 +59,30 @@ def test_gd_hides_verdict_follows_the_paired_interval(
     rng = np.random.default_rng(1)
     plus = 0.1 + 0.01 * rng.random(40)
     minus = plus + minus_offset + np.where(np.arange(40) % 2 == 0, 0.02, -0.02)  # zero-mean spread per cell
-    claim = C.claim_hiding(result_files(write_heatmap(tmp_path, plus, minus)), top_k=100, **OPTS)
+    claim = claim_hiding(result_files(write_heatmap(tmp_path, plus, minus)), top_k=100, **OPTS)
     (finding,) = claim.findings
     assert claim.verdict == finding.verdict == verdict
     iv = finding.data["difference"]
     assert iv["value"] == pytest.approx(minus_offset, abs=1e-9) and iv["n"] == 40
-    assert (iv["low"] > 0) == (verdict == C.SUPPORTED) and (iv["high"] < 0) == (verdict == C.NOT_SUPPORTED)
+    assert (iv["low"] > 0) == (verdict == SUPPORTED) and (iv["high"] < 0) == (verdict == NOT_SUPPORTED)
 
 
 def test_gd_hides_without_influence_results_is_inconclusive(tmp_path: Path) -> None:
-    claim = C.claim_hiding(
+    claim = claim_hiding(
         result_files(write_heatmap(tmp_path, np.ones(10), np.ones(10), method="NPO")), top_k=100, **OPTS
     )
-    assert claim.verdict == C.INCONCLUSIVE and "GD not in the influence results" in claim.findings[0].text
+    assert claim.verdict == INCONCLUSIVE and "GD not in the influence results" in claim.findings[0].text
     assert (
-        C.claim_hiding(result_files(tmp_path / "nothing"), top_k=100, **OPTS)
+        claim_hiding(result_files(tmp_path / "nothing"), top_k=100, **OPTS)
         .findings[0]
         .text.startswith("no data")
     )
 
 
 def test_gd_hides_on_the_synthetic_fixture_quotes_fig3c() -> None:
-    claim = C.claim_hiding(result_files(FIX), top_k=100, **OPTS)
+    claim = claim_hiding(result_files(FIX), top_k=100, **OPTS)
     (finding,) = claim.findings
-    assert finding.where == "synth_mcqa/tiny" and claim.verdict == C.SUPPORTED  # GD: D− scale 4, D+ scale 1
+    assert finding.where == "synth_mcqa/tiny" and claim.verdict == SUPPORTED  # GD: D− scale 4, D+ scale 1
     assert finding.data["top_k_sum_minus"] > finding.data["top_k_sum_plus"] > 0
 
 
@@ -86,18 +91,18 @@ CLAIM2 = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e
 HOLM_STATS = CellStats(0.95, 1999)  # enough resamples for a bootstrap p below α / m
 
 
-def comparison(value: float, p_holm: float, baseline: str = "GD") -> C.Comparison:
+def comparison(value: float, p_holm: float, baseline: str = "GD") -> Comparison:
     est = Estimate(value, value - 0.1, value + 0.1, 40, Units(1, 2, 20), 0.05, p_holm)
-    return C.Comparison(baseline, "harmful p=0.1", "FS", est, p_holm, 0.14, 30.0)
+    return Comparison(baseline, "harmful p=0.1", "FS", est, p_holm, 0.14, 30.0)
 
 
 def test_lowest_verdict_follows_the_holm_adjusted_family() -> None:
-    assert C.lowest_verdict([comparison(-0.3, 0.01), comparison(-0.2, 0.02, "NPO")], 0.05)[0] == C.SUPPORTED
-    verdict, decider = C.lowest_verdict([comparison(-0.3, 0.01), comparison(0.2, 0.03, "NPO")], 0.05)
-    assert verdict == C.NOT_SUPPORTED and decider.baseline == "NPO"  # a baseline significantly lower
-    verdict, decider = C.lowest_verdict([comparison(-0.3, 0.01), comparison(-0.1, 0.2, "NPO")], 0.05)
-    assert verdict == C.INCONCLUSIVE and decider.baseline == "NPO"  # the weakest comparison decides
-    assert C.lowest_verdict([], 0.05)[0] == C.INCONCLUSIVE
+    assert lowest_verdict([comparison(-0.3, 0.01), comparison(-0.2, 0.02, "NPO")], 0.05)[0] == SUPPORTED
+    verdict, decider = lowest_verdict([comparison(-0.3, 0.01), comparison(0.2, 0.03, "NPO")], 0.05)
+    assert verdict == NOT_SUPPORTED and decider.baseline == "NPO"  # a baseline significantly lower
+    verdict, decider = lowest_verdict([comparison(-0.3, 0.01), comparison(-0.1, 0.2, "NPO")], 0.05)
+    assert verdict == INCONCLUSIVE and decider.baseline == "NPO"  # the weakest comparison decides
+    assert lowest_verdict([], 0.05)[0] == INCONCLUSIVE
 
 
 def test_the_family_is_holm_adjusted_together() -> None:
@@ -105,7 +110,7 @@ def test_the_family_is_holm_adjusted_together() -> None:
 
     est = [Estimate(-0.2, -0.3, -0.1, 40, Units(1, 2, 20), 0.05, p) for p in (0.01, 0.02, 0.04)]
     diffs = [("GA", "harmful_p0.1", RowDifference("SSIUU", "GA", est[0], est[1], est[2], True))]
-    found = C.family(diffs, 0.05)
+    found = family(diffs, 0.05)
     assert [c.measure for c in found] == ["FS", "share"]
     assert [c.p_holm for c in found] == pytest.approx(list(multipletests([0.01, 0.02], method="holm")[1]))
     assert all(c.mdd > 0 for c in found)
@@ -114,10 +119,10 @@ def test_the_family_is_holm_adjusted_together() -> None:
 def test_lowest_attack_on_the_synthetic_fixture_excludes_the_dagger_row() -> None:
     """Synthetic levels: SSIUU's FS and share far below GA's; GD's seed 1 did not converge (†): GD is no
     baseline; the known hider's share ≈ 1 separates it from 0 (MCQA) and from the eraser (ROUGE)."""
-    claim = C.claim_lowest_attack(result_files(FIX), stats=HOLM_STATS, **CLAIM2)
+    claim = claim_lowest_attack(result_files(FIX), stats=HOLM_STATS, **CLAIM2)
     assert [f.where for f in claim.findings] == ["synth_mcqa/tiny", "synth_rouge/tiny"]
     mcqa, rouge = claim.findings
-    assert mcqa.verdict == rouge.verdict == claim.verdict == C.SUPPORTED
+    assert mcqa.verdict == rouge.verdict == claim.verdict == SUPPORTED
     assert mcqa.data["excluded"] == ["GD †"] and {c["baseline"] for c in mcqa.data["comparisons"]} == {"GA"}
     assert {c["baseline"] for c in rouge.data["comparisons"]} == {"GA", "GD"}
     assert mcqa.data["instrument_separated"] and "smallest detectable" in mcqa.text
@@ -128,9 +133,9 @@ def test_without_a_known_hider_the_instrument_cannot_decide(tmp_path: Path) -> N
     shutil.copytree(FIX, root)
     for bench in ("synth_mcqa", "synth_rouge"):
         shutil.rmtree(root / bench / "tiny" / "Hider")
-    claim = C.claim_lowest_attack(result_files(root), stats=HOLM_STATS, **CLAIM2)
-    assert claim.verdict == C.INSTRUMENT and all(f.verdict == C.INSTRUMENT for f in claim.findings)
-    assert all(f.data["verdict_without_instrument_check"] == C.SUPPORTED for f in claim.findings)
+    claim = claim_lowest_attack(result_files(root), stats=HOLM_STATS, **CLAIM2)
+    assert claim.verdict == INSTRUMENT and all(f.verdict == INSTRUMENT for f in claim.findings)
+    assert all(f.data["verdict_without_instrument_check"] == SUPPORTED for f in claim.findings)
 
 
 # --------------------------------------------------------------------------------------------- claim 3
@@ -167,8 +172,8 @@ def write_correlation(root: Path, rho: dict[str, float], n: int, modules: dict |
 
 def test_stability_reports_rho_per_module_without_an_interval(tmp_path: Path) -> None:
     root = write_correlation(tmp_path, {"GD": 0.90, "SSIUU": 0.99}, 5000, {"q": {"GD": 0.95, "SSIUU": 0.9}})
-    (finding,) = C.claim_stability(result_files(root)).findings
-    assert finding.verdict == C.INCONCLUSIVE  # nothing that varies between repetitions is saved
+    (finding,) = claim_stability(result_files(root)).findings
+    assert finding.verdict == INCONCLUSIVE  # nothing that varies between repetitions is saved
     assert "all: SSIUU 0.990, highest other GD 0.900" in finding.text and "q: SSIUU 0.900" in finding.text
     assert (
         "no interval" in finding.text
@@ -180,11 +185,9 @@ def test_stability_reports_rho_per_module_without_an_interval(tmp_path: Path) ->
 
 def test_stability_without_ssiuu_or_analysis_is_missing(tmp_path: Path) -> None:
     root = write_correlation(tmp_path / "other", {"GD": 0.9, "NPO": 0.8}, 100)
-    assert C.claim_stability(result_files(root)).findings[0].text.startswith("no data (ρ for SSIUU")
+    assert claim_stability(result_files(root)).findings[0].text.startswith("no data (ρ for SSIUU")
     assert (
-        C.claim_stability(result_files(tmp_path / "none"))
-        .findings[0]
-        .text.startswith("no data (no analysis/")
+        claim_stability(result_files(tmp_path / "none")).findings[0].text.startswith("no data (no analysis/")
     )
 
 
@@ -197,28 +200,27 @@ def test_a_correlation_file_in_another_schema_is_an_error(tmp_path: Path) -> Non
         match=r"correlation.csv: missing column 'pre', 'module', 'n_values', "
         r"'pearson_r' .*; rerun the distributions rule",
     ):
-        C.claim_stability(result_files(tmp_path))
+        claim_stability(result_files(tmp_path))
 
 
 # --------------------------------------------------------------------------------------------- all
 def test_write_claims_on_the_synthetic_fixture(tmp_path: Path) -> None:
-    opts = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7]), "top_k": 100}
-    md, js = C.write_claims(result_files(FIX), tmp_path / "claims.md", **opts, **OPTS)
+    """claims.md states every claim of the registry, in its order, through the rule's path (write_claims)."""
+    opts = report_options(stats=OPTS["stats"], top_k=100)
+    md, js = write_claims(result_files(FIX), tmp_path / "claims.md", opts)
     text = md.read_text()
     numbered = [line for line in text.splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
     assert len(numbered) == 3 and all(" — *" in line for line in numbered)
     found = json.loads(js.read_text())["claims"]
-    assert [c["number"] for c in found] == [1, 2, 3]
-    assert all(c["verdict"] in (C.SUPPORTED, C.NOT_SUPPORTED, C.INCONCLUSIVE, C.INSTRUMENT) for c in found)
-    assert (
-        C.write_claims(result_files(FIX), tmp_path / "again.md", **opts, **OPTS)[0].read_text() == text
-    )  # reproducible
+    assert [c["number"] for c in found] == [1, 2, 3] and len(found) == len(CLAIMS)
+    assert all(c["verdict"] in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, INSTRUMENT) for c in found)
+    assert write_claims(result_files(FIX), tmp_path / "again.md", opts)[0].read_text() == text  # reproducible
 
 
 def test_combine() -> None:
-    assert C.combine([C.SUPPORTED, C.SUPPORTED]) == C.SUPPORTED
-    assert C.combine([C.SUPPORTED, C.INCONCLUSIVE]) == C.INCONCLUSIVE
-    assert C.combine([C.INCONCLUSIVE, C.NOT_SUPPORTED]) == C.NOT_SUPPORTED
-    assert C.combine([]) == C.INCONCLUSIVE
-    assert C.combine([C.INSTRUMENT, C.INSTRUMENT]) == C.INSTRUMENT
-    assert C.combine([C.INSTRUMENT, C.SUPPORTED]) == C.INCONCLUSIVE
+    assert combine([SUPPORTED, SUPPORTED]) == SUPPORTED
+    assert combine([SUPPORTED, INCONCLUSIVE]) == INCONCLUSIVE
+    assert combine([INCONCLUSIVE, NOT_SUPPORTED]) == NOT_SUPPORTED
+    assert combine([]) == INCONCLUSIVE
+    assert combine([INSTRUMENT, INSTRUMENT]) == INSTRUMENT
+    assert combine([INSTRUMENT, SUPPORTED]) == INCONCLUSIVE

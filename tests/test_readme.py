@@ -1,5 +1,5 @@
 """README.md leads with what the default found, and that block is generated: it is what
-:mod:`ssiuu.report.readme` writes from the committed results/ now. The README stays short, and every relative
+:mod:`ssiuu.report.claims.readme` writes from the committed results/ now. The README stays short, and every relative
 link in it and in docs/ points to a file (and heading) that exists."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from result_files import result_files
 
 from ssiuu.config import load_config
-from ssiuu.report import readme
+from ssiuu.report.claims import readme
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -90,8 +90,7 @@ FAKE = [
 @pytest.fixture
 def fake_claims(monkeypatch):
     """The generator with a fixed claims list: these tests are about the block, not the statistics."""
-    monkeypatch.setattr(readme, "claims", lambda results, **options: FAKE)
-    monkeypatch.setattr(readme, "claims_options", lambda config: {})
+    monkeypatch.setattr(readme, "claims", lambda results, options: FAKE)
 
 
 def _checkout(tmp_path: Path, block: str = f"{readme.BEGIN}\nold\n{readme.END}") -> tuple[Path, Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ssiuu.report import readme
+from ssiuu.report.claims import readme
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -6,7 +6,7 @@ the JSON files directly.
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import json
 import shutil
 import statistics
@@ -16,26 +16,26 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from result_files import STATS, result_files
+from result_files import STATS, report_options, result_files
 
 from ssiuu.config import load_config
 from ssiuu.references import REFERENCE_LABELS
-from ssiuu.report import (
-    AttackGrid,
-    build_figures,
-    build_report_assets,
-    build_tables,
-    collect_results,
-    options_from_config,
-)
 from ssiuu.report import paper_values as pv
-from ssiuu.report.tables import ResultError, aggregate_table, collect_attacks, fmt_cell
+from ssiuu.report.claims import CLAIMS
+from ssiuu.report.figures import FIGURES
+from ssiuu.report.options import ReportOptions, options_from_config
+from ssiuu.report.results import AttackGrid, ResultError, collect_attacks
+from ssiuu.report.table_data import aggregate_table, collect_results
+from ssiuu.report.tables import TABLES
+from ssiuu.report.tables.build import build_tables
+from ssiuu.report.tables.render import fmt_cell
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 HARMFUL_LRS = [1e-5, 1e-6]
 BENIGN_LRS = [1e-5, 1e-7]
 GRID = AttackGrid(HARMFUL_LRS, BENIGN_LRS)
 METHODS = ["GA", "GD", "SSIUU"]
+OPTIONS = report_options
 PAPER = Path("/work/shared/papers/ssiuu-paper.txt")
 
 
@@ -137,14 +137,7 @@ def test_ablation_variants_are_not_table_rows() -> None:
 
 
 def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
-    paths = build_tables(
-        result_files(FIX),
-        tmp_path,
-        {"tiny": "Tiny (synthetic)"},
-        methods=METHODS,
-        grid=GRID,
-        stats=STATS,
-    )
+    paths = build_tables(result_files(FIX), tmp_path, OPTIONS(labels={"tiny": "Tiny (synthetic)"}))
     names = {
         f"{t}{s}.{e}"
         for t in ("table1", "table2")
@@ -173,7 +166,7 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
 
 
 def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
-    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID, stats=STATS)
+    build_tables(result_files(FIX), tmp_path, OPTIONS())
     md = (tmp_path / "table1_vs_paper.md").read_text()
     assert "paper (Llama-3.2-3B)" in md and "paper (Qwen-2.5-3B)" in md
     assert "not results of this" in md and "arXiv 2509.22263" in md
@@ -189,7 +182,7 @@ def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:
 
 
 def test_rs_header_names_its_split_and_vs_paper_tables_keep_the_dagger(tmp_path: Path) -> None:
-    build_tables(result_files(FIX), tmp_path, None, methods=METHODS, grid=GRID, stats=STATS)
+    build_tables(result_files(FIX), tmp_path, OPTIONS())
     for name in ("table1", "table1_vs_paper"):
         md = (tmp_path / f"{name}.md").read_text()
         assert "RS test acc. (↑)" in md and "| RS (↑)" not in md, name
@@ -267,13 +260,7 @@ def test_attack_file_must_agree_with_its_name(results_copy: Path) -> None:
 
 def test_no_results_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="base.json"):
-        build_tables(
-            result_files(tmp_path),
-            tmp_path / "out",
-            methods=METHODS,
-            grid=GRID,
-            stats=STATS,
-        )
+        build_tables(result_files(tmp_path), tmp_path / "out", OPTIONS())
 
 
 def test_options_from_config() -> None:
@@ -287,20 +274,22 @@ def test_options_from_config() -> None:
     }
     cfg = load_config(Path(__file__).parents[1] / "config.yaml", overrides=overrides)
     opts = options_from_config(cfg)
+    assert isinstance(opts, ReportOptions)
     labels = {
         "smollm2": "SmolLM2-135M-Instruct",
         "worldfacts": "WorldFacts (FaithUn-style)",
         "fictitious": "Fictitious authors (TOFU-style)",
     }
-    assert opts["labels"] == labels | REFERENCE_LABELS
-    assert opts["lambda_variants"] == ["SSIUU-lambda0.0001", "SSIUU-lambda0.01", "SSIUU-lambda1"]
-    assert opts["grid"] == AttackGrid([1e-5], [1e-5], [0.1, 0.3])
+    assert opts.labels == labels | REFERENCE_LABELS
+    assert opts.lambda_variants == ("SSIUU-lambda0.0001", "SSIUU-lambda0.01", "SSIUU-lambda1")
+    assert opts.grid == AttackGrid([1e-5], [1e-5], [0.1, 0.3])
     assert (
-        opts["stats"].n_resamples == cfg["attacks"]["bootstrap_resamples"]
+        opts.stats.n_resamples == cfg["attacks"]["bootstrap_resamples"]
     )  # the schema's default, not the code's
-    # every option is a keyword of the entry points
-    inspect.signature(build_figures).bind("R", "out", **opts)
-    inspect.signature(build_report_assets).bind("R", "tables", "figures", **opts)
+    # every option is read by some registry entry, and every entry reads options that exist
+    fields = {f.name for f in dataclasses.fields(ReportOptions)}
+    entries = (*TABLES.values(), *FIGURES.values(), *CLAIMS.values())
+    assert {name for entry in entries for name in entry.options.values()} == fields
 
 
 def test_report_never_imports_torch(tmp_path: Path) -> None:
@@ -308,9 +297,12 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
         "import sys\n"
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from result_files import result_files\n"
-        "from ssiuu.report import AttackGrid, CellStats, build_tables\n"
-        f"build_tables(result_files({str(FIX)!r}), {str(tmp_path)!r}, methods=['GA'],"
-        " grid=AttackGrid([1e-5], [1e-5]), stats=CellStats(0.95, 199))\n"
+        "from ssiuu.report.options import ReportOptions\n"
+        "from ssiuu.report.results import AttackGrid\n"
+        "from ssiuu.report.stats import CellStats\n"
+        "from ssiuu.report.tables.build import build_tables\n"
+        f"build_tables(result_files({str(FIX)!r}), {str(tmp_path)!r}, ReportOptions(methods=('GA',),"
+        " grid=AttackGrid([1e-5], [1e-5]), stats=CellStats(0.95, 199), labels={}))\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -319,18 +311,24 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
 def test_values_without_an_interval_and_the_start_row_are_explained_in_the_notes() -> None:
     """A cell shown with n but no interval (and no §) gets the note saying why; the attacked start's own row of
     the recovery table is n/a by construction, and says so; the units read 1 seed, not 1 seeds."""
-    from ssiuu.report.companions import NO_INTERVAL, REFERENCE_ROW, lacks_interval, recovery_notes, units_note
     from ssiuu.report.inference import Estimate
-    from ssiuu.report.tables import _notes
+    from ssiuu.report.tables.companions import (
+        NO_INTERVAL,
+        REFERENCE_ROW,
+        lacks_interval,
+        recovery_notes,
+        units_note,
+    )
+    from ssiuu.report.tables.notes import table_notes
 
     assert lacks_interval(Estimate(0.2, n=5)) and not lacks_interval(Estimate(0.2, 0.1, 0.3, 5))
     assert not lacks_interval(Estimate(0.2, n=5), rankable=False)  # § says why
     assert not lacks_interval(Estimate.missing())  # n/a says why
     full = table().reset_index()
-    assert NO_INTERVAL not in _notes("mcqa", full, GRID, STATS)
+    assert NO_INTERVAL not in table_notes("mcqa", full, GRID, STATS)
     one = full.copy()
     one.loc[one["method"] == "GA", "harmful_p0.1_low"] = float("nan")
-    assert NO_INTERVAL in _notes("mcqa", one, GRID, STATS)
+    assert NO_INTERVAL in table_notes("mcqa", one, GRID, STATS)
     keys = ["harmful_p0.1", "harmful_p0.3", "benign"]
     assert REFERENCE_ROW in recovery_notes(full, keys, STATS)
     assert REFERENCE_ROW not in recovery_notes(full[full["method"] != "Start"], keys, STATS)

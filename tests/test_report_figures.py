@@ -10,24 +10,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from result_files import FAST_STATS, STATS, result_files
+from result_files import FAST_STATS, STATS, report_options, result_files
 
-from ssiuu.report import build_report_assets
-from ssiuu.report import figures as F
-from ssiuu.report.results import AttackGrid, ResultFiles
-from ssiuu.report.tables import ResultError, aggregate_table
+from ssiuu.layout import parse_state
+from ssiuu.report.analysis_inputs import read_correlation, read_distributions, read_influence
+from ssiuu.report.figures import FIGURES, common
+from ssiuu.report.figures.build import build_figures
+from ssiuu.report.figures.fig2 import fig2_vulnerability
+from ssiuu.report.figures.fig3 import _seed_mean_curves, fig3_influence
+from ssiuu.report.figures.fig4 import fig4_logit_lens
+from ssiuu.report.figures.fig5 import fig5_heatmaps
+from ssiuu.report.figures.fig6 import fig6_distributions
+from ssiuu.report.figures.fig7 import _lambda_rows, fig7_ablation
+from ssiuu.report.results import AttackGrid, ResultError, ResultFiles
+from ssiuu.report.table_data import aggregate_table
+from ssiuu.report.tables.build import build_tables
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 KW = {"methods": ["GA", "GD", "SSIUU"], "grid": AttackGrid([1e-5, 1e-6], [1e-5, 1e-7]), "stats": STATS}
 KW_FAST = KW | {"stats": FAST_STATS}
-STEMS = [
-    "fig2_vulnerability",
-    "fig3_influence",
-    "fig4_logit_lens",
-    "fig5_heatmaps",
-    "fig6_distributions",
-    "fig7_ablation",
-]
+STEMS = list(FIGURES)
 
 
 def assert_written(out: Path, stem: str) -> None:
@@ -39,10 +41,9 @@ def assert_written(out: Path, stem: str) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("report")
-    paths = build_report_assets(
-        result_files(FIX), out / "tables", out / "figures", labels={"tiny": "Tiny (synthetic)"}, **KW
-    )
-    return out, paths
+    options = report_options(labels={"tiny": "Tiny (synthetic)"})
+    build_tables(result_files(FIX), out / "tables", options)
+    return out, build_figures(result_files(FIX), out / "figures", options)
 
 
 @pytest.fixture()
@@ -52,7 +53,7 @@ def results_copy(tmp_path: Path) -> Path:
     return dst
 
 
-def test_build_report_assets_writes_every_figure_and_table(built: tuple[Path, dict]) -> None:
+def test_build_writes_every_figure_and_table(built: tuple[Path, dict]) -> None:
     out, paths = built
     for stem in STEMS:
         assert_written(out / "figures", stem)
@@ -61,7 +62,7 @@ def test_build_report_assets_writes_every_figure_and_table(built: tuple[Path, di
 
 
 def test_fig_function_with_custom_stem(tmp_path: Path) -> None:
-    F.fig4_logit_lens(result_files(FIX), tmp_path, methods=["SSIUU"], stem="lens")
+    fig4_logit_lens(result_files(FIX), tmp_path, methods=["SSIUU"], stem="lens")
     assert_written(tmp_path, "lens")
 
 
@@ -74,7 +75,7 @@ def test_missing_analysis_inputs_give_skipped_panels(
     with caplog.at_level(logging.WARNING, logger="ssiuu.report.figures"):
         for stem in STEMS[1:]:  # Fig. 2 needs no analysis input
             extra = {"grid": KW["grid"], "stats": STATS} if stem == "fig7_ablation" else {}
-            F.FIGURES[stem](result_files(results_copy), tmp_path, **extra)
+            FIGURES[stem].function()(result_files(results_copy), tmp_path, **extra)
             assert_written(tmp_path, stem)
     skipped = " ".join(r.getMessage() for r in caplog.records)
     assert "logit_lens.csv missing" in skipped and "no influence results" in skipped
@@ -82,7 +83,7 @@ def test_missing_analysis_inputs_give_skipped_panels(
 
 
 def test_lambda_rows_use_params_and_variant_names() -> None:
-    lam = F._lambda_rows(
+    lam = _lambda_rows(
         result_files(FIX),
         "synth_mcqa",
         "tiny",
@@ -132,10 +133,10 @@ def test_malformed_analysis_inputs_raise(
     path = results_copy / "synth_mcqa/tiny/analysis" / name
     path.write_text(content)
     fn = {
-        "logit_lens.csv": F.fig4_logit_lens,
-        "influence/heatmap.csv": F.fig5_heatmaps,
-        "influence/cumulative.csv": F.fig3_influence,
-        "distributions/correlation.csv": F.fig6_distributions,
+        "logit_lens.csv": fig4_logit_lens,
+        "influence/heatmap.csv": fig5_heatmaps,
+        "influence/cumulative.csv": fig3_influence,
+        "distributions/correlation.csv": fig6_distributions,
     }[name]
     with pytest.raises(ResultError, match=match):
         fn(result_files(results_copy), tmp_path)
@@ -179,11 +180,11 @@ def test_a_missing_column_names_the_file_the_column_and_the_rule(
     path = results_copy / "synth_mcqa/tiny/analysis" / name
     path.write_text(content)
     fn = {
-        "logit_lens.csv": F.fig4_logit_lens,
-        "influence/heatmap.csv": F.fig5_heatmaps,
-        "influence/cumulative.csv": F.fig3_influence,
-        "distributions/histogram.csv": F.fig6_distributions,
-        "distributions/correlation.csv": F.fig6_distributions,
+        "logit_lens.csv": fig4_logit_lens,
+        "influence/heatmap.csv": fig5_heatmaps,
+        "influence/cumulative.csv": fig3_influence,
+        "distributions/histogram.csv": fig6_distributions,
+        "distributions/correlation.csv": fig6_distributions,
     }[name]
     with pytest.raises(ResultError) as err:
         fn(result_files(results_copy), tmp_path)
@@ -193,10 +194,10 @@ def test_a_missing_column_names_the_file_the_column_and_the_rule(
 
 
 def test_parse_state() -> None:
-    assert F.parse_state("GD-seed0-attacked") == ("GD", 0, True)
-    assert F.parse_state("SSIUU-lambda0.01-seed2") == ("SSIUU-lambda0.01", 2, False)
-    assert F.parse_state("NPO+attack") == ("NPO", None, True)
-    assert F.parse_state("base") == ("base", None, False)
+    assert parse_state("GD-seed0-attacked") == ("GD", 0, True)
+    assert parse_state("SSIUU-lambda0.01-seed2") == ("SSIUU-lambda0.01", 2, False)
+    assert parse_state("NPO+attack") == ("NPO", None, True)
+    assert parse_state("base") == ("base", None, False)
 
 
 def test_influence_csv_is_read_in_the_analysis_schema(tmp_path: Path) -> None:
@@ -209,12 +210,12 @@ def test_influence_csv_is_read_in_the_analysis_schema(tmp_path: Path) -> None:
             for d, m, c in (("positive", 1, 1), ("positive", 2, 2), ("negative", 1, 2), ("negative", 2, 3))
         ]
     pd.DataFrame(rows).to_csv(tmp_path / "cumulative.csv", index=False)
-    cum = F.read_influence(tmp_path, "cumulative")
+    cum = read_influence(tmp_path, "cumulative")
     assert set(cum["method"]) == {"GD"} and sorted(cum["seed"].unique()) == [0, 1]
     assert set(cum["sign"]) == {"plus", "minus"}
-    mean = F._seed_mean_curves(cum)
+    mean = _seed_mean_curves(cum)
     assert mean[(mean["sign"] == "plus") & (mean["m"] == 2)]["mean"].item() == pytest.approx(4.0)
-    assert F.read_influence(tmp_path, "heatmap") is None
+    assert read_influence(tmp_path, "heatmap") is None
 
 
 def test_distributions_and_correlation_in_the_analysis_schema(tmp_path: Path) -> None:
@@ -239,24 +240,17 @@ def test_distributions_and_correlation_in_the_analysis_schema(tmp_path: Path) ->
             "pearson_r": [0.9, 0.1],
         }
     ).to_csv(d / "correlation.csv", index=False)
-    hist, rho = F.read_distributions(tmp_path)
+    hist, rho = read_distributions(tmp_path)
     assert sorted(set(hist["state"])) == ["attacked", "base", "unlearned"]
     assert hist[(hist["state"] == "base")]["density"].tolist() == pytest.approx([0.75, 0.25])
     assert not hist["edge_clipped"].any()
     assert rho["rho"].tolist() == [0.9] and rho["method"].tolist() == ["GD"]
-    assert F.read_correlation(tmp_path)["n"].tolist() == [100, 20]
+    assert read_correlation(tmp_path)["n"].tolist() == [100, 20]
 
 
 def test_fig2_needs_results(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="base.json"):
-        F.fig2_vulnerability(result_files(tmp_path), tmp_path / "out", **KW)
-
-
-def test_every_figure_and_table_has_a_report_caption() -> None:
-    captions = Path(__file__).parents[1] / "workflow" / "report"
-    for stem in STEMS + ["table1", "table2", "table1_vs_paper", "table2_vs_paper"]:
-        text = (captions / f"{stem}.rst").read_text()
-        assert len(text) > 200 and text.startswith("**"), stem
+        fig2_vulnerability(result_files(tmp_path), tmp_path / "out", **KW)
 
 
 # ------------------------------------------------------------------------------------ Figs. 4 and 6
@@ -264,7 +258,7 @@ def drawn(monkeypatch: pytest.MonkeyPatch, fn, *args, **kwargs):
     """The matplotlib Figure a figure function draws (saving is skipped)."""
     captured = {}
     monkeypatch.setattr(
-        F.common, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and []
+        common, "save_figure", lambda fig, out_dir, stem: captured.setdefault("fig", fig) and []
     )
     fn(*args, **kwargs)
     return captured["fig"]
@@ -312,7 +306,7 @@ def distribution_results(tmp_path: Path, seeds: list[int], old_writer: bool) -> 
 
 
 def test_fig6_letters_every_panel_and_says_one_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fig = drawn(monkeypatch, F.fig6_distributions, result_files(FIX), tmp_path)
+    fig = drawn(monkeypatch, fig6_distributions, result_files(FIX), tmp_path)
     letters = [t[:3] for t in titles(fig)]
     assert letters == ["(a)", "(b)", "(c)", "(d)"], titles(fig)  # GA, GD, SSIUU, then ρ
     assert any("one unlearning seed, so no spread" in t for t in legend_texts(fig)), legend_texts(fig)
@@ -321,7 +315,7 @@ def test_fig6_letters_every_panel_and_says_one_seed(monkeypatch: pytest.MonkeyPa
 
 
 def test_fig6_error_bars_only_with_two_seeds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fig = drawn(monkeypatch, F.fig6_distributions, distribution_results(tmp_path, [0, 1], False), tmp_path)
+    fig = drawn(monkeypatch, fig6_distributions, distribution_results(tmp_path, [0, 1], False), tmp_path)
     assert any("mean over 2 seeds, ± std where ≥ 2" in t for t in legend_texts(fig)), legend_texts(fig)
     bars = fig.axes[-1]
     assert any(type(c).__name__ == "ErrorbarContainer" for c in bars.containers)
@@ -334,7 +328,7 @@ def test_fig6_tails_are_not_drawn_in_the_edge_bins(
 ) -> None:
     """Old histograms clipped the tails into the edge bins: those bins are left out and their share stated;
     new ones keep the tails out of the bins (n_below, n_above) and state that share."""
-    fig = drawn(monkeypatch, F.fig6_distributions, distribution_results(tmp_path, [0], old_writer), tmp_path)
+    fig = drawn(monkeypatch, fig6_distributions, distribution_results(tmp_path, [0], old_writer), tmp_path)
     panel = fig.axes[0]
     assert {len(line.get_xdata()) for line in panel.get_lines()} == {points}
     note = " ".join(t.get_text() for t in panel.texts)
@@ -342,7 +336,7 @@ def test_fig6_tails_are_not_drawn_in_the_edge_bins(
 
 
 def test_fig4_gives_n_in_every_panel_title(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fig = drawn(monkeypatch, F.fig4_logit_lens, result_files(FIX), tmp_path, methods=["GD", "SSIUU"])
+    fig = drawn(monkeypatch, fig4_logit_lens, result_files(FIX), tmp_path, methods=["GD", "SSIUU"])
     assert [t.split(":")[0] for t in titles(fig)] == ["(a) GD", "(b) SSIUU"]
     assert all("n = 20 forget items" in t for t in titles(fig)), titles(fig)
 
@@ -355,12 +349,12 @@ def errorbar_segments(ax) -> int:
 
 
 def test_ci_error_bars_only_where_the_interval_is_defined() -> None:
-    fig = F._new_figure(3, 3)
+    fig = common._new_figure(3, 3)
     ax = fig.subplots()
     nan = float("nan")
-    F._ci_errorbars(ax, *map(np.array, ([0, 1, 2], [0.5, 0.5, 0.5], [0.4, nan, 0.4], [0.6, nan, 0.7])))
+    common._ci_errorbars(ax, *map(np.array, ([0, 1, 2], [0.5, 0.5, 0.5], [0.4, nan, 0.4], [0.6, nan, 0.7])))
     assert errorbar_segments(ax) == 2
-    F._ci_errorbars(ax, *map(np.array, ([0.0], [0.5], [nan], [nan])))  # a single value: nothing drawn
+    common._ci_errorbars(ax, *map(np.array, ([0.0], [0.5], [nan], [nan])))  # a single value: nothing drawn
     assert errorbar_segments(ax) == 2
 
 
@@ -386,7 +380,7 @@ def test_fig2_intervals_n_and_reference_marks(monkeypatch: pytest.MonkeyPatch, t
     """(a) FS after unlearning and at the end of each attack; (b) the recovered share and (c) the difference in
     differences of the margin against the attacked start: every point, interval, n and control mark is the
     table's."""
-    fig = drawn(monkeypatch, F.fig2_vulnerability, result_files(FIX), tmp_path, **KW_FAST)
+    fig = drawn(monkeypatch, fig2_vulnerability, result_files(FIX), tmp_path, **KW_FAST)
     scores, share, did = fig.axes[:3]  # synth_mcqa row
     table = aggregate_table(result_files(FIX), "mcqa", **KW_FAST)
     rows = table[table["method"].isin(KW["methods"])]
@@ -436,7 +430,7 @@ def test_fig2_skips_the_recovery_panels_without_per_item_results(
     for f in results_copy.glob("*/tiny/*/seed*/attacks/*.json"):
         obj = json.loads(f.read_text())
         f.write_text(json.dumps({k: v for k, v in obj.items() if k not in ("curve", "start_logprobs")}))
-    fig = drawn(monkeypatch, F.fig2_vulnerability, result_files(results_copy), tmp_path, **KW_FAST)
+    fig = drawn(monkeypatch, fig2_vulnerability, result_files(results_copy), tmp_path, **KW_FAST)
     assert "skipped" in " ".join(t.get_text() for t in fig.axes[1].texts)
     assert errorbar_segments(fig.axes[0]) == 3  # only the FS bars keep an interval
 
@@ -473,47 +467,66 @@ def test_first_epochs_reads_the_score_fields_off_the_cut_curve() -> None:
     assert (cut["max_fs"], cut["max_logprob_gain"], cut["max_recovered_fraction"]) == (0.1, 1.5, 0.0)
 
 
-def test_calibration_rows_read_every_epoch_count_off_one_draw() -> None:
-    """Per (kind, lr, epochs): each draw's last point within that many epochs (the end of the e-epoch
-    attack), on its items wrong before the attack, items pooled over seeds."""
-    from ssiuu.report.calibration import calibration_rows
+def test_the_published_calibration_rows_read_every_epoch_count_off_one_draw() -> None:
+    """The rows the calibration table and Fig. 7b, c are made of (``calibration_table_rows``): per (kind, lr,
+    epochs) each control's draw cut to its last point within that many epochs (the end of the e-epoch attack).
+    Start's ΔFS is on all its evaluation items; the hider's recovered share of the margin is paired with Start
+    on the items both score."""
+    from ssiuu.report.calibration import default_tolerance
+    from ssiuu.report.tables.calibration import calibration_table_rows
 
-    rows = calibration_rows(result_files(FIX), "synth_mcqa", "tiny", "GA", stats=FAST_STATS)
-    assert set(rows["epochs"]) == {1, 2, 3} and len(rows) == 3 * (3 + 2)  # 3 harmful + 2 benign rates
-    at = rows.set_index(["kind", "lr", "epochs"])
-    for lr in (1e-4, 1e-5, 1e-6):
+    rows = calibration_table_rows(result_files(FIX), stats=FAST_STATS, tolerance=default_tolerance())
+    mcqa = rows[rows["benchmark"] == "synth_mcqa"]
+    assert set(mcqa["epochs"]) == {1, 2, 3} and len(mcqa) == 3 * (3 + 2)  # 3 harmful + 2 benign rates
+    at = mcqa.set_index(["kind", "lr", "epochs"])
+
+    def draw(method: str, name: str) -> dict:
+        return json.loads((FIX / f"synth_mcqa/tiny/{method}/seed0/calibration/{name}").read_text())
+
+    def end(d: dict, epochs: int) -> dict:
+        return [pt for pt in d["curve"] if pt["step"] <= d["steps_per_epoch"] * epochs][-1]
+
+    for kind, lr in [
+        ("harmful", 1e-4),
+        ("harmful", 1e-5),
+        ("harmful", 1e-6),
+        ("benign", 1e-5),
+        ("benign", 1e-7),
+    ]:
+        name = (
+            f"harmful_p0.1_lr{lr:.0e}_run100.json" if kind == "harmful" else f"benign_lr{lr:.0e}_run100.json"
+        )
+        start, hider = draw("Start", name), draw("Hider", name)
         for epochs in (1, 2, 3):
-            expected = []  # straight from the files: the last point at steps <= 5 * epochs, per seed
-            for seed in (0, 1):
-                draw = json.loads(
-                    (
-                        FIX / f"synth_mcqa/tiny/GA/seed{seed}/calibration/harmful_p0.1_lr{lr:.0e}_run0.json"
-                    ).read_text()
-                )
-                first, end = draw["curve"][0], [pt for pt in draw["curve"] if pt["step"] <= 5 * epochs][-1]
-                wrong = [i for i, s in enumerate(first["item_scores"]) if s == 0]
-                expected += [end["item_scores"][i] for i in wrong]
-            assert at.loc[("harmful", lr, epochs), "attack"] == pytest.approx(100 * np.mean(expected))
-            assert at.loc[("harmful", lr, epochs), "attack_n"] == len(expected) == 36  # 2 seeds × 18 items
-    # the cut curve's end, not the whole draw's: nothing wrong before comes back by step 5 (epochs 1, 2), 21
-    # of 36 items by step 15
-    harmful = at.loc[("harmful", 1e-4), "attack"]
-    assert harmful.tolist() == pytest.approx([0.0, 0.0, 100 * 21 / 36])
-    low, high = at.loc[("harmful", 1e-5, 3), ["attack_low", "attack_high"]]
-    assert low < at.loc[("harmful", 1e-5, 3), "attack"] < high
-    assert not calibration_rows(  # SSIUU was not swept
-        result_files(FIX),
-        "synth_mcqa",
-        "tiny",
-        "SSIUU",
-        stats=FAST_STATS,
-    ).size
+            # straight from the files: Start's change of FS on its 20 evaluation items, in points
+            change = np.subtract(end(start, epochs)["item_scores"], start["curve"][0]["item_scores"])
+            assert at.loc[(kind, lr, epochs), "start_fs_change"] == pytest.approx(100 * change.mean())
+            assert at.loc[(kind, lr, epochs), "start_fs_change_n"] == len(change) == 20
+            # the hider's share (a − u) / (R − u) of the mean margin on the items both score
+            r_end = dict(zip(start["eval_ids"], end(start, epochs)["item_margins"], strict=True))
+            shared = [i for i in hider["eval_ids"] if i in r_end]
+            h0 = dict(zip(hider["eval_ids"], hider["curve"][0]["item_margins"], strict=True))
+            h1 = dict(zip(hider["eval_ids"], end(hider, epochs)["item_margins"], strict=True))
+            a, u, r = (np.mean([m[i] for i in shared]) for m in (h1, h0, r_end))
+            assert at.loc[(kind, lr, epochs), "hider_share"] == pytest.approx((a - u) / (r - u))
+            assert (
+                at.loc[(kind, lr, epochs), "separation"] == at.loc[(kind, lr, epochs), "hider_share"]
+            )  # no eraser
+    # the cut curve's end, not the whole draw's: Start loses 4 of its 20 items per epoch at 1e-4
+    assert at.loc[("harmful", 1e-4), "start_fs_change"].tolist() == pytest.approx([-20.0, -40.0, -60.0])
+    low, high = at.loc[("harmful", 1e-4, 3), ["start_fs_change_low", "start_fs_change_high"]]
+    assert low < at.loc[("harmful", 1e-4, 3), "start_fs_change"] < high
+    # only the controls are swept: GA's and GD's calibration draws are no rows of the published table
+    assert set(rows[["benchmark", "model"]].itertuples(index=False, name=None)) == {
+        ("synth_mcqa", "tiny"),
+        ("synth_rouge", "tiny"),
+    }
 
 
 def test_fig7_draws_intervals_and_marks_the_configured_rates(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fig = drawn(monkeypatch, F.fig7_ablation, result_files(FIX), tmp_path, grid=KW["grid"], stats=FAST_STATS)
+    fig = drawn(monkeypatch, fig7_ablation, result_files(FIX), tmp_path, grid=KW["grid"], stats=FAST_STATS)
     titles = [ax.get_title() for ax in fig.axes]
     assert [t[:3] for t in titles] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"], titles
     sweep_panel = fig.axes[1]

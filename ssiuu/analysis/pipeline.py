@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from ssiuu import layout
 from ssiuu.attribution import AttributionSummary, compute_attribution_summary
 from ssiuu.data.records import BenchmarkSplit
 from ssiuu.io import atomic_path
@@ -47,7 +48,7 @@ def attribution(
 
         if unlearn_result is None or attack_lr is None:
             raise ValueError("the post-attack attribution needs --unlearn-result and --attack-lr")
-        method, seed = state.removesuffix("-attacked").rsplit("-seed", 1)
+        method, seed, _ = layout.parse_state(state)
         _, model_obj, tokenizer = attack(
             config,
             kind="harmful",
@@ -98,7 +99,7 @@ def influence(config: dict[str, Any], *, base: str, unlearned: list[str], out_di
     out = Path(out_dir)
     tables: dict[str, dict[str, pd.DataFrame]] = {"cumulative": {}, "heatmap": {}, "totals": {}}
     for state, path in _parse_pairs(unlearned).items():
-        method = state.rsplit("-seed", 1)[0]
+        method = layout.parse_state(state)[0]
         paths = save_influence_tables(
             base_summary,
             AttributionSummary.load(path),
@@ -118,7 +119,7 @@ def distributions(config: dict[str, Any], *, base: str, pairs: list[str], out: s
     summaries = {"base": AttributionSummary.load(base)}
     correlations = []
     for state, files in _parse_pairs(pairs).items():
-        method = state.rsplit("-seed", 1)[0]
+        method = layout.parse_state(state)[0]
         unlearned, attacked = files.split(",")
         summaries[method] = AttributionSummary.load(unlearned)
         summaries[f"{method}+attack"] = AttributionSummary.load(attacked)
@@ -137,7 +138,7 @@ def logit_lens(
     for state, model_dir in _parse_pairs(states).items():
         model_obj, tokenizer = load_for(config, model, model_dir)
         with torch.no_grad():
-            frames[state.rsplit("-seed", 1)[0]] = logit_lens_accuracy(
+            frames[layout.parse_state(state)[0]] = logit_lens_accuracy(
                 model_obj,
                 tokenizer,
                 split_obj.forget_train,

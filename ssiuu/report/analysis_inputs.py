@@ -17,18 +17,15 @@ A missing file is an optional input (``None``); a file without a column the repo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ssiuu import layout
 from ssiuu.report.results import ResultError, ResultFiles
 
-STATE_RE = re.compile(
-    r"^(?P<method>.+?)(?:-seed(?P<seed>\d+))?(?P<att>-attacked|\+attack(?:ed)?|_attacked)?$"
-)
 #: ssiuu.analysis.influence.DIRECTIONS → the report's sign names
 DIRECTIONS = {"positive": "plus", "negative": "minus"}
 INFLUENCE_COLUMNS = {
@@ -51,14 +48,6 @@ HIST_COLUMNS = [
     "n_above",
     "edge_clipped",
 ]
-
-
-def parse_state(label: str) -> tuple[str, int | None, bool]:
-    """``GD-seed0-attacked`` → (``GD``, 0, True); ``base`` → (``base``, None, False)."""
-    m = STATE_RE.match(str(label).strip())
-    if not m:
-        raise ResultError(f"cannot parse the model state label {label!r}")
-    return m.group("method"), int(m.group("seed")) if m.group("seed") else None, bool(m.group("att"))
 
 
 def analysis_pairs(results: ResultFiles) -> list[tuple[str, str]]:
@@ -102,8 +91,12 @@ def _numeric(
 
 
 def _states(df: pd.DataFrame, col: str) -> pd.DataFrame:
-    """Add ``method``, ``seed`` (Int64, NA without a ``-seed<s>`` suffix) and ``attacked`` from label ``col``."""
-    parsed = [parse_state(x) for x in df[col].astype(str)]
+    """Add ``method``, ``seed`` (Int64, NA without a ``-seed<s>`` suffix) and ``attacked`` from label ``col``
+    (:func:`ssiuu.layout.parse_state`)."""
+    try:
+        parsed = [layout.parse_state(x) for x in df[col].astype(str)]
+    except ValueError as err:
+        raise ResultError(str(err)) from err
     out = df.copy()
     out["method"] = [p[0] for p in parsed]
     out["seed"] = pd.array([p[1] for p in parsed], dtype="Int64")

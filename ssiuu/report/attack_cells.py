@@ -19,7 +19,7 @@ over the rate grid). The cell's observations are indexed by (seed, draw, item) a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,16 +143,3 @@ def attack_cell(results: Iterable[Mapping[str, Any]], method: str, stats: CellSt
     drop = cluster_bootstrap(logprob, lambda m: m("row", "start") - m("row", "before"), **opts)
     fraction = cluster_bootstrap(logprob, _lp_fraction, **opts) if drop.n else Estimate.missing()
     return AttackCell(items, score, fraction, cluster_bootstrap(logprob, gain_of("row"), **opts), drop)
-
-
-def group_results(
-    results: Iterable[Mapping[str, Any]], key: str, lrs: Sequence[float]
-) -> list[Mapping[str, Any]]:
-    """The results of one attack ``key`` at the configured learning rates."""
-    from ssiuu.report.results import attack_key, lr_matches
-
-    return [
-        r
-        for r in results
-        if attack_key(r.get("kind", "harmful"), r.get("p")) == key and lr_matches(r["lr"], lrs)
-    ]

@@ -15,7 +15,7 @@ items and of its retain and test scores, from before the attack to its end (:fun
 those, the chosen setting best separates the known hider from the known eraser: on ROUGE benchmarks the
 hider's recovered share of the margin minus the never-learned model's, on MCQA benchmarks (no eraser) the
 hider's share against 0, each paired with the attacked Start on the same draws and items
-(:func:`ssiuu.report.aggregate.separation`). The table (:mod:`ssiuu.report.calibration_table`) marks the
+(:func:`ssiuu.report.aggregate.separation`). The table (:mod:`ssiuu.report.tables.calibration`) marks the
 choice; the configured ``attacks.*.learning_rates`` and ``epochs`` are set from it.
 """
 
@@ -32,14 +32,12 @@ from ssiuu.io import read_json
 from ssiuu.references import HIDER, NEVER_LEARNED, START
 from ssiuu.report.aggregate import (
     MarginMeasures,
-    attack_columns,
     cell_columns,
     margin_measures,
     separation,
 )
 from ssiuu.report.attack_cells import attack_cell, measure
 from ssiuu.report.inference import LEVELS, ClusteredSample, Estimate, cluster_bootstrap, gain_of
-from ssiuu.report.render import fmt_cell, label
 from ssiuu.report.results import ResultFiles
 from ssiuu.report.stats import CellStats
 
@@ -104,34 +102,6 @@ def calibration_draws(
                 if result.get("curve"):
                     draws.setdefault((kind, name["lr"]), []).append(result)
     return draws
-
-
-def calibration_rows(
-    results: ResultFiles,
-    bench: str,
-    model: str,
-    method: str,
-    *,
-    stats: CellStats,
-) -> pd.DataFrame:
-    """One row per (kind, learning rate, epoch count): the attack cell of those draws cut to that many epochs
-    (columns ``attack``, ``attack_recovered``, ``attack_gain`` … of :func:`attack_columns`)."""
-    rows = []
-    for (kind, lr), draws in sorted(calibration_draws(results, bench, model, method).items()):
-        for epochs in epoch_counts(min(int(d["config"]["epochs"]) for d in draws)):
-            cell = attack_cell((first_epochs(d, epochs) for d in draws), method, stats)
-            rows.append({"kind": kind, "lr": lr, "epochs": epochs} | attack_columns("attack", cell))
-    return pd.DataFrame(rows)
-
-
-def _cell(row: pd.Series, name: str, scale: float, digits: int) -> str:
-    return fmt_cell(
-        row[name] * scale,
-        row[f"{name}_low"] * scale,
-        row[f"{name}_high"] * scale,
-        row[f"{name}_n"],
-        digits=digits,
-    )
 
 
 # --------------------------------------------------------------------------------------------- the rule
@@ -233,14 +203,14 @@ def choose_attack_setting(rows: pd.DataFrame, tolerance: float) -> pd.DataFrame:
       column exists: every recovered share in it has a denominator whose interval lies above 0);
     * ``chosen``: per group, the eligible setting with the largest separation; ties go to the smaller worst
       loss, then the lower learning rate, then fewer epochs (the gentler attack). No row of a group is chosen
-      where none is eligible (:func:`choice_notes` says why)."""
+      where none is eligible (the calibration table's notes say why)."""
     out = rows.copy()
     out["worst_loss"] = [worst_loss(r) for _, r in out.iterrows()]
     out["passes"] = [within_tolerance(r, tolerance) for _, r in out.iterrows()]
     ranks = out["separation_rankable"].fillna(False).astype(bool) if "separation_rankable" in out else True
     out["eligible"] = out["passes"] & out["separation"].notna() & ranks
     out["chosen"] = False
-    for _, group in _groups(out):
+    for _, group in setting_groups(out):
         candidates = group[group["eligible"]].assign(_key=lambda g: -g["separation"].round(12))
         if not candidates.empty:
             order = candidates.sort_values(["_key", "worst_loss", "lr", "epochs"], kind="mergesort")
@@ -248,60 +218,11 @@ def choose_attack_setting(rows: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     return out
 
 
-def _groups(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
+def setting_groups(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
     keys = [c for c in GROUP_COLUMNS if c in rows.columns]
     if not keys:
         return [((), rows)]
     return [(k if isinstance(k, tuple) else (k,), g) for k, g in rows.groupby(keys, sort=False)]
-
-
-def _setting_text(row: Mapping[str, Any]) -> str:
-    unit = "epoch" if int(row["epochs"]) == 1 else "epochs"
-    return f"η = {row['lr']:.0e}, {int(row['epochs'])} {unit}"
-
-
-def choice_notes(rows: pd.DataFrame, tolerance: float, labels: Mapping[str, str] | None = None) -> list[str]:
-    """One line per (benchmark, model, kind) of :func:`choose_attack_setting`'s rows: the chosen setting with
-    its separation and Start's worst loss, or that no setting passes (naming the least damaging and its
-    damage), or that settings pass but none separates measurably."""
-    notes = []
-    for key, group in _groups(rows):
-        where = (
-            " · ".join(label(labels, str(k)) for k in key[:-1]) + f", {key[-1]} attack"
-            if key
-            else "the sweep"
-        )
-        chosen = group[group["chosen"]]
-        if not chosen.empty:
-            r = chosen.iloc[0]
-            notes.append(
-                f"{where}: chosen {_setting_text(r)} (separation {_cell(r, 'separation', 1.0, 2)}; the attacked "
-                f"Start loses at most {max(r['worst_loss'], 0.0):.1f} points)."
-            )
-            continue
-        measured = group[group["worst_loss"].notna()]
-        splits = [c for c in DAMAGE_COLUMNS[1:] if c in group]
-        if not measured.empty and not group[splits].notna().any().any():
-            notes.append(
-                f"{where}: the draws do not record the attacked Start's retain/test scores (made before the "
-                "damage fields): no setting is chosen; rerun `snakemake calibration`."
-            )
-        elif group["passes"].any():
-            notes.append(
-                f"{where}: {int(group['passes'].sum())} setting(s) keep the attacked Start within the tolerance, "
-                "but none has a separation that ranks (§ or not measured): no setting is chosen."
-            )
-        elif measured.empty:
-            notes.append(
-                f"{where}: no setting has the attacked Start's damage recorded: no setting is chosen."
-            )
-        else:
-            least = measured.loc[measured["worst_loss"].idxmin()]
-            notes.append(
-                f"{where}: no setting passes the {100 * tolerance:g}-point tolerance; the least damaging, "
-                f"{_setting_text(least)}, costs the attacked Start {least['worst_loss']:.1f} points."
-            )
-    return notes
 
 
 def default_tolerance() -> float:

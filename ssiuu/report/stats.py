@@ -15,13 +15,14 @@ import numpy as np
 from scipy import stats
 
 from ssiuu.report.inference import Estimate, Units
+from ssiuu.report.registry import level_text
 
 
 @dataclass(frozen=True)
 class CellStats:
     """How the report estimates: the intervals' confidence level (also 1 − α of every test) and the bootstrap
     resamples. Built from the validated config's ``attacks.confidence_level`` and
-    ``attacks.bootstrap_resamples`` by :func:`ssiuu.report.options_from_config`."""
+    ``attacks.bootstrap_resamples`` by :func:`ssiuu.report.options.options_from_config`."""
 
     confidence: float
     n_resamples: int
@@ -39,7 +40,7 @@ class CellStats:
     @property
     def level(self) -> str:
         """``95 %``: the confidence level as the notes write it."""
-        return f"{100 * self.confidence:g} %"
+        return level_text(self.confidence)
 
 
 def mean_interval(values: Sequence[float], *, confidence: float = 0.95, n_resamples: int = 9999) -> Estimate:

@@ -12,7 +12,7 @@ rule attribution:
     benchmark:
         f"{W}/benchmarks/attribution/{{benchmark}}/{{model}}/{{state}}.tsv"
     wildcard_constraints:
-        state=r"base|[A-Za-z0-9_.+-]+-seed\d+(-attacked)?",
+        state=layout.WILDCARDS["state"],
     conda:
         ENV
     threads: config["threads"]
@@ -23,7 +23,7 @@ rule attribution:
         attack=lambda wc: (
             f"--attack-p {ANALYSIS['distribution_attack']['p']} "
             f"--attack-lr {ANALYSIS['distribution_attack']['lr']}"
-            if wc.state.endswith("-attacked")
+            if layout.parse_state(wc.state)[2]
             else ""
         ),
         result=lambda wc, input: (f"--unlearn-result {input.result}" if "result" in input.keys() else ""),
@@ -66,7 +66,9 @@ rule distributions:
     input:
         base=P("attribution", state="base"),
         unlearned=lambda wc: attribution_files(wc, seed_states(ANALYSIS["distribution_methods"])),
-        attacked=lambda wc: attribution_files(wc, seed_states(ANALYSIS["distribution_methods"], "-attacked")),
+        attacked=lambda wc: attribution_files(
+            wc, seed_states(ANALYSIS["distribution_methods"], attacked=True)
+        ),
     output:
         directory(P("distributions")),
     log:

@@ -1,21 +1,27 @@
-FIGURES = [
-    "fig2_vulnerability",
-    "fig3_influence",
-    "fig4_logit_lens",
-    "fig5_heatmaps",
-    "fig6_distributions",
-    "fig7_ablation",
-]
+# The report's three rules, built from its registries (as common.smk builds paths from layout.TEMPLATES): each
+# entry of TABLES, FIGURES and CLAIMS names its builder, its caption (workflow/report/) and its input groups.
+from ssiuu.report.claims import CLAIMS
+from ssiuu.report.figures import FIGURES
+from ssiuu.report.registry import caption_values
+from ssiuu.report.tables import TABLES
+
+#: the config values the captions quote ({{ snakemake.params.caption.level }} ...)
+CAPTION = caption_values(config)
 
 
 rule tables:
-    """Tables 1-2 (CSV, Markdown, LaTeX) and the side-by-side with the paper's published values; the attack
-    calibration table where the calibration's draws are on disk (`snakemake calibration`)."""
+    """Tables 1-2 (CSV, Markdown, LaTeX), their companions and the side-by-side with the paper's published
+    values; the attack calibration table where the calibration's draws are on disk (`snakemake calibration`).
+    """
     input:
-        report_inputs(),
+        report_inputs(TABLES),
     output:
         **{
-            name: report(P("table", name=name, ext="md"), caption=f"../report/{name}.rst", category="Tables")
+            name: report(
+                P("table", name=name, ext="md"),
+                caption=f"../report/{TABLES[name].caption}",
+                category="Tables",
+            )
             for name in table_names()
         },
         csv=[P("table", name=name, ext="csv") for name in table_names()],
@@ -33,7 +39,8 @@ rule tables:
     params:
         ssiuu=SSIUU,
         tables_dir=lambda w, output: str(Path(output[0]).parent),
-        calibration=present_calibration(),  # read where present (target `calibration`); a param, no dependency
+        calibration=report_calibration(TABLES),  # read where present (target `calibration`); no dependency
+        caption=CAPTION,
     shell:
         "{params.ssiuu} tables --results {input} {params.calibration} --out-dir {params.tables_dir} > {log} 2>&1"
 
@@ -41,13 +48,13 @@ rule tables:
 rule figures:
     """Figures 2-7 (PNG and PDF) from the cached results."""
     input:
-        report_inputs(analysis=True),
+        report_inputs(FIGURES),
     output:
         **{
             name: report(
-                P("figure", name=name, ext="png"), caption=f"../report/{name}.rst", category="Figures"
+                P("figure", name=name, ext="png"), caption=f"../report/{entry.caption}", category="Figures"
             )
-            for name in FIGURES
+            for name, entry in FIGURES.items()
         },
         pdf=[P("figure", name=name, ext="pdf") for name in FIGURES],
     log:
@@ -63,17 +70,19 @@ rule figures:
     params:
         ssiuu=SSIUU,
         figures_dir=lambda w, output: str(Path(output[0]).parent),
-        calibration=present_calibration(),  # as for the tables
+        calibration=report_calibration(FIGURES),  # as for the tables
+        caption=CAPTION,
     shell:
         "{params.ssiuu} figures --results {input} {params.calibration} --out-dir {params.figures_dir} > {log} 2>&1"
 
 
 rule claims:
-    """The paper's three claims stated from the cached results: supported, not supported or inconclusive."""
+    """The paper's claims stated from the cached results: supported, not supported, inconclusive or the
+    instrument cannot decide here; then README.md's results block."""
     input:
-        report_inputs(analysis=True),
+        report_inputs(CLAIMS),
     output:
-        md=report(P("claims", ext="md"), caption="../report/claims.rst", category="Claims"),
+        md=report(P("claims", ext="md"), caption=f"../report/{claims_caption()}", category="Claims"),
         json=P("claims", ext="json"),
     log:
         f"{W}/logs/report/claims.log",
@@ -87,6 +96,8 @@ rule claims:
         runtime=10,
     params:
         ssiuu=SSIUU,
+        calibration=report_calibration(CLAIMS),
+        caption=CAPTION,
     shell:
-        "{params.ssiuu} claims --results {input} --out {output.md} > {log} 2>&1 && "
-        "{params.ssiuu} readme --results {input} --claims-md {output.md} --readme README.md >> {log} 2>&1"
+        "{params.ssiuu} claims --results {input} {params.calibration} --out {output.md} > {log} 2>&1 && "
+        "{params.ssiuu} readme --results {input} {params.calibration} --claims-md {output.md} --readme README.md >> {log} 2>&1"

@@ -1,4 +1,5 @@
 # Target lists and input functions (functions only: `snakemake --lint` wants them apart from rules).
+from ssiuu.report.registry import input_groups, written
 
 
 def analysis_benchmarks():
@@ -12,15 +13,16 @@ def state_inputs(wildcards):
     if state == "base":
         inputs["model"] = start_model(wildcards)
         return inputs
-    method, seed = state.removesuffix("-attacked").rsplit("-seed", 1)
+    method, seed, _ = layout.parse_state(state)
     inputs["model"] = P("checkpoint", benchmark=b, model=m, method=method, seed=seed)
     inputs["result"] = P("unlearn", benchmark=b, model=m, method=method, seed=seed)
     return inputs
 
 
-def seed_states(methods, suffix=""):
-    """The analysed states of ``methods``: their checkpoints at the first seed (FIRST_SEED)."""
-    return [f"{method}-seed{seed}{suffix}" for method in methods for seed in FIRST_SEED]
+def seed_states(methods, attacked=False):
+    """The analysed states of ``methods``: their checkpoints at the first seed (FIRST_SEED), unlearned or
+    after the harmful attack (``layout.state_name``)."""
+    return [layout.state_name(method, seed, attacked=attacked) for method in methods for seed in FIRST_SEED]
 
 
 def attribution_files(wildcards, states):
@@ -30,7 +32,7 @@ def attribution_files(wildcards, states):
 def lens_states(wildcards):
     states = {"base": start_model(wildcards)}
     for state in seed_states(ANALYSIS["logit_lens_methods"]):
-        method, seed = state.rsplit("-seed", 1)
+        method, seed, _ = layout.parse_state(state)
         states[state] = P(
             "checkpoint", benchmark=wildcards.benchmark, model=wildcards.model, method=method, seed=seed
         )
@@ -91,22 +93,32 @@ def attack_targets():
 
 
 def table_names():
-    names = []
-    for number, kind in ((1, "mcqa"), (2, "rouge")):
-        if any(style(b) == kind for b in BENCHMARKS):
-            names += [f"table{number}{suffix}" for suffix in ("", "_vs_paper", "_recovery", "_ssiuu_vs")]
-    return names + (["attack_calibration"] if present_calibration() else [])
+    """The tables this run writes: those of TABLES whose benchmark style runs, and the calibration table where
+    the calibration's draws are on disk (ssiuu.report.registry.written)."""
+    return written(TABLES, {style(b) for b in BENCHMARKS}, calibration=bool(present_calibration()))
+
+
+def claims_caption():
+    """The claims' one caption (every entry of CLAIMS writes into claims.md)."""
+    (caption,) = {entry.caption for entry in CLAIMS.values()}
+    return caption
 
 
 def split_targets():
     return [P("split", benchmark=b, model=m) for b in BENCHMARKS for m in MODELS]
 
 
-def report_inputs(analysis=False):
-    """The result files the report rules read, but the calibration's (present_calibration, passed as a param):
-    they receive them as their input."""
-    files = split_targets() + unlearn_targets() + attack_targets()
-    return files + (analysis_targets() if analysis else [])
+def report_inputs(registry):
+    """The result files a report rule reads for the entries of ``registry`` (their input groups,
+    ssiuu.report.registry.INPUT_GROUPS), but the calibration's (report_calibration, a param)."""
+    groups = input_groups(registry)
+    files = split_targets() + unlearn_targets() + attack_targets() if "results" in groups else []
+    return files + (analysis_targets() if "analysis" in groups else [])
+
+
+def report_calibration(registry):
+    """The calibration draws on disk, where an entry of ``registry`` reads them (never a dependency)."""
+    return present_calibration() if "calibration" in input_groups(registry) else []
 
 
 def report_targets():

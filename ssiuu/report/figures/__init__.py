@@ -1,110 +1,71 @@
-"""Figures 2-7 of the paper (PNG at 150 dpi + PDF) from cached results — matplotlib only, no torch.
+"""Figures 2-7 of the paper (PNG at 150 dpi + PDF): :data:`FIGURES`, the one registry of them.
 
 One module per figure (``fig2`` … ``fig7``) and the shared helpers in ``common``. Every figure is drawn on a
 :class:`matplotlib.figure.Figure` (Agg canvas, no pyplot state) and written atomically as
-``<out_dir>/<stem>.png`` and ``.pdf``. Optional analysis inputs that are missing give a panel with a "skipped"
-note (and a log warning); malformed inputs raise :class:`ResultError`. The analysis inputs and their one
-schema: :mod:`ssiuu.report.analysis_inputs`.
+``<out_dir>/<name>.png`` and ``.pdf``. Optional analysis inputs that are missing give a panel with a "skipped"
+note (and a log warning); malformed inputs raise :class:`ssiuu.report.results.ResultError`. The analysis
+inputs and their one schema: :mod:`ssiuu.report.analysis_inputs`. ``workflow/rules/report.smk`` takes the
+``figures`` rule's outputs, captions and inputs from :data:`FIGURES`; the rule's command is
+:func:`ssiuu.report.figures.build.make_figures`.
+
+To add a figure: a module here with a builder ``fig<k>_<name>(results, out_dir, **options) -> [paths]``
+(:func:`ssiuu.report.figures.common.save_figure`), one entry below, and its caption
+``workflow/report/<name>.rst`` (docs/architecture.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from ssiuu.report.registry import Output
 
-from ssiuu.report.analysis_inputs import (
-    analysis_pairs,
-    parse_state,
-    read_correlation,
-    read_distributions,
-    read_influence,
-    read_logit_lens,
-)
-from ssiuu.report.figures.common import _ci_errorbars, _new_figure, method_colors, save_figure, skip_panel
-from ssiuu.report.figures.fig2 import fig2_vulnerability
-from ssiuu.report.figures.fig3 import _seed_mean_curves, fig3_influence
-from ssiuu.report.figures.fig4 import fig4_logit_lens
-from ssiuu.report.figures.fig5 import fig5_heatmaps
-from ssiuu.report.figures.fig6 import fig6_distributions
-from ssiuu.report.figures.fig7 import _lambda_rows, fig7_ablation
-from ssiuu.report.results import AttackGrid, ResultError, ResultFiles
-from ssiuu.report.stats import CellStats
+_M = "ssiuu.report.figures"
+_ATTRIBUTION = {"top_k": "top_k", "attribution_target": "attribution_target", "labels": "labels"}
 
-FIGURES: dict[str, Callable[..., list[Path]]] = {
-    "fig2_vulnerability": fig2_vulnerability,
-    "fig3_influence": fig3_influence,
-    "fig4_logit_lens": fig4_logit_lens,
-    "fig5_heatmaps": fig5_heatmaps,
-    "fig6_distributions": fig6_distributions,
-    "fig7_ablation": fig7_ablation,
-}
-
-
-def build_figures(
-    results: ResultFiles,
-    out_dir: str | Path,
-    *,
-    methods: Sequence[str],
-    grid: AttackGrid,
-    labels: Mapping[str, str] | None = None,
-    influence_methods: Sequence[str] | None = None,
-    heatmap_methods: Sequence[str] = ("GD", "SSIUU"),
-    logit_lens_methods: Sequence[str] = ("GD", "SSIUU"),
-    distribution_methods: Sequence[str] | None = None,
-    distribution_attack_p: float = 0.1,
-    lambda_variants: Sequence[str] | None = None,
-    ablation_method: str = "SSIUU",
-    calibration_fraction: float = 0.1,
-    calibration_tolerance: float | None = None,
-    top_k: int = 100,
-    attribution_target: str = "prob",
-    stats: CellStats,
-) -> dict[str, list[Path]]:
-    """Write all figures (``fig2_vulnerability``, ``fig3_influence``, ``fig4_logit_lens``, ``fig5_heatmaps``,
-    ``fig6_distributions``, ``fig7_ablation``; each ``.png`` + ``.pdf``) under ``out_dir``."""
-    attribution = {"top_k": top_k, "attribution_target": attribution_target}
-    calibration = {
-        "calibration_fraction": calibration_fraction,
-        "calibration_tolerance": calibration_tolerance,
-    }
-    options = {
-        "fig2_vulnerability": {"methods": methods, "grid": grid, "stats": stats},
-        "fig3_influence": {"methods": influence_methods or methods} | attribution,
-        "fig4_logit_lens": {"methods": logit_lens_methods},
-        "fig5_heatmaps": {"methods": heatmap_methods} | attribution,
-        "fig6_distributions": {
-            "methods": distribution_methods or methods,
-            "attack_p": distribution_attack_p,
-            "attribution_target": attribution_target,
+FIGURES: dict[str, Output] = {
+    "fig2_vulnerability": Output(
+        f"{_M}.fig2:fig2_vulnerability",
+        "fig2_vulnerability.rst",
+        options={"methods": "methods", "grid": "grid", "stats": "stats", "labels": "labels"},
+    ),
+    "fig3_influence": Output(
+        f"{_M}.fig3:fig3_influence",
+        "fig3_influence.rst",
+        inputs=("analysis",),
+        options={"methods": "influence_methods"} | _ATTRIBUTION,
+    ),
+    "fig4_logit_lens": Output(
+        f"{_M}.fig4:fig4_logit_lens",
+        "fig4_logit_lens.rst",
+        inputs=("analysis",),
+        options={"methods": "logit_lens_methods", "labels": "labels"},
+    ),
+    "fig5_heatmaps": Output(
+        f"{_M}.fig5:fig5_heatmaps",
+        "fig5_heatmaps.rst",
+        inputs=("analysis",),
+        options={"methods": "heatmap_methods"} | _ATTRIBUTION,
+    ),
+    "fig6_distributions": Output(
+        f"{_M}.fig6:fig6_distributions",
+        "fig6_distributions.rst",
+        inputs=("analysis",),
+        options={
+            "methods": "distribution_methods",
+            "attack_p": "distribution_attack_p",
+            "attribution_target": "attribution_target",
+            "labels": "labels",
         },
-        "fig7_ablation": {"grid": grid, "stats": stats, "lambda_variants": lambda_variants}
-        | {"ablation_method": ablation_method}
-        | calibration,
-    }
-    return {stem: FIGURES[stem](results, out_dir, labels=labels, **options[stem]) for stem in FIGURES}
-
-
-__all__ = [
-    "FIGURES",
-    "ResultError",
-    "_ci_errorbars",
-    "_lambda_rows",
-    "_new_figure",
-    "_seed_mean_curves",
-    "analysis_pairs",
-    "build_figures",
-    "fig2_vulnerability",
-    "fig3_influence",
-    "fig4_logit_lens",
-    "fig5_heatmaps",
-    "fig6_distributions",
-    "fig7_ablation",
-    "method_colors",
-    "parse_state",
-    "read_correlation",
-    "read_distributions",
-    "read_influence",
-    "read_logit_lens",
-    "save_figure",
-    "skip_panel",
-]
+    ),
+    "fig7_ablation": Output(
+        f"{_M}.fig7:fig7_ablation",
+        "fig7_ablation.rst",
+        inputs=("results", "calibration"),
+        options={
+            "grid": "grid",
+            "stats": "stats",
+            "lambda_variants": "lambda_variants",
+            "calibration_fraction": "calibration_fraction",
+            "calibration_tolerance": "calibration_tolerance",
+            "labels": "labels",
+        },
+    ),
+}

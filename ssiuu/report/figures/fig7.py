@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ssiuu import layout
 from ssiuu.data.records import ITEM_SCORE
 from ssiuu.io import read_json
 from ssiuu.report.aggregate import attack_cells, attack_columns, cell_columns, item_means
@@ -84,7 +85,11 @@ def _lambda_rows(
             )
         style = sel["style"].iloc[0]
         unlearn_results = [
-            read_json(results.root / bench / model / method / f"seed{s}" / "unlearn.json")
+            read_json(
+                layout.path(
+                    "unlearn", results=results.root, benchmark=bench, model=model, method=method, seed=s
+                )
+            )
             for s in sel["seed"]
         ]
         row: dict[str, Any] = {"lambda": float(sel["lambda"].iloc[0]), "method": method}

@@ -1,5 +1,6 @@
-"""The tables beside Tables 1-2: the format-free measure against the attacked reference (``_recovery``) and
-SSIUU minus each baseline, paired (``_ssiuu_vs``).
+"""What the tables beside Tables 1-2 show: the format-free measure against the attacked reference (``_recovery``,
+written by :mod:`ssiuu.report.tables.recovery`) and SSIUU minus each baseline, paired (``_ssiuu_vs``,
+:mod:`ssiuu.report.tables.ssiuu_vs`).
 
 Recovery: per row and attack, the recovered share (a − u) / (R − u) and the difference in differences
 (a − u) − (R_after − R_before) of the per-item margin (docs/results.md), paired with the attacked ``Start`` on
@@ -13,14 +14,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
 from ssiuu.report.aggregate import CONTROLS, ERASER, REFERENCE
 from ssiuu.report.comparisons import row_difference
 from ssiuu.report.inference import Estimate
-from ssiuu.report.render import attack_display, fmt_cell, label
 from ssiuu.report.stats import CellStats
+from ssiuu.report.tables.render import (
+    attack_display,
+    fmt_cell,
+    label,
+    latex_escape,
+    markdown,
+    markdown_file,
+    tex_text,
+    to_latex,
+    write_table_files,
+)
 
 NOT_AVAILABLE = "n/a"
 #: the note under a table where some value has n but no interval (:func:`lacks_interval`)
@@ -233,3 +245,18 @@ def differences_notes(method: str, shared: Sequence[int], stats: CellStats, marg
     if not margins:
         notes.append(f"{NOT_AVAILABLE}: no per-item margins in these result files.")
     return notes
+
+
+def write_companion(
+    out_dir: Path, stem: str, caption: str, display: pd.DataFrame, notes: Sequence[str]
+) -> dict[str, Path]:
+    """``<stem>.{csv,md,tex}`` of a companion table (its display is also its CSV)."""
+    md = markdown_file(caption, markdown(display) if not display.empty else "(no attack results)", notes)
+    tex = to_latex(
+        display.map(latex_escape) if not display.empty else display,
+        tex_text(f"{caption}. " + " ".join(notes)),
+        f"tab:{stem}",
+        n_text=list(display.columns).index("Method") + 1 if "Method" in display else 0,
+        group_cols=("Model",),
+    )
+    return {f"{stem}.{k}": v for k, v in write_table_files(out_dir / stem, display, md, tex).items()}

@@ -22,12 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ssiuu.report.aggregate import CONTROLS, REFERENCE
-from ssiuu.report.comparisons import RowDifference, row_difference
-from ssiuu.report.inference import Estimate, holm, smallest_detectable_difference, units_needed
-from ssiuu.report.results import STYLES, AttackGrid, ResultFiles, collect_base
-from ssiuu.report.stats import CellStats
-from ssiuu.report.table_data import aggregate_table, separations
-from ssiuu.report.verdicts import (
+from ssiuu.report.claims.verdicts import (
     INCONCLUSIVE,
     INSTRUMENT,
     NOT_SUPPORTED,
@@ -37,6 +32,11 @@ from ssiuu.report.verdicts import (
     fmt_interval,
     missing,
 )
+from ssiuu.report.comparisons import RowDifference, row_difference
+from ssiuu.report.inference import Estimate, holm, smallest_detectable_difference, units_needed
+from ssiuu.report.results import STYLES, AttackGrid, ResultFiles, collect_base
+from ssiuu.report.stats import CellStats
+from ssiuu.report.table_data import aggregate_table, separations
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from ssiuu.report.analysis_inputs import CORRELATION_FILE, read_correlation
+from ssiuu.report.claims.verdicts import INCONCLUSIVE, Claim, Finding, analysis_dirs, missing
 from ssiuu.report.results import ResultFiles
-from ssiuu.report.verdicts import INCONCLUSIVE, Claim, Finding, analysis_dirs, missing
 
 #: what the analysis would have to save for claim 3 to be tested
 NEEDED = (

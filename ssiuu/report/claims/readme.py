@@ -2,7 +2,7 @@
 
 Every sentence of the README that states a measured number or a comparison lies between the markers
 :data:`BEGIN` and :data:`END`, and none is hand-written: :func:`results_block` renders the claims that
-:func:`ssiuu.report.claims.claims` states (each through :meth:`ssiuu.report.verdicts.Claim.markdown`, as
+:func:`ssiuu.report.claims.build.claims` states (each through :meth:`ssiuu.report.claims.verdicts.Claim.markdown`, as
 ``claims.md`` renders them), the run's setup from its config, and links to the claims and the tables;
 :func:`replace_block` puts the block between the markers. The rule ``claims`` refreshes the README after
 writing ``claims.md`` (command ``readme``: :func:`update_readme`), and ``tests/test_readme.py`` fails when the
@@ -25,9 +25,10 @@ from typing import Any
 from ssiuu import layout
 from ssiuu.config import benchmark_style
 from ssiuu.io import write_text
-from ssiuu.report.claims import claims, claims_options
+from ssiuu.report.claims.build import claims
+from ssiuu.report.claims.verdicts import Claim
+from ssiuu.report.options import options_from_config
 from ssiuu.report.results import ResultFiles
-from ssiuu.report.verdicts import Claim
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def readme_block(
 ) -> str:
     """The results block of ``readme`` for the run whose result files and ``claims.md`` are given; the tables
     and figures are linked where the layout puts them beside that ``claims.md``."""
-    found = claims(results, **claims_options(config))
+    found = claims(results, options_from_config(config))
     root = layout.parse("claims", str(claims_md))["results"]
     figures = Path(layout.pattern("figure", results=root)).parent
     return results_block(

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from ssiuu.report.analysis_inputs import read_influence
+from ssiuu.report.claims.verdicts import Claim, Finding, analysis_dirs, interval_verdict, missing, sig
 from ssiuu.report.inference import smallest_detectable_difference
 from ssiuu.report.results import ResultFiles
 from ssiuu.report.stats import CellStats, mean_interval
-from ssiuu.report.verdicts import Claim, Finding, analysis_dirs, interval_verdict, missing, sig
 
 
 def influence_cells(influence_dir: Path) -> pd.DataFrame | None:

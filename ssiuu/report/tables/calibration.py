@@ -1,28 +1,49 @@
 """The calibration table, ``attack_calibration.{csv,md,tex}`` (:func:`write_calibration_table`): per benchmark,
 model, attack, learning rate and epoch count of the sweep, the attacked starting model's damage, the known
 hider's and known eraser's recovered shares, the separation, whether the setting is within the damage tolerance,
-and ★ on the setting the rule chooses (:mod:`ssiuu.report.calibration`)."""
+and ★ on the setting the rule chooses (:mod:`ssiuu.report.calibration`), with the rule's verdict per
+benchmark, model and attack in the notes (:func:`choice_notes`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ssiuu import layout
 from ssiuu.references import HIDER, NEVER_LEARNED, START
 from ssiuu.report.calibration import (
+    DAMAGE_COLUMNS,
     KINDS,
-    _cell,
-    choice_notes,
     choose_attack_setting,
     default_tolerance,
+    setting_groups,
     setting_rows,
 )
-from ssiuu.report.render import label, markdown, markdown_file, tex_text, to_latex, write_table_files
 from ssiuu.report.results import ResultFiles
 from ssiuu.report.stats import CellStats
+from ssiuu.report.tables.data import TableData
+from ssiuu.report.tables.render import (
+    fmt_cell,
+    label,
+    markdown,
+    markdown_file,
+    tex_text,
+    to_latex,
+    write_table_files,
+)
+
+
+def _cell(row: pd.Series, name: str, scale: float, digits: int) -> str:
+    return fmt_cell(
+        row[name] * scale,
+        row[f"{name}_low"] * scale,
+        row[f"{name}_high"] * scale,
+        row[f"{name}_n"],
+        digits=digits,
+    )
 
 
 def _change_cell(row: pd.Series, name: str) -> str:
@@ -82,6 +103,55 @@ def calibration_table_rows(results: ResultFiles, *, stats: CellStats, tolerance:
     return choose_attack_setting(rows, tolerance)
 
 
+def _setting_text(row: Mapping[str, Any]) -> str:
+    unit = "epoch" if int(row["epochs"]) == 1 else "epochs"
+    return f"η = {row['lr']:.0e}, {int(row['epochs'])} {unit}"
+
+
+def choice_notes(rows: pd.DataFrame, tolerance: float, labels: Mapping[str, str] | None = None) -> list[str]:
+    """One line per (benchmark, model, kind) of :func:`choose_attack_setting`'s rows: the chosen setting with
+    its separation and Start's worst loss, or that no setting passes (naming the least damaging and its
+    damage), or that settings pass but none separates measurably."""
+    notes = []
+    for key, group in setting_groups(rows):
+        where = (
+            " · ".join(label(labels, str(k)) for k in key[:-1]) + f", {key[-1]} attack"
+            if key
+            else "the sweep"
+        )
+        chosen = group[group["chosen"]]
+        if not chosen.empty:
+            r = chosen.iloc[0]
+            notes.append(
+                f"{where}: chosen {_setting_text(r)} (separation {_cell(r, 'separation', 1.0, 2)}; the attacked "
+                f"Start loses at most {max(r['worst_loss'], 0.0):.1f} points)."
+            )
+            continue
+        measured = group[group["worst_loss"].notna()]
+        splits = [c for c in DAMAGE_COLUMNS[1:] if c in group]
+        if not measured.empty and not group[splits].notna().any().any():
+            notes.append(
+                f"{where}: the draws do not record the attacked Start's retain/test scores (made before the "
+                "damage fields): no setting is chosen; rerun `snakemake calibration`."
+            )
+        elif group["passes"].any():
+            notes.append(
+                f"{where}: {int(group['passes'].sum())} setting(s) keep the attacked Start within the tolerance, "
+                "but none has a separation that ranks (§ or not measured): no setting is chosen."
+            )
+        elif measured.empty:
+            notes.append(
+                f"{where}: no setting has the attacked Start's damage recorded: no setting is chosen."
+            )
+        else:
+            least = measured.loc[measured["worst_loss"].idxmin()]
+            notes.append(
+                f"{where}: no setting passes the {100 * tolerance:g}-point tolerance; the least damaging, "
+                f"{_setting_text(least)}, costs the attacked Start {least['worst_loss']:.1f} points."
+            )
+    return notes
+
+
 def _tex(text: str) -> str:
     out = tex_text(text)
     for u, t in {"Δ": r"$\Delta$", "η": r"$\eta$", "★": r"$\star$", "§": r"\S{}", "·": r"$\cdot$"}.items():
@@ -90,18 +160,18 @@ def _tex(text: str) -> str:
 
 
 def write_calibration_table(
-    results: ResultFiles,
+    data: TableData,
     out_dir: str | Path,
-    labels: Mapping[str, str] | None = None,
     *,
-    stats: CellStats,
+    labels: Mapping[str, str] | None = None,
     tolerance: float | None = None,
 ) -> dict[str, Path]:
     """``attack_calibration.{csv,md,tex}``: :func:`calibration_table_rows` with the rule's choice per benchmark,
     model and attack (none without calibration draws of the starting model). ``tolerance``:
     ``analysis.attack_calibration.damage_tolerance`` (None: the schema's default)."""
     tolerance = default_tolerance() if tolerance is None else tolerance
-    rows = calibration_table_rows(results, stats=stats, tolerance=tolerance)
+    stats = data.stats
+    rows = calibration_table_rows(data.results, stats=stats, tolerance=tolerance)
     if rows.empty:
         return {}
     display = calibration_display(rows, labels)
