@@ -38,6 +38,7 @@ from ssiuu.evaluation.logprob import recovered_fraction
 from ssiuu.io import read_json, write_json
 from ssiuu.models import load_for
 from ssiuu.progress import progress
+from ssiuu.references import START
 from ssiuu.training import QAPair, nll_loss, train
 from ssiuu.unlearning import forget_eval_records, pairs_of
 
@@ -548,8 +549,10 @@ def run_attacks(config: dict[str, Any], *, out: list[str], **where: Any) -> list
     ``p``, ``lr`` and ``run`` by its wildcards (:mod:`ssiuu.layout`). The draws share one process and one load
     of the checkpoint (:func:`restored_checkpoint`), so each computes what it would compute in a process of its
     own (``tests/test_attacks.py`` checks this). Each result is written as soon as its draw ends. A calibration
-    draw runs for ``analysis.attack_calibration``'s epochs (:func:`ssiuu.config.calibration_config`) and records
-    the attack's damage to the retain and test items (:func:`attack`'s ``damage``)."""
+    draw runs for ``analysis.attack_calibration``'s epochs (:func:`ssiuu.config.calibration_config`); the
+    starting model's calibration draws also record the attack's damage to the retain and test items
+    (:func:`attack`'s ``damage``), the only damage the calibration's rule reads
+    (:func:`ssiuu.report.calibration.within_tolerance`)."""
     draws = [parse_draw(file) for file in out]
     for file, (_, _, names) in zip(out, draws, strict=True):
         wrong = {k: names[k] for k in ("benchmark", "model", "method", "seed") if names[k] != where[k]}
@@ -568,7 +571,7 @@ def run_attacks(config: dict[str, Any], *, out: list[str], **where: Any) -> list
             lr=names["lr"],
             run=names["run"],
             checkpoint_cache=cache,
-            damage=calibration,
+            damage=calibration and where["method"] == START,
             **where,
         )
         write_json(Path(file), result)

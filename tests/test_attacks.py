@@ -412,10 +412,16 @@ def test_a_calibration_draw_cut_to_e_epochs_is_the_e_epoch_attack(tmp_path):
     from ssiuu.report.calibration import first_epochs
 
     config, where = _tiny_checkpoint(tmp_path, {"attack_calibration": {"harmful": {"epochs": 4}}})
-    names = {"benchmark": "wf", "model": "m", "method": "GD", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 0}
+    where = where | {"method": "Start"}  # the starting model's draws record the damage the rule bounds
+    names = {"benchmark": "wf", "model": "m", "method": "Start", "seed": 0, "lr": 1e-3, "p": 0.3, "run": 0}
     (attack,) = attacks.run_attacks(config, out=[layout.path("harmful", results=tmp_path, **names)], **where)
     calibration_path = layout.path("calibration_harmful", results=tmp_path, **names)
     (long,) = attacks.run_attacks(config, out=[calibration_path], **where)
+    hider = {"method": "Hider"}  # another model's calibration draw is the same draw without the damage scores
+    (other,) = attacks.run_attacks(
+        config, out=[layout.path("calibration_harmful", results=tmp_path, **names | hider)], **where | hider
+    )
+    assert "retain_ids" not in other and all("retain_score" not in pt for pt in other["curve"])
     assert long["config"]["epochs"] == 4 and attack["config"]["epochs"] == 2
     assert long["steps_per_epoch"] == attack["steps_per_epoch"] >= 1
     assert len(long["curve"]) == 5 and long["curve"][-1]["step"] == 4 * long["steps_per_epoch"]
