@@ -128,6 +128,23 @@ def test_lowest_attack_on_the_synthetic_fixture_excludes_the_dagger_row() -> Non
     assert mcqa.data["instrument_separated"] and "smallest detectable" in mcqa.text
 
 
+def test_a_margin_that_does_not_see_unlearning_leaves_the_instrument_unable_to_decide(tmp_path: Path) -> None:
+    """The hider's margins before the attack raised to the attacked Start's (the margin did not see what its
+    unlearning removed): the hider still separates, but the gate says the instrument cannot decide."""
+    root = tmp_path / "results"
+    shutil.copytree(FIX, root)
+    for hider_file in (root / "synth_mcqa" / "tiny" / "Hider").glob("seed*/attacks/harmful_*.json"):
+        start_file = root / "synth_mcqa" / "tiny" / "Start" / "seed0" / "attacks" / hider_file.name
+        hider, start = json.loads(hider_file.read_text()), json.loads(start_file.read_text())
+        by_id = dict(zip(start["eval_ids"], start["curve"][0]["item_margins"], strict=True))
+        hider["curve"][0]["item_margins"] = [by_id[i] + 0.5 for i in hider["eval_ids"]]
+        hider_file.write_text(json.dumps(hider))
+    mcqa, rouge = claim_lowest_attack(result_files(root), stats=HOLM_STATS, **CLAIM2).findings
+    assert mcqa.verdict == INSTRUMENT and "does not see unlearning" in mcqa.text
+    assert mcqa.data["verdict_without_instrument_check"] == SUPPORTED
+    assert rouge.verdict == SUPPORTED  # its files untouched
+
+
 def test_without_a_known_hider_the_instrument_cannot_decide(tmp_path: Path) -> None:
     root = tmp_path / "results"
     shutil.copytree(FIX, root)

@@ -163,6 +163,7 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
     assert vs1 == vs2 == ["SSIUU − GA", "SSIUU − GD"]
     recovery = (tmp_path / "table2_recovery.md").read_text()
     assert "Separation: Hider − NeverLearned share" in recovery and "| 1.00 [1.00, 1.00]" in recovery
+    assert "Validity: Start − Hider margin before the attack" in recovery and "Validity = " in recovery
 
 
 def test_vs_paper_tables_are_labelled_quotes(tmp_path: Path) -> None:

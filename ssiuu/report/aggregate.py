@@ -309,6 +309,20 @@ def separation(
     return cluster_bootstrap(sample, statistic, **stats.bootstrap)
 
 
+def margin_sees_unlearning(
+    hider: AttackCell | None, reference: AttackCell | None, stats: CellStats
+) -> Estimate:
+    """The margin's validity on one attack's items: the attacked reference's margin minus the known hider's,
+    both before the attack, paired on shared draws and items. The hider was unlearned to the threshold from the
+    reference, so a measure that sees what unlearning removed puts this above 0; at or below 0, a recovered
+    share of the margin says nothing about the facts (docs/reading-results.md)."""
+    cells = {"hider": hider, "ref": reference}
+    if any(c is None or not c.has_margins for c in cells.values()):
+        return Estimate.missing()
+    sample = margin_sample(cells)  # type: ignore[arg-type]
+    return cluster_bootstrap(sample, lambda m: m("ref", "before") - m("hider", "before"), **stats.bootstrap)
+
+
 def row_methods(methods: Sequence[str], found: Iterable[str]) -> list[str]:
     """Table rows after Default: the configured methods, then the controls that were run (Hider, NeverLearned,
     Start)."""

@@ -33,6 +33,7 @@ from ssiuu.report.aggregate import (
     fs_ids,
     margin_columns,
     margin_measures,
+    margin_sees_unlearning,
     row_methods,
     score_estimates,
     separation,
@@ -221,6 +222,21 @@ def separations(
         for key in keys:
             hider, eraser, ref = (_cell_of(by_method, m, key) for m in (HIDER, ERASER, REFERENCE))
             out[(bench, model, key)] = separation(hider, eraser, ref, stats)
+    return out
+
+
+def margin_validities(
+    table: pd.DataFrame, keys: Sequence[str], stats: CellStats
+) -> dict[tuple[str, str, str], Estimate]:
+    """Per (benchmark, model, attack key): whether the margin sees unlearning
+    (:func:`ssiuu.report.aggregate.margin_sees_unlearning`); missing where the hider or the reference has no
+    margins."""
+    out = {}
+    for (bench, model), grp in table.groupby(["benchmark", "model"], sort=False):
+        by_method = grp.set_index("method")
+        for key in keys:
+            hider, ref = (_cell_of(by_method, m, key) for m in (HIDER, REFERENCE))
+            out[(bench, model, key)] = margin_sees_unlearning(hider, ref, stats)
     return out
 
 

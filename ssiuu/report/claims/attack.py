@@ -36,7 +36,7 @@ from ssiuu.report.comparisons import RowDifference, row_difference
 from ssiuu.report.inference import Estimate, holm, smallest_detectable_difference, units_needed
 from ssiuu.report.results import STYLES, AttackGrid, ResultFiles, collect_base
 from ssiuu.report.stats import CellStats
-from ssiuu.report.table_data import aggregate_table, separations
+from ssiuu.report.table_data import aggregate_table, margin_validities, separations
 
 
 @dataclass(frozen=True)
@@ -114,13 +114,21 @@ def lowest_verdict(comparisons: Sequence[Comparison], alpha: float) -> tuple[str
     return (SUPPORTED if lower else INCONCLUSIVE), weakest
 
 
-def instrument_text(seps: Mapping[str, Estimate]) -> tuple[bool, str]:
-    """(whether the hider is separated on every harmful attack, the sentence that says so)."""
+def _shown(estimates: Mapping[str, Estimate]) -> str:
+    return "; ".join(f"{k.replace('harmful_p', 'p=')} {fmt_interval(e)}" for k, e in estimates.items())
+
+
+def instrument_text(seps: Mapping[str, Estimate], validity: Mapping[str, Estimate]) -> tuple[bool, str]:
+    """(whether the instrument can decide, the sentence that says why): on every harmful attack, the margin
+    sees unlearning (the attacked Start's margin above the hider's before the attack, ``validity``) and the
+    hider is separated from the eraser or 0 (``seps``); both intervals must lie above 0."""
     if not seps or all(math.isnan(e.value) for e in seps.values()):
         return False, "no known hider with per-item margins on shared draws in these results"
+    sees = all(e.defined and e.low > 0 for e in validity.values()) if validity else False
     apart = all(e.defined and e.low > 0 for e in seps.values())
-    shown = "; ".join(f"{k.replace('harmful_p', 'p=')} {fmt_interval(e)}" for k, e in seps.items())
-    return apart, f"separation {shown}"
+    head = "" if sees else "the margin does not see unlearning (Start − Hider before the attack "
+    head += f"{_shown(validity)}); " if not sees else ""
+    return sees and apart, f"{head}separation {_shown(seps)}"
 
 
 def _eligible(grp: pd.DataFrame, method: str) -> tuple[pd.DataFrame, list[str]]:
@@ -152,6 +160,7 @@ def lowest_finding(
     keys: Sequence[str],
     stats: CellStats,
     method: str,
+    validity: Mapping[str, Estimate] | None = None,
 ) -> Finding:
     """Claim 2 on one (benchmark, model) of an aggregated table (module doc)."""
     ours = grp[grp["method"] == method]
@@ -165,7 +174,7 @@ def lowest_finding(
     diffs = _differences(ours, baselines, ref.iloc[0] if not ref.empty else None, keys, stats)
     comparisons = family(diffs, stats.alpha)
     verdict, decider = lowest_verdict(comparisons, stats.alpha)
-    apart, instrument = instrument_text(seps)
+    apart, instrument = instrument_text(seps, validity or {})
     if not apart:
         verdict = INSTRUMENT
     data = {
@@ -188,16 +197,18 @@ def claim_lowest_attack(
         if style not in set(collect_base(results)["style"]):
             continue
         table = aggregate_table(results, style, methods=methods, grid=grid, stats=stats)
-        seps = separations(table, keys, stats)
+        seps, validity = separations(table, keys, stats), margin_validities(table, keys, stats)
         for (bench, model), grp in table.groupby(["benchmark", "model"], sort=False):
             mine = {k: seps[(bench, model, k)] for k in keys}
-            findings.append(lowest_finding(f"{bench}/{model}", grp, mine, keys, stats, method))
+            valid = {k: validity[(bench, model, k)] for k in keys}
+            findings.append(lowest_finding(f"{bench}/{model}", grp, mine, keys, stats, method, valid))
     how = (
         f"{method} minus each baseline, paired on shared draws and items, cluster bootstrap over seeds, draws "
         f"and items ({stats.level} percentile intervals, {stats.n_resamples} resamples); Holm over the family "
         "(baselines × harmful attacks × measures) of one benchmark and model at level "
         f"{stats.alpha:.2g}; smallest detectable Δ at 80 % power (statsmodels TTestPower, n = shared items, "
-        "σ from the bootstrap standard error); † and ‡ rows excluded; gated by the instrument's separation"
+        "σ from the bootstrap standard error); † and ‡ rows excluded; gated by the instrument: the margin must see unlearning "
+        "(the attacked Start's margin above the hider's before the attack) and the hider must be separated"
     )
     return Claim.from_findings(
         2, f"{method} has the lowest harmful-attack score and the lowest recovered share", findings, how

@@ -109,16 +109,41 @@ def _separation_row(
     return row
 
 
+def _validity_row(model: str, keys: Sequence[str], validity: Mapping, bench: str, labels) -> dict[str, str]:
+    row = {"Model": label(labels, model), "Method": "Validity: Start − Hider margin before the attack"}
+    for key in keys:
+        name = attack_display(key)
+        row[f"{name} share"] = fmt_estimate(validity.get((bench, model, key), Estimate.missing()))
+        row[f"{name} DiD"] = row[f"{name} log p fraction"] = ""
+    return row
+
+
 def recovery_display(
-    table: pd.DataFrame, seps: Mapping, labels: Mapping[str, str] | None, stats: CellStats
+    table: pd.DataFrame,
+    seps: Mapping,
+    labels: Mapping[str, str] | None,
+    stats: CellStats,
+    validity: Mapping | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Per attacked row and attack: share, DiD and the secondary fraction; then the separation per model."""
+    """Per attacked row and attack: share, DiD and the secondary fraction; then, per model, the margin's
+    validity (``validity``: :func:`ssiuu.report.table_data.margin_validities`) and the separation."""
     keys, rows = attack_keys(table), []
     for (bench, model), grp in attacked(table).groupby(["benchmark", "model"], sort=False):
         rows += [_recovery_row(r, keys, labels) for _, r in grp.iterrows()]
         eraser = ERASER in set(table.loc[table["benchmark"] == bench, "method"])
+        if validity is not None:
+            rows.append(_validity_row(model, keys, validity, bench, labels))
         rows.append(_separation_row(model, eraser, keys, seps, bench, labels))
-    return pd.DataFrame(rows), recovery_notes(table, keys, stats, seps)
+    notes = recovery_notes(table, keys, stats, seps)
+    if validity is not None:
+        notes.append(
+            "Validity = the attacked Start's margin minus the known hider's, both before the attack, paired on "
+            "shared items (nats per token): the hider was unlearned to the threshold, so a margin that sees what "
+            "unlearning removed puts it above 0. Where its interval does not lie above 0, the shares and the "
+            "separation of that model say nothing about the facts, and the claims say the instrument cannot "
+            "decide."
+        )
+    return pd.DataFrame(rows), notes
 
 
 def _recovery_lacks_interval(table: pd.DataFrame, keys: Sequence[str], seps: Mapping) -> bool:
