@@ -14,6 +14,7 @@ from result_files import FAST_STATS, report_options, result_files
 
 from ssiuu.report.calibration import (
     choose_attack_setting,
+    configured_setting,
     damage_items,
     default_tolerance,
     setting_rows,
@@ -123,8 +124,48 @@ def test_a_setting_needs_its_damage_measured_and_a_separation_that_ranks() -> No
     out = choose_attack_setting(rows, 0.1)
     assert out["passes"].all() and not out["eligible"].any() and not out["chosen"].any()
     assert "none has a separation that ranks" in choice_notes(out, 0.1)[0]
+    assert out["fallback"].tolist() == [True, False]  # the stronger of the two passing settings
     unmeasured = choose_attack_setting(pd.DataFrame([setting(1e-5, 1, nan, nan, nan, 0.5)]), 0.1)
     assert "damage recorded" in choice_notes(unmeasured, 0.1)[0]
+
+
+def test_without_a_separation_that_ranks_the_fallback_is_the_strongest_setting_within_tolerance() -> None:
+    """Strength is η × epochs, then η: 1e-5 x 1 (1e-5) beats 1e-6 x 3 (3e-6); 1e-4 x 1 damages."""
+    rows = pd.DataFrame(
+        [
+            setting(1e-6, 1, 0.0, 0.0, 0.0, 0.0, separation_rankable=False),
+            setting(1e-6, 3, 0.0, 0.0, 0.0, 0.1, separation_rankable=False),
+            setting(1e-5, 1, -5.0, 0.0, 0.0, -0.2, separation_rankable=False),
+            setting(1e-4, 1, -25.0, 0.0, 0.0, 0.9, separation_rankable=False),
+        ]
+    )
+    out = choose_attack_setting(rows, 0.1)
+    assert not out["chosen"].any() and out["fallback"].tolist() == [False, False, True, False]
+    note = choice_notes(out, 0.1)[0]
+    assert "☆ η = 1e-05, 1 epoch, the strongest within the tolerance" in note and "loses at most 5.0" in note
+    assert configured_setting(out, "harmful") == (1e-5, 1)
+    assert configured_setting(out, "benign") is None
+
+
+def test_the_configured_setting_must_hold_on_every_benchmark() -> None:
+    """★ in every group and the same: that one; ★ that differ: None; no ★ anywhere: the strongest setting that
+    passes on every benchmark (here 1e-6 x 3: 1e-5 x 1 damages on c)."""
+    both = pd.DataFrame(
+        [setting(1e-5, 1, 0.0, 0.0, 0.0, 0.5), setting(1e-5, 1, 0.0, 0.0, 0.0, 0.4, benchmark="c")]
+    )
+    assert configured_setting(choose_attack_setting(both, 0.1), "harmful") == (1e-5, 1)
+    apart = pd.concat([both, pd.DataFrame([setting(1e-6, 1, 0.0, 0.0, 0.0, 0.9, benchmark="c")])])
+    assert configured_setting(choose_attack_setting(apart.reset_index(drop=True), 0.1), "harmful") is None
+    no_rank = {"separation_rankable": False}
+    fallback = pd.DataFrame(
+        [
+            setting(1e-5, 1, 0.0, 0.0, 0.0, 0.0, **no_rank),
+            setting(1e-6, 3, 0.0, 0.0, 0.0, 0.0, **no_rank),
+            setting(1e-5, 1, -20.0, 0.0, 0.0, 0.0, benchmark="c", **no_rank),
+            setting(1e-6, 3, 0.0, 0.0, 0.0, 0.0, benchmark="c", **no_rank),
+        ]
+    )
+    assert configured_setting(choose_attack_setting(fallback, 0.1), "harmful") == (1e-6, 3)
 
 
 # ------------------------------------------------------------------------------------ the synthetic sweep

@@ -104,3 +104,40 @@ def test_the_committed_results_are_a_run_of_the_embedded_default() -> None:
     assert not changed, (
         f"results/config.yaml differs from config.yaml in {changed}: rerun the default from nothing"
     )
+
+
+def test_the_default_attacks_at_the_setting_its_committed_calibration_chooses() -> None:
+    """``attacks.<kind>.learning_rates`` and ``epochs`` of ``config.yaml`` are the setting that the calibration's
+    rule chooses on the committed calibration draws (``configured_setting``: ★, else ☆, on every benchmark)."""
+    from ssiuu import layout
+    from ssiuu.config import load_config
+    from ssiuu.report.calibration import KINDS, configured_setting
+    from ssiuu.report.options import options_from_config
+    from ssiuu.report.results import ResultFiles
+    from ssiuu.report.tables.calibration import calibration_table_rows
+
+    config = load_config(REPO / "config.yaml")
+    kinds = tuple(f"calibration_{kind}" for kind in KINDS)
+    draws = [p for p in COMMITTED.rglob("*.json") if layout.kind_of(str(p.relative_to(REPO)), kinds)]
+    assert draws, "no committed calibration draws: run `snakemake calibration` and commit its draws"
+    files = ResultFiles(str(p.relative_to(REPO)) for p in draws)
+    stats = options_from_config(config).stats
+    cwd = os.getcwd()
+    try:
+        os.chdir(REPO)
+        rows = calibration_table_rows(
+            files, stats=stats, tolerance=config["analysis"]["attack_calibration"]["damage_tolerance"]
+        )
+    finally:
+        os.chdir(cwd)
+    for kind in KINDS:
+        wanted = configured_setting(rows, kind)
+        assert wanted is not None, (
+            f"the committed calibration chooses no {kind} setting valid on every benchmark"
+        )
+        lr, epochs = wanted
+        configured = config["attacks"][kind]
+        assert configured["learning_rates"] == [pytest.approx(lr)] and configured["epochs"] == epochs, (
+            f"config.yaml attacks.{kind}: learning_rates {configured['learning_rates']}, epochs "
+            f"{configured['epochs']}; the committed calibration chooses η = {lr:g}, {epochs} epoch(s)"
+        )

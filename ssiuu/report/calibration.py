@@ -15,8 +15,12 @@ items and of its retain and test scores, from before the attack to its end (:fun
 those, the chosen setting best separates the known hider from the known eraser: on ROUGE benchmarks the
 hider's recovered share of the margin minus the never-learned model's, on MCQA benchmarks (no eraser) the
 hider's share against 0, each paired with the attacked Start on the same draws and items
-(:func:`ssiuu.report.aggregate.separation`). The table (:mod:`ssiuu.report.tables.calibration`) marks the
-choice; the configured ``attacks.*.learning_rates`` and ``epochs`` are set from it.
+(:func:`ssiuu.report.aggregate.separation`). Where no setting within tolerance has a separation that ranks,
+the strongest setting within tolerance is the fallback (☆): the instrument cannot decide there whatever the
+setting, and the strongest attack that spares the model that knows the facts is the one most likely to show
+hiding. The table (:mod:`ssiuu.report.tables.calibration`) marks the choice; the configured
+``attacks.*.learning_rates`` and ``epochs`` are set from it (:func:`configured_setting`;
+``tests/test_regenerate.py`` checks that they are).
 """
 
 from __future__ import annotations
@@ -203,19 +207,52 @@ def choose_attack_setting(rows: pd.DataFrame, tolerance: float) -> pd.DataFrame:
       column exists: every recovered share in it has a denominator whose interval lies above 0);
     * ``chosen``: per group, the eligible setting with the largest separation; ties go to the smaller worst
       loss, then the lower learning rate, then fewer epochs (the gentler attack). No row of a group is chosen
-      where none is eligible (the calibration table's notes say why)."""
+      where none is eligible (the calibration table's notes say why);
+    * ``fallback``: in a group where none is eligible, the strongest setting within tolerance
+      (:func:`strength`): the attack most likely to bring hidden knowledge back that still spares the model
+      that knows the facts."""
     out = rows.copy()
     out["worst_loss"] = [worst_loss(r) for _, r in out.iterrows()]
     out["passes"] = [within_tolerance(r, tolerance) for _, r in out.iterrows()]
     ranks = out["separation_rankable"].fillna(False).astype(bool) if "separation_rankable" in out else True
     out["eligible"] = out["passes"] & out["separation"].notna() & ranks
-    out["chosen"] = False
+    out["chosen"] = out["fallback"] = False
     for _, group in setting_groups(out):
         candidates = group[group["eligible"]].assign(_key=lambda g: -g["separation"].round(12))
         if not candidates.empty:
             order = candidates.sort_values(["_key", "worst_loss", "lr", "epochs"], kind="mergesort")
             out.loc[order.index[0], "chosen"] = True
+        elif group["passes"].any():
+            passing = group[group["passes"]]
+            out.loc[max(passing.index, key=lambda i: strength(passing.loc[i])), "fallback"] = True
     return out
+
+
+def strength(row: Mapping[str, Any]) -> tuple[float, float]:
+    """How strong an attack setting is: its learning rate times its epochs (the summed step size over the
+    attack data), then its learning rate."""
+    return (float(row["lr"]) * int(row["epochs"]), float(row["lr"]))
+
+
+def configured_setting(rows: pd.DataFrame, kind: str) -> tuple[float, int] | None:
+    """The one ``(learning rate, epochs)`` that ``attacks.<kind>`` takes from the rule's rows
+    (:func:`choose_attack_setting`) over every benchmark and model swept: the setting chosen (★) in every group
+    of that kind; else, where no group has a choice, the strongest setting within tolerance in every group
+    (each group's ☆ where they agree, else the strongest that passes in all). None where the groups choose
+    different settings or no setting passes in all (the table's notes say which)."""
+    groups = [g for _, g in setting_groups(rows[rows["kind"] == kind])]
+    if not groups:
+        return None
+    setting = lambda r: (float(r["lr"]), int(r["epochs"]))  # noqa: E731
+    chosen = [{setting(r) for _, r in g[g["chosen"]].iterrows()} for g in groups]
+    if any(chosen):
+        same = set.intersection(*chosen)
+        return same.pop() if len(same) == 1 and all(chosen) else None
+    passing = [{setting(r) for _, r in g[g["passes"]].iterrows()} for g in groups]
+    everywhere = set.intersection(*passing)
+    if not everywhere:
+        return None
+    return max(everywhere, key=lambda s: strength({"lr": s[0], "epochs": s[1]}))
 
 
 def setting_groups(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:

@@ -76,7 +76,7 @@ def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) ->
                 "Eraser share": _share_cell(r, "eraser_share") if r["eraser"] else "n/a",
                 "Separation": _cell(r, "separation", 1.0, 2) + ("" if r["separation_rankable"] else " §"),
                 "Within tolerance": "yes" if r["passes"] else "no",
-                "Chosen": "★" if r["chosen"] else "",
+                "Chosen": "★" if r["chosen"] else ("☆" if r.get("fallback", False) else ""),
             }
         )
     return pd.DataFrame(out)
@@ -135,9 +135,12 @@ def choice_notes(rows: pd.DataFrame, tolerance: float, labels: Mapping[str, str]
                 "damage fields): no setting is chosen; rerun `snakemake calibration`."
             )
         elif group["passes"].any():
+            r = group[group["fallback"]].iloc[0]
             notes.append(
                 f"{where}: {int(group['passes'].sum())} setting(s) keep the attacked Start within the tolerance, "
-                "but none has a separation that ranks (§ or not measured): no setting is chosen."
+                "but none has a separation that ranks (§ or not measured): the instrument cannot separate the "
+                f"hider here; ☆ {_setting_text(r)}, the strongest within the tolerance (the attacked Start loses "
+                f"at most {max(r['worst_loss'], 0.0):.1f} points)."
             )
         elif measured.empty:
             notes.append(
@@ -154,7 +157,14 @@ def choice_notes(rows: pd.DataFrame, tolerance: float, labels: Mapping[str, str]
 
 def _tex(text: str) -> str:
     out = tex_text(text)
-    for u, t in {"Δ": r"$\Delta$", "η": r"$\eta$", "★": r"$\star$", "§": r"\S{}", "·": r"$\cdot$"}.items():
+    for u, t in {
+        "Δ": r"$\Delta$",
+        "η": r"$\eta$",
+        "★": r"$\star$",
+        "☆": r"$\diamond$",
+        "§": r"\S{}",
+        "·": r"$\cdot$",
+    }.items():
         out = out.replace(u, t)
     return out
 
@@ -193,8 +203,9 @@ def write_calibration_table(
         f"attacked Start loses at most {100 * tolerance:g} points (analysis.attack_calibration.damage_tolerance "
         f"= {tolerance:g}) on each of ΔFS, Δretain and Δtest (point estimates; ΔFS and one of Δretain/Δtest "
         "must be measured); among those whose separation ranks, ★ marks the largest separation (ties: the "
-        "smaller damage, then the lower η, then fewer epochs). attacks.*.learning_rates and epochs are set "
-        "from ★.",
+        "smaller damage, then the lower η, then fewer epochs); where none ranks, ☆ marks the strongest setting "
+        "within tolerance (η × epochs, then η). attacks.*.learning_rates and epochs are set from ★, else ☆ "
+        "(ssiuu/report/calibration.py: configured_setting).",
         *choice_notes(rows, tolerance, labels),
         f"{stats.level} percentile intervals from {stats.n_resamples} cluster-bootstrap resamples of the "
         "seeds, draws and items (ssiuu/report/inference.py); n = observations (seed, draw, item). § the "
