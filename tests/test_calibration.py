@@ -148,24 +148,31 @@ def test_without_a_separation_that_ranks_the_fallback_is_the_strongest_setting_w
 
 
 def test_the_configured_setting_must_hold_on_every_benchmark() -> None:
-    """★ in every group and the same: that one; ★ that differ: None; no ★ anywhere: the strongest setting that
-    passes on every benchmark (here 1e-6 x 3: 1e-5 x 1 damages on c)."""
+    """Eligible on every benchmark: the largest smallest separation (1e-5 x 1: min 0.4 against 1e-6 x 1: 0.1);
+    eligible on one only: the strongest that passes on both; nothing passing on both: None."""
     both = pd.DataFrame(
-        [setting(1e-5, 1, 0.0, 0.0, 0.0, 0.5), setting(1e-5, 1, 0.0, 0.0, 0.0, 0.4, benchmark="c")]
+        [
+            setting(1e-5, 1, 0.0, 0.0, 0.0, 0.5),
+            setting(1e-5, 1, 0.0, 0.0, 0.0, 0.4, benchmark="c"),
+            setting(1e-6, 1, 0.0, 0.0, 0.0, 0.9),
+            setting(1e-6, 1, 0.0, 0.0, 0.0, 0.1, benchmark="c"),
+        ]
     )
     assert configured_setting(choose_attack_setting(both, 0.1), "harmful") == (1e-5, 1)
-    apart = pd.concat([both, pd.DataFrame([setting(1e-6, 1, 0.0, 0.0, 0.0, 0.9, benchmark="c")])])
-    assert configured_setting(choose_attack_setting(apart.reset_index(drop=True), 0.1), "harmful") is None
     no_rank = {"separation_rankable": False}
-    fallback = pd.DataFrame(
+    one_sided = pd.DataFrame(
         [
             setting(1e-5, 1, 0.0, 0.0, 0.0, 0.0, **no_rank),
             setting(1e-6, 3, 0.0, 0.0, 0.0, 0.0, **no_rank),
-            setting(1e-5, 1, -20.0, 0.0, 0.0, 0.0, benchmark="c", **no_rank),
-            setting(1e-6, 3, 0.0, 0.0, 0.0, 0.0, benchmark="c", **no_rank),
+            setting(1e-5, 1, -20.0, 0.0, 0.0, 0.9, benchmark="c"),  # separates on c, but damages there
+            setting(1e-6, 3, 0.0, 0.0, 0.0, 0.8, benchmark="c"),
         ]
     )
-    assert configured_setting(choose_attack_setting(fallback, 0.1), "harmful") == (1e-6, 3)
+    assert configured_setting(choose_attack_setting(one_sided, 0.1), "harmful") == (1e-6, 3)
+    apart = pd.DataFrame(
+        [setting(1e-5, 1, 0.0, 0.0, 0.0, 0.5), setting(1e-5, 1, -30.0, 0.0, 0.0, 0.5, benchmark="c")]
+    )
+    assert configured_setting(choose_attack_setting(apart, 0.1), "harmful") is None
 
 
 # ------------------------------------------------------------------------------------ the synthetic sweep

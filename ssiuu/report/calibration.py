@@ -236,23 +236,31 @@ def strength(row: Mapping[str, Any]) -> tuple[float, float]:
 
 def configured_setting(rows: pd.DataFrame, kind: str) -> tuple[float, int] | None:
     """The one ``(learning rate, epochs)`` that ``attacks.<kind>`` takes from the rule's rows
-    (:func:`choose_attack_setting`) over every benchmark and model swept: the setting chosen (★) in every group
-    of that kind; else, where no group has a choice, the strongest setting within tolerance in every group
-    (each group's ☆ where they agree, else the strongest that passes in all). None where the groups choose
-    different settings or no setting passes in all (the table's notes say which)."""
+    (:func:`choose_attack_setting`), over every benchmark and model swept: among the settings within tolerance
+    on every one, those eligible on every one (a separation that ranks) compete on their smallest separation
+    (ties: the gentler, :func:`strength`); where none is eligible everywhere, the strongest setting within
+    tolerance everywhere. None where no setting passes on every benchmark (the table's notes say why)."""
     groups = [g for _, g in setting_groups(rows[rows["kind"] == kind])]
     if not groups:
         return None
-    setting = lambda r: (float(r["lr"]), int(r["epochs"]))  # noqa: E731
-    chosen = [{setting(r) for _, r in g[g["chosen"]].iterrows()} for g in groups]
-    if any(chosen):
-        same = set.intersection(*chosen)
-        return same.pop() if len(same) == 1 and all(chosen) else None
-    passing = [{setting(r) for _, r in g[g["passes"]].iterrows()} for g in groups]
-    everywhere = set.intersection(*passing)
-    if not everywhere:
-        return None
-    return max(everywhere, key=lambda s: strength({"lr": s[0], "epochs": s[1]}))
+
+    def settings(frame: pd.DataFrame) -> set[tuple[float, int]]:
+        return {(float(r["lr"]), int(r["epochs"])) for _, r in frame.iterrows()}
+
+    passing = set.intersection(*(settings(g[g["passes"]]) for g in groups))
+    eligible = passing & set.intersection(*(settings(g[g["eligible"]]) for g in groups))
+    strength_of = lambda s: strength({"lr": s[0], "epochs": s[1]})  # noqa: E731
+    if eligible:
+
+        def worst_separation(s: tuple[float, int]) -> float:
+            return min(
+                float(g.loc[(g["lr"] == s[0]) & (g["epochs"] == s[1]), "separation"].iloc[0]) for g in groups
+            )
+
+        return max(
+            eligible, key=lambda s: (round(worst_separation(s), 12), tuple(-x for x in strength_of(s)))
+        )
+    return max(passing, key=strength_of) if passing else None
 
 
 def setting_groups(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
