@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup constraints run test lint report regenerate slurm-test clean
+.PHONY: setup constraints run dry-run test lint report regenerate slurm-test clean
 
 # PYTHON creates the venv. Every install is held to the tested versions in constraints.txt.
 # TORCH_INDEX_URL: an extra pip index for torch, e.g. PyTorch's CPU wheels, where PyPI's Linux
@@ -34,9 +34,20 @@ constraints: setup
 	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/+[a-z0-9.]*$$//'; } > constraints.tmp
 	mv constraints.tmp constraints.txt
 
-run: setup  ## the whole default pipeline: tables, figures, report
-	snakemake --workflow-profile workflow/profiles/default --cores all
-	snakemake --workflow-profile workflow/profiles/default --report results/report.html
+# CONFIG=<file>: run or plan that configuration instead of config.yaml. It is checked first (check-config names
+# the file and line of a YAML syntax error, which Snakemake, reading --configfile before the Snakefile, does not).
+CONFIG ?=
+CONFIGFILE := $(if $(CONFIG),--configfile $(CONFIG))
+CHECK_CONFIG := $(if $(CONFIG),$(PY) -m ssiuu --config $(CONFIG) check-config)
+
+run: setup  ## the whole pipeline (config.yaml, or CONFIG=<file>): tables, figures, report
+	$(CHECK_CONFIG)
+	snakemake --workflow-profile workflow/profiles/default --cores all $(CONFIGFILE)
+	snakemake --workflow-profile workflow/profiles/default --report results/report.html $(CONFIGFILE)
+
+dry-run: setup  ## plan the pipeline (config.yaml, or CONFIG=<file>) and run nothing
+	$(CHECK_CONFIG)
+	snakemake --workflow-profile workflow/profiles/default -n $(CONFIGFILE)
 
 test: setup
 	$(PY) -m pytest -q
@@ -47,6 +58,8 @@ lint: setup
 	snakemake --lint
 	snakefmt --check Snakefile workflow/rules
 
+# Each report rule builds its files aside (results/.aside/<rule>); they replace its committed ones only when every
+# one was built, so a rule that fails leaves its files as they were, and the console ends with its one-line reason.
 regenerate: setup  ## tables, figures, claims and README.md's results block from the committed results/ through Snakemake: no model, no training
 	snakemake --configfile results/config.yaml --cores 2 --allowed-rules tables figures claims \
 		--forcerun tables figures claims -- tables figures claims

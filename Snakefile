@@ -1,7 +1,10 @@
 # ssiuu: "Erase or Hide?" (SSIUU) reproduction pipeline. See README.md and docs/architecture.md.
+import sys
+
 from snakemake.utils import min_version, validate
 
 from ssiuu.config import read_yaml, validate_config
+from ssiuu.sources import require_sources, snakemake_checks_sources
 
 min_version("9.0")
 
@@ -17,6 +20,11 @@ if not workflow.overwrite_configfiles:
 # every problem of the config, one short line each, before Snakemake's validate (which fills the defaults)
 validate_config(config, source=", ".join(map(str, workflow.overwrite_configfiles or workflow.configfiles)))
 validate(config, "workflow/schemas/config.schema.yaml")
+# every model and data source, one line each, before any job is planned or the work root written (ssiuu/sources.py)
+if workflow.is_main_process and snakemake_checks_sources(sys.argv):
+    require_sources(
+        config, source=", ".join(map(str, workflow.overwrite_configfiles or workflow.configfiles))
+    )
 
 
 include: "workflow/rules/profile.smk"
@@ -28,6 +36,7 @@ include: "workflow/rules/unlearn.smk"
 include: "workflow/rules/attack.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/card.smk"
 
 
 rule all:

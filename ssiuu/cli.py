@@ -230,6 +230,20 @@ COMMANDS: dict[str, Command] = {
         "README.md's results block from result files and the run's claims.md (no README: nothing to do).",
         (RESULTS, Arg("claims_md", help="the run's claims.md"), Arg("readme", help="the README to refresh")),
     ),
+    "card-tests": Command(
+        "ssiuu.card.run:card_tests",
+        "The erase-or-hide card's tests on one model, one per-item result file per test (docs/card.md).",
+        (
+            RUN,
+            Arg("start_dir", help="the starting model (a brought checkpoint's tokenizer must be its)"),
+            Arg("out", nargs="+", help="the result files to write; each names its test (ssiuu/layout.py)"),
+        ),
+    ),
+    "card": Command(
+        "ssiuu.card.render:make_card",
+        "The erase-or-hide card of one model (Markdown) from its and the controls' card test results.",
+        (BENCHMARK, MODEL, METHOD, SEED, RESULTS, OUT),
+    ),
     "check-config": Command(
         "ssiuu.config:check_config",
         "Validate the config (YAML syntax, schema, method names and parameters) and exit.",
@@ -267,15 +281,22 @@ def meant_for_user(err: BaseException) -> bool:
     return isinstance(err, (ValueError, OSError)) or type(err).__module__.split(".")[0] == "ssiuu"
 
 
+#: Commands a person runs rather than a rule: their stderr is no job log, so an error meant for the user is its
+#: message alone there whatever stderr is (``-v`` adds the traceback), and the log shows warnings only.
+USER_COMMANDS = frozenset({"check-config"})
+
+
 def report_error(command: str, err: Exception, verbose: bool = False) -> int:
     """Print the traceback, then one summary line last, on stderr (a rule's log); return the exit status.
 
-    On an interactive terminal an error meant for the user shows the summary alone (``-v`` adds the
-    traceback); in a job's log, where the rules send stderr, the traceback is always there.
+    An error meant for the user shows the summary alone on an interactive terminal and from a
+    :data:`USER_COMMANDS` command whatever its stderr is (``-v`` adds the traceback); in a job's log, where the
+    rules send stderr, the traceback is always there. An unexpected error (a bug) always shows it.
     """
     expected = meant_for_user(err)
     sys.stdout.flush()
-    if verbose or not expected or not sys.stderr.isatty():
+    job_log = command not in USER_COMMANDS and not sys.stderr.isatty()
+    if verbose or not expected or job_log:
         traceback.print_exception(err, file=sys.stderr)
     summary = (str(err) or type(err).__name__) if expected else f"{type(err).__name__}: {err}"
     print(f"ssiuu {command}: error: {summary}", file=sys.stderr, flush=True)
@@ -284,8 +305,9 @@ def report_error(command: str, err: Exception, verbose: bool = False) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet = args.command in USER_COMMANDS
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from ssiuu.config import ConfigError, load_config

@@ -73,12 +73,44 @@ def validate_config(config: dict[str, Any], source: str | None = None) -> dict[s
     return config
 
 
+class _RepeatedKey(Exception):
+    """A YAML mapping that holds ``key`` twice: first at ``first``, again at ``again`` (YAML marks)."""
+
+    def __init__(self, key: Any, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(key)
+        self.key, self.first, self.again = key, first, again
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping holding one key twice is an error (PyYAML keeps the last
+    value silently). A merge key (``<<``) may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise _RepeatedKey(key, seen[key], key_node.start_mark)
+                seen[key] = key_node.start_mark
+            except TypeError:  # an unhashable key: the constructor below names it
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path) -> Any:
-    """The content of a YAML file; a missing or unreadable file or a syntax error is a one-line
-    :class:`ConfigError` that names the file (and the line)."""
+    """The content of a YAML file; a missing or unreadable file, a syntax error or a key repeated in one mapping is
+    a one-line :class:`ConfigError` that names the file (and the line)."""
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader
+    except _RepeatedKey as err:
+        raise ConfigError(
+            f"{path}:{err.again.line + 1}:{err.again.column + 1}: key {err.key!r} appears twice in one mapping "
+            f"(first at line {err.first.line + 1}), and the second would silently replace the first; keep one"
+        ) from None
     except FileNotFoundError:
         where = "" if path.is_absolute() else f" (in {Path.cwd()})"
         raise ConfigError(f"config file {path} does not exist{where}") from None
@@ -212,5 +244,8 @@ def learning_rates(config: dict[str, Any], method: str, benchmark: str | None = 
 
 
 def check_config(config: dict[str, Any]) -> None:
-    """Command ``check-config``: loading validated the config already (YAML, schema, methods, parameters)."""
-    validate_config(config)
+    """Command ``check-config``: loading validated the config already (YAML, schema, methods, parameters); then
+    every model and data source must be readable here (:func:`ssiuu.sources.require_sources`)."""
+    from ssiuu.sources import require_sources
+
+    require_sources(validate_config(config))

@@ -33,6 +33,9 @@ TEMPLATES: dict[str, str] = {
     "table": "{results}/tables/{name}.{ext}",
     "figure": "{results}/figures/{name}.{ext}",
     "claims": "{results}/claims.{ext}",
+    # the erase-or-hide card (target `card`, not in the default run): one test's per-item results, one card
+    "card_test": "{results}/{benchmark}/{model}/{method}/seed{seed}/card/{test}.json",
+    "card": "{results}/cards/{benchmark}/{model}/{method}/seed{seed}.md",
     # intermediate files (work_dir)
     "records": "{work}/data/{benchmark}/records.json",
     "base_model": "{work}/models/{model}/base",
@@ -55,6 +58,7 @@ WILDCARDS: dict[str, str] = {
     "lr": r"[0-9.e+-]+",
     "state": r"base|[A-Za-z0-9_.+-]+-seed\d+(?:-attacked)?",
     "name": r"[A-Za-z0-9_]+",
+    "test": r"[a-z0-9_]+",
     "ext": r"[a-z]+",
 }
 

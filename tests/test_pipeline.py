@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "workflow/configs/smoke.yaml"
+#: the smoke configuration's own results and work roots, inside the run's directory
+RESULTS, WORK = (yaml.safe_load(SMOKE.read_text())[key] for key in ("results_dir", "work_dir"))
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def smoke_run(tmp_path_factory):
             "--snakefile",
             str(ROOT / "Snakefile"),
             "--configfile",
-            str(ROOT / "workflow/configs/smoke.yaml"),
+            str(SMOKE),
             "-d",
             str(workdir),
         ],
@@ -40,7 +44,7 @@ def smoke_run(tmp_path_factory):
         timeout=1500,
     )
     if proc.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in (workdir / "work/logs").rglob("*.log"))
+        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in (workdir / WORK / "logs").rglob("*.log"))
         pytest.fail(f"smoke pipeline failed:\n{proc.stderr[-4000:]}\n{logs[-8000:]}")
     return workdir
 
@@ -51,7 +55,7 @@ def _json(path: Path) -> dict:
 
 @pytest.mark.slow
 def test_smoke_dag_outputs(smoke_run):
-    results = smoke_run / "results"
+    results = smoke_run / RESULTS
     split = _json(results / "wf/tiny/split.json")
     forget, retain = {r["cluster"] for r in split["forget"]}, {r["cluster"] for r in split["retain"]}
     assert forget and retain and not forget & retain
@@ -101,8 +105,8 @@ def test_smoke_hider_changed_only_the_last_block_and_final_norm(smoke_run):
     """The known hider's checkpoint equals the starting model everywhere but in the last block and final norm."""
     from safetensors.torch import load_file
 
-    start = load_file(next((smoke_run / "work/models/tiny/base").glob("*.safetensors")))
-    hider = load_file(next((smoke_run / "work/checkpoints/wf/tiny/Hider/seed0").glob("*.safetensors")))
+    start = load_file(next((smoke_run / WORK / "models/tiny/base").glob("*.safetensors")))
+    hider = load_file(next((smoke_run / WORK / "checkpoints/wf/tiny/Hider/seed0").glob("*.safetensors")))
     last = max(int(n.split(".")[2]) for n in start if n.startswith("model.layers."))
     trained = {n for n in start if n.startswith(f"model.layers.{last}.") or n == "model.norm.weight"}
     assert set(hider) == set(start)

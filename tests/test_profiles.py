@@ -1,9 +1,11 @@
 """Execution profiles, the paper config and the conda env (issue "Scale-out"); fast, no SLURM needed.
 
 The real SLURM run is ``tests/slurm/run_local_slurm.sh`` (root, Debian; a private one-node cluster).
-Here: the profiles parse and name only real rules, every torch rule asks for a GPU, Snakemake plans
-the whole paper DAG offline with the expected number of jobs per rule, and ``snakemake --lint``
-is reported (as a warning, not a failure, until the lead's rule fixes land).
+Here: the profiles parse and name only real rules, every GPU rule asks for a GPU and every other rule for
+the CPU partition, each job's time limit, GPU memory and disk are those ssiuu/resources.py derives, the
+counts the docs give match the rules, Snakemake plans the whole paper DAG offline with the expected number
+of jobs per rule, and ``snakemake --lint`` is reported (as a warning, not a failure, until the lead's rule
+fixes land).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import shlex
 import subprocess
 import sys
 import warnings
@@ -27,37 +30,48 @@ PAPER = ROOT / "workflow/configs/paper.yaml"
 SMOKE = ROOT / "workflow/configs/smoke.yaml"
 ENV_FILE = ROOT / "envs/ssiuu.yaml"
 
-#: rules whose command runs a torch model: each needs a GPU on a cluster
-TORCH_RULES = {
-    "prepare_model",
-    "split",
-    "base_eval",
-    "pretrain",
-    "pretrain_never_learned",
-    "unlearn",
-    "reference_eval",
-    "attack",
-    "attack_harmful",
-    "calibrate",
-    "attribution",
-    "logit_lens",
-}
-#: rules that need no GPU: on a cluster they go to the CPU partition (`*cpu_partition` in the profile)
-CPU_RULES = {"build_benchmark", "influence", "distributions", "tables", "figures", "claims"}
 #: rules that are not reached from `rule all` by design (explicit targets only): the attack calibration sweep
-#: (`snakemake calibration`)
-NOT_IN_DEFAULT_DAG = {"regenerate", "calibrate", "calibration"}
+#: (`snakemake calibration`) and the erase-or-hide cards (`snakemake card`)
+NOT_IN_DEFAULT_DAG = {"regenerate", "calibrate", "calibration", "card", "card_tests", "card_page"}
 #: rules without an action (Snakemake runs them itself; never submitted)
 ACTIONLESS = {"all"}
 #: profile keys that are no snakemake option but the slurm plugin's (`--slurm-<key>`)
 PLUGIN_PREFIX = "slurm-"
 
 
-def workflow_rules() -> set[str]:
-    text = (ROOT / "Snakefile").read_text() + "".join(
+def workflow_text() -> str:
+    return (ROOT / "Snakefile").read_text() + "".join(
         p.read_text() for p in sorted((ROOT / "workflow/rules").glob("*.smk"))
     )
-    return set(re.findall(r"^\s*(?:checkpoint|rule)\s+(\w+)\s*:", text, re.M))
+
+
+def workflow_rules() -> set[str]:
+    return set(re.findall(r"^\s*(?:checkpoint|rule)\s+(\w+)\s*:", workflow_text(), re.M))
+
+
+def rule_bodies() -> dict[str, str]:
+    """Each rule's text, up to the next top-level statement."""
+    text = workflow_text()
+    heads = list(re.finditer(r"^(?:checkpoint|rule)\s+(\w+)\s*:", text, re.M))
+    bodies = {}
+    for head in heads:
+        rest = text[head.end() :]
+        end = re.search(r"^\S", rest, re.M)
+        bodies[head.group(1)] = rest[: end.start() if end else len(rest)]
+    return bodies
+
+
+def gpu_rules() -> set[str]:
+    """Rules whose resources are a torch rule's (``torch_resources``): each needs a GPU on a cluster."""
+    return {name for name, body in rule_bodies().items() if "torch_resources(" in body}
+
+
+def cpu_rules() -> set[str]:
+    """Rules with a command that need no GPU (prepare_model loads and saves on the CPU): the CPU partition."""
+    acting = {
+        name for name, body in rule_bodies().items() if re.search(r"^\s+(shell|run|script):", body, re.M)
+    }
+    return acting - gpu_rules()
 
 
 def snakemake(*args: str, timeout: int = 180) -> subprocess.CompletedProcess:
@@ -66,6 +80,8 @@ def snakemake(*args: str, timeout: int = 180) -> subprocess.CompletedProcess:
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
         "PATH": f"{SNAKEMAKE.parent}:{os.environ['PATH']}",
+        # planning reads no data: the dry runs here need not find the paper's models and data sets
+        "SSIUU_SKIP_SOURCE_CHECK": "1",
     }
     return subprocess.run(
         [str(SNAKEMAKE), "--nolock", *args],
@@ -126,26 +142,72 @@ def config_guarded() -> bool:
 
 
 # ----------------------------------------------------------------------------------------- profiles
-def test_slurm_profile_names_only_existing_rules_and_gives_every_torch_rule_a_gpu():
+def test_rule_lists_of_the_resources_module_are_the_workflows():
+    from ssiuu import resources
+
+    assert set(resources.GPU_RULES) <= gpu_rules(), set(resources.GPU_RULES) - gpu_rules()
+    assert set(resources.CPU_RULES) <= cpu_rules(), set(resources.CPU_RULES) - cpu_rules()
+    assert "prepare_model" in cpu_rules(), "prepare_model runs on the CPU: it must not hold a GPU"
+
+
+def test_slurm_profile_names_every_rule_with_a_gpu_or_the_cpu_partition():
     profile = yaml.safe_load(SLURM_PROFILE.read_text())
     rules = workflow_rules()
     assert profile["executor"] == "slurm"
     assert set(profile["set-resources"]) <= rules, f"unknown rules: {set(profile['set-resources']) - rules}"
-    assert TORCH_RULES <= rules, f"torch rules missing from the workflow: {TORCH_RULES - rules}"
-    # torch rules must be sized and get a GPU; other rules may rely on default-resources
-    for rule in sorted(TORCH_RULES | set(profile["set-resources"])):
-        res = profile["set-resources"].get(rule)
-        assert res and {"runtime", "mem_mb"} <= set(res), f"{rule}: no runtime/mem_mb in the slurm profile"
+    assert gpu_rules() | cpu_rules() <= set(profile["set-resources"]), (
+        f"rules missing from the slurm profile: {(gpu_rules() | cpu_rules()) - set(profile['set-resources'])}"
+    )
+    for rule, res in profile["set-resources"].items():
+        assert "mem_mb" in res, f"{rule}: no host RAM (mem_mb) in the slurm profile"
         has_gpu = int(res.get("gpu", 0)) >= 1 or "gpu" in str(res.get("gres", ""))
-        assert has_gpu == (rule in TORCH_RULES), (
-            f"{rule}: gpu request {res} (torch rule: {rule in TORCH_RULES})"
+        assert has_gpu == (rule in gpu_rules()), (
+            f"{rule}: gpu request {res} (GPU rule: {rule in gpu_rules()})"
         )
+        if rule in gpu_rules():
+            # the rule's own limit (ssiuu/resources.py) applies only where the profile sets none
+            assert "runtime" not in res, f"{rule}: a runtime in the profile replaces the derived time limit"
+        else:
+            assert "runtime" in res, f"{rule}: no runtime in the slurm profile"
+            partition = res.get("slurm_partition")
+            assert partition and partition != profile["default-resources"]["slurm_partition"], (
+                f"{rule}: a CPU-only rule must not inherit the GPU partition"
+            )
     assert {"slurm_partition", "slurm_account", "runtime", "mem_mb"} <= set(profile["default-resources"])
-    for rule in CPU_RULES:
-        partition = profile["set-resources"][rule].get("slurm_partition")
-        assert partition and partition != profile["default-resources"]["slurm_partition"], (
-            f"{rule}: a CPU-only rule must not inherit the GPU partition"
-        )
+
+
+def test_slurm_profile_asks_for_gpu_memory_where_it_was_measured():
+    """Each rule with a measured GPU memory has a `constraint` key (a node feature; "None": any GPU) whose
+    anchor names a card at least that large."""
+    from ssiuu import resources
+    from ssiuu.config import load_config
+
+    config = load_config(PAPER)
+    text = SLURM_PROFILE.read_text()
+    profile = yaml.safe_load(text)
+    anchors = dict(
+        re.findall(r"^  (\w+):[^\n]*\n(?:    [^\n]*\n)*?    constraint: [&*](gpu_\d+gb)", text, re.M)
+    )
+    wildcards = {"benchmark": "faithun", "model": "llama32_3b", "state": "GD-seed0-attacked"}
+    for rule in resources.GPU_RULES:
+        methods = config["methods"] + ["Hider"] if rule == "unlearn" else ["GD"]
+        needs = [resources.gpu_memory_gib(config, rule, {**wildcards, "method": m}) for m in methods]
+        if needs[0] is None:
+            assert "constraint" not in profile["set-resources"][rule], rule
+            continue
+        assert rule in anchors, f"{rule}: no GPU memory constraint in the slurm profile"
+        # a card sold as N GB holds about N GiB (an A100 80GB: 81,920 MiB)
+        card_gb = int(re.search(r"\d+", anchors[rule]).group())
+        assert max(needs) <= card_gb, (rule, max(needs), anchors[rule])
+
+
+def test_local_slurm_test_expects_the_profiles_gpu_rules():
+    """tests/slurm/run_local_slurm.sh checks that exactly its TORCH rules asked for a GPU."""
+    script = (ROOT / "tests/slurm/run_local_slurm.sh").read_text()
+    torch_set = re.search(r"^TORCH = \{(.*?)\}", script, re.M | re.S)
+    assert torch_set, "run_local_slurm.sh: no TORCH set"
+    torch = set(re.findall(r'"(\w+)"', torch_set.group(1)))
+    assert gpu_rules() - NOT_IN_DEFAULT_DAG <= torch <= gpu_rules(), torch ^ gpu_rules()
 
 
 def test_slurm_profile_options_are_known_to_snakemake_and_the_plugin():
@@ -170,9 +232,9 @@ def test_slurm_profile_dry_run_requests_gpus_for_torch_jobs_only(tmp_path):
         if rule in ACTIONLESS:
             continue
         assert res.get("slurm_partition") and res.get("runtime") and res.get("mem_mb"), (rule, res)
-        assert (res.get("gpu") == "1") == (rule in TORCH_RULES), (rule, res)
-        if rule in CPU_RULES | TORCH_RULES:
-            assert res["slurm_partition"] == ("cpu" if rule in CPU_RULES else "gpu"), (rule, res)
+        assert (res.get("gpu") == "1") == (rule in gpu_rules()), (rule, res)
+        assert res["slurm_partition"] == ("gpu" if rule in gpu_rules() else "cpu"), (rule, res)
+        assert "constraint" not in res, f"{rule}: the shipped constraint is None (any GPU): {res}"
 
 
 def test_unedited_slurm_profile_fails_the_dry_run_naming_each_placeholder():
@@ -269,6 +331,203 @@ def test_paper_dag_job_counts_match_the_protocol(paper_dry_run):
     stats = job_stats(paper_dry_run)
     for rule, n in expected_paper_counts(cfg).items():
         assert stats.get(rule) == n, f"{rule}: {stats.get(rule)} jobs planned, protocol gives {n}"
+
+
+# ------------------------------------------------------------------------------- resources, docs' counts
+def job_blocks(output: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """(rule, wildcards, resources) of every job in a dry-run printout."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", output):
+        head = re.match(r"(?:local)?rule (\w+):\n", block)
+        if not head:
+            continue
+        wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        res = re.search(r"^\s+resources: (.*)$", block, re.M)
+        wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
+        resources = dict(kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {}
+        jobs.append((head.group(1), wildcards, resources))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def paper_slurm_dry_run(tmp_path_factory) -> str:
+    """The paper protocol planned through the (edited) slurm profile: every job with its resources."""
+    profile = edited_slurm_profile(tmp_path_factory.mktemp("profile"))
+    out = snakemake("-n", "--workflow-profile", str(profile), "--configfile", str(PAPER))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def test_paper_jobs_ask_for_the_derived_time_gpu_memory_and_disk(paper_slurm_dry_run):
+    """Each GPU job's runtime, gpu_mem_gib and disk_mb are ssiuu/resources.py's, and its limit leaves room for
+    the retry's doubling within a 24-hour partition."""
+    from ssiuu import resources
+    from ssiuu.config import load_config
+
+    config = load_config(PAPER)
+    jobs = [job for job in job_blocks(paper_slurm_dry_run) if job[0] in resources.GPU_RULES]
+    assert len(jobs) == 280
+    for rule, wildcards, res in jobs:
+        seconds = resources.job_seconds(config, rule, wildcards)
+        assert int(res["runtime"]) == resources.runtime_minutes(seconds), (rule, wildcards, res)
+        assert 2 * int(res["runtime"]) <= resources.PARTITION_MINUTES, (rule, wildcards, res["runtime"])
+        memory = resources.gpu_memory_gib(config, rule, wildcards)
+        assert res.get("gpu_mem_gib") == (None if memory is None else str(memory)), (rule, wildcards, res)
+        assert int(res["disk_mb"]) == resources.disk_mb(config, rule, wildcards), (rule, wildcards, res)
+
+
+def docs_section(text: str, heading: str) -> str:
+    """The text under a Markdown heading, up to the next heading of the same or a higher level."""
+    level = heading.split(" ")[0]
+    start = text.index(heading + "\n") + len(heading) + 1
+    end = re.search(rf"^#{{1,{len(level)}}} ", text[start:], re.M)
+    return text[start : start + end.start() if end else len(text)]
+
+
+def test_docs_gpu_hours_are_the_estimates(paper_slurm_dry_run):
+    """docs/cluster.md's table of the paper protocol: each rule's GPU-hours and limits, and the totals."""
+    from ssiuu import resources
+    from ssiuu.config import load_config
+
+    config = load_config(PAPER)
+    hours, limits = collections.Counter(), collections.Counter()
+    for rule, wildcards, _ in job_blocks(paper_slurm_dry_run):
+        seconds = resources.job_seconds(config, rule, wildcards)
+        if seconds is not None:
+            hours[rule] += seconds / 3600
+            limits[rule] += resources.runtime_minutes(seconds) / 60
+    section = docs_section((ROOT / "docs/cluster.md").read_text(), "## Resources: time, GPU memory, disk")
+    table = re.findall(r"^\| `(\w+)` \| \d+ \| [^|]+ \| ([\d.]+) \| [^|]+ \| ([\d.]+) \|", section, re.M)
+    rows = {rule: (stated_hours, stated_limits) for rule, stated_hours, stated_limits in table}
+    assert set(rows) == set(hours), set(rows) ^ set(hours)
+    for rule, (stated_hours, stated_limits) in rows.items():
+        assert (float(stated_hours), float(stated_limits)) == (
+            round(hours[rule], 1),
+            round(limits[rule], 1),
+        ), rule
+    total = re.search(
+        r"^\| \*\*all GPU rules\*\* \| \*\*(\d+)\*\* \| \| \*\*([\d.]+)\*\* \| \| \*\*([\d.]+)\*\*",
+        section,
+        re.M,
+    )
+    assert total, "docs/cluster.md: no total row in the resources table"
+    assert int(total.group(1)) == 280
+    assert float(total.group(2)) == round(sum(hours.values()), 1)
+    assert float(total.group(3)) == round(sum(limits.values()), 1)
+    assert f"at most **{round(sum(hours.values()))} GPU-hours**" in section
+
+
+NUMBER_WORDS = dict(
+    zip(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split(),
+        range(1, 16),
+    )
+)
+COUNT = r"\b(\d+|" + "|".join(NUMBER_WORDS) + r")"
+
+
+def stated(text: str, noun: str) -> list[int]:
+    """The numbers a text states before ``noun`` ("12 GPU rules", "eleven torch rules")."""
+    return [int(n) if n.isdigit() else NUMBER_WORDS[n] for n in re.findall(COUNT + r" " + noun, text, re.I)]
+
+
+DOCS_WITH_COUNTS = ["docs/cluster.md", "README.md", "workflow/profiles/slurm/README.md"]
+DOCS_WITH_COUNTS += ["workflow/profiles/slurm/config.yaml", "workflow/profiles/default/config.yaml"]
+
+
+@pytest.mark.parametrize("path", DOCS_WITH_COUNTS)
+def test_docs_count_the_profiles_gpu_and_cpu_rules(path):
+    profile = yaml.safe_load(SLURM_PROFILE.read_text())["set-resources"]
+    n_gpu = sum(int(res.get("gpu", 0)) >= 1 for res in profile.values())
+    cpu_partition = profile["build_benchmark"]["slurm_partition"]  # the anchor *cpu_partition refers to
+    n_cpu = sum(res.get("slurm_partition") == cpu_partition for res in profile.values())
+    assert (n_gpu, n_cpu) == (len(gpu_rules()), len(cpu_rules()))
+    text = (ROOT / path).read_text()
+    assert set(stated(text, r"(?:GPU|torch) rules")) <= {n_gpu}, (
+        f"{path}: {stated(text, r'(?:GPU|torch) rules')}"
+    )
+    assert set(stated(text, r"CPU-only rules")) <= {n_cpu}, f"{path}: {stated(text, 'CPU-only rules')}"
+    assert set(stated(text, r"rules that request `gpu: 1`")) <= {n_gpu}, path
+
+
+def test_profile_readme_table_lists_every_rule_with_its_partition():
+    section = docs_section(
+        (ROOT / "workflow/profiles/slurm/README.md").read_text(), "## Rules and their requests"
+    )
+    rows = {
+        rule: (partition, gpu)
+        for rule, partition, gpu in re.findall(r"^\| (\w+) \| (\w+) \| ([^|]+?) \|", section, re.M)
+    }
+    rows.pop("rule", None)
+    assert set(rows) == gpu_rules() | cpu_rules(), set(rows) ^ (gpu_rules() | cpu_rules())
+    for rule, (partition, gpu) in rows.items():
+        assert (partition, gpu) == (("GPU", "1") if rule in gpu_rules() else ("CPU", "–")), rule
+
+
+def test_docs_dry_run_table_is_the_paper_dag(paper_dry_run):
+    """docs/cluster.md step 4: jobs per rule, the total and the GPU jobs, as Snakemake plans them."""
+    stats = job_stats(paper_dry_run)
+    text = (ROOT / "docs/cluster.md").read_text()
+    section = docs_section(text, "## 4. Dry run")
+    rows = {rule: int(n) for rule, n in re.findall(r"^\| `(\w+)` \| (\d+) \|", section, re.M)}
+    assert rows == stats, {
+        r: (rows.get(r), stats.get(r)) for r in set(rows) | set(stats) if rows.get(r) != stats.get(r)
+    }
+    n_gpu = sum(n for rule, n in stats.items() if rule in gpu_rules())
+    n_cpu = sum(n for rule, n in stats.items() if rule in cpu_rules())
+    total = sum(stats.values())
+    assert f"| **total** | **{total}** | {total - 1} sbatch jobs, {n_gpu} of them on a GPU |" in section
+    assert f"is {n_gpu} GPU jobs and {n_cpu} CPU jobs" in text
+    assert f"the {stats['attack']} attack jobs" in text
+
+
+def test_documented_report_command_cannot_start_a_gpu_job():
+    """docs/cluster.md step 6: the report command allows the report rules only; where results are missing it
+    stops (here: the paper's results are not on this machine) instead of planning their GPU jobs."""
+    section = docs_section((ROOT / "docs/cluster.md").read_text(), "## 6. Report")
+    line = next(
+        (x for x in section.splitlines() if x.startswith("snakemake ") and "--allowed-rules" in x), None
+    )
+    assert line, "docs/cluster.md step 6: no snakemake command with --allowed-rules"
+    args = shlex.split(line)[1:]
+    allowed = args[args.index("--allowed-rules") + 1 : args.index("--")]
+    assert allowed and set(allowed) <= cpu_rules(), allowed
+    out = snakemake("-n", *args)
+    text = out.stdout + out.stderr
+    planned_rules = {rule for rule, _, _ in job_blocks(text)}
+    assert not planned_rules & gpu_rules(), planned_rules
+    assert out.returncode == 0 or "Missing input files" in text, text[-3000:]
+    # without the option the same command would plan the GPU jobs
+    bare = args[: args.index("--allowed-rules")] + args[args.index("--") :]
+    unguarded = {rule for rule, _, _ in job_blocks((lambda o: o.stdout + o.stderr)(snakemake("-n", *bare)))}
+    assert unguarded & gpu_rules(), unguarded
+
+
+def test_checkpoints_are_kept_unless_discard_checkpoints(smoke_dry_run):
+    """The default keeps every saved model; `discard_checkpoints: true` marks each unlearned checkpoint,
+    pre-finetuned and never-learned model temp() (Snakemake deletes it after its last reader), never the base
+    model."""
+    assert "Would remove temporary output" not in smoke_dry_run
+    out = snakemake("-n", *smoke_config_args(), "--config", "discard_checkpoints=True")
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    removed = set(re.findall(r"^Would remove temporary output (\S+)$", text, re.M))
+    saved = {
+        path
+        for block in re.split(r"\n(?=rule \w+:\n)", text)
+        if re.match(r"rule (unlearn|pretrain|pretrain_never_learned):\n", block)
+        for path in re.search(r"^\s+output: (.*)$", block, re.M).group(1).split(", ")
+        if not path.endswith(".json")
+    }
+    assert saved and removed == saved, removed ^ saved
+    assert not any("/models/" in path and path.endswith("/base") for path in removed)
+
+
+def test_default_config_keeps_every_checkpoint():
+    out = snakemake("-n", "--forceall")
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    assert "Would remove temporary output" not in text
 
 
 # ---------------------------------------------------------------------------------- controls, seeds (smoke)

@@ -10,6 +10,7 @@ no repeated JSON keys) and checks fields with :func:`text_field` / :func:`text_l
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -163,9 +164,28 @@ def read_json(path: str | Path, what: str, *, fix: str) -> Any:
     return parse_json(text, path=path, what=what)
 
 
+def _one_object(text: str) -> dict[str, Any] | None:
+    """The object that ``text`` holds when the whole text is one JSON object, else ``None``."""
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except (json.JSONDecodeError, _RepeatedKey):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def read_rows(path: str | Path, what: str) -> list[Any]:
-    """The rows of a file holding a JSON array or JSON lines (none when it is empty)."""
+    """The rows of a file holding a JSON array or JSON lines (none when it is empty).
+
+    A file that is one JSON object is refused (a wrapper such as ``{"data": [...]}``, or a single row),
+    except for one line in a ``.jsonl`` file, which is one row."""
     text = read_text(path, what).strip()
+    whole = None if text.startswith("[") else _one_object(text)
+    if whole is not None and ("\n" in text or Path(path).suffix != ".jsonl"):
+        raise RecordError(
+            f"the {what} holds one JSON object (keys {shown(list(whole))}), not rows: write the rows as a JSON "
+            "array [{...}, {...}], or as JSON lines (one object per line)",
+            file=path,
+        )
     if text.startswith("["):
         rows = parse_json(text, path=path, what=what)
     else:
@@ -233,9 +253,16 @@ class QARecord:
                 f"missing field(s) {missing}; every record needs id, cluster, kind, question and answer",
                 record=where,
             )
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields = list(cls.__dataclass_fields__)
+        unknown = [k for k in data if k not in fields]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), fields, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise RecordError(
+                f"unknown field {unknown[0]!r}{hint}; a record's fields are {', '.join(fields)}", record=where
+            )
         try:
-            return cls(**known | {"entity": data.get("entity", data["cluster"])})
+            return cls(**data | {"entity": data.get("entity", data["cluster"])})
         except RecordError as exc:
             exc.record = where
             raise

@@ -13,7 +13,8 @@ Configs used (SSIUU App. C.1): ``forget01`` (forget, 2 authors = 40 QA), ``retai
 ``real_authors_perturbed`` and ``world_facts_perturbed`` (utility). Fields: ``question``, ``answer``,
 and where present ``paraphrased_answer`` and ``perturbed_answer`` (a list). TOFU stores the 20 QA of an
 author consecutively and the forget authors are the last ones of ``full``, so cluster = author =
-``index // 20`` for retain and ``n_retain_authors + index // 20`` for forget.
+``index // 20`` for retain and ``n_retain_authors + index // 20`` for forget. A row that repeats an earlier
+row's question and answer in the same config is an error.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def tofu_records(
     if not rows:
         raise RecordError(f"TOFU split {config!r} is empty")
     out: list[QARecord] = []
+    row_of_pair: dict[tuple[str, str], int] = {}  # (question, answer) -> the first row that holds it
     for i, row in enumerate(rows):
         where = f"TOFU {config!r} row {i}"
         if not isinstance(row, dict):
@@ -106,6 +108,14 @@ def tofu_records(
             if field not in row:
                 raise RecordError(f"missing field {field!r}", record=where)
             text_field(row[field], where=where, field=field)
+        pair = (row["question"].strip(), row["answer"].strip())
+        if pair in row_of_pair:
+            raise RecordError(
+                f"repeats row {row_of_pair[pair]} (question {shown(pair[0])} with the same answer), which would "
+                "count and train it twice; remove one of the two",
+                record=where,
+            )
+        row_of_pair[pair] = i
         para = row.get("paraphrased_answer")
         if para is not None:
             text_field(para, where=where, field="paraphrased_answer", empty_ok=True)

@@ -240,6 +240,8 @@ def configured_setting(rows: pd.DataFrame, kind: str) -> tuple[float, int] | Non
     on every one, those eligible on every one (a separation that ranks) compete on their smallest separation
     (ties: the gentler, :func:`strength`); where none is eligible everywhere, the strongest setting within
     tolerance everywhere. None where no setting passes on every benchmark (the table's notes say why)."""
+    if rows.empty:
+        return None
     groups = [g for _, g in setting_groups(rows[rows["kind"] == kind])]
     if not groups:
         return None

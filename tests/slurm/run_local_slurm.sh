@@ -315,9 +315,9 @@ import collections, pathlib, re, sys
 work, ctld_log = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 run_log = (work / "slurm.log").read_text()
 LOCAL_RULES = {"all"}            # rules without an action: Snakemake handles them itself
-TORCH = {"prepare_model", "split", "base_eval", "pretrain", "pretrain_never_learned", "unlearn",
+TORCH = {"split", "base_eval", "pretrain", "pretrain_never_learned", "unlearn",
          "reference_eval", "attack", "attack_harmful", "calibrate",
-         "attribution", "logit_lens"}
+         "attribution", "logit_lens"}  # prepare_model runs on the CPU
 
 # Snakemake's plan: the first "Job stats" table of the run
 m = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+(\d+)", run_log, re.S)
@@ -378,7 +378,8 @@ if ((RUN_LOCAL)); then
 import json, pathlib, re, sys
 
 a_root, b_root = map(pathlib.Path, sys.argv[1:3])
-SKIP_DIRS = ("work/logs/", "work/benchmarks/")        # wall-clock logs and timings
+# wall-clock logs and timings, under the work root (work/, or a configuration's own, e.g. work/smoke/)
+SKIP_DIRS = re.compile(r"^work/([^/]+/)?(logs|benchmarks)/")
 # library caches, not results: the datasets cache names its lock files after the absolute cache path
 SKIP_PARTS = ("/hf_datasets_cache/",)
 # wall-clock and resource measurements, not results: *time*, *_s, peak_memory_mb, host, pid, ...
@@ -391,7 +392,7 @@ def files(root):
     for top in ("results", "work"):
         for f in (root / top).rglob("*"):
             rel = f.relative_to(root).as_posix()
-            if f.is_file() and not rel.startswith(SKIP_DIRS) and not any(p in rel for p in SKIP_PARTS):
+            if f.is_file() and not SKIP_DIRS.match(rel) and not any(p in rel for p in SKIP_PARTS):
                 out.add(rel)
     return out
 

@@ -17,7 +17,7 @@ rule attribution:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         attack=lambda wc: (
@@ -108,7 +108,7 @@ rule logit_lens:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=60),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         states=lambda wc, input: " ".join(f"{name}={input[name]}" for name in lens_states(wc)),

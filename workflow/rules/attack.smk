@@ -32,7 +32,7 @@ rule attack:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120 * (len(HARMFUL_DRAWS) + len(BENIGN_DRAWS))),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         settings=ATTACK_SETTINGS,
@@ -56,7 +56,7 @@ rule attack_harmful:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120 * len(HARMFUL_DRAWS)),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         settings=attack_settings("harmful"),
@@ -80,14 +80,7 @@ rule calibrate:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(
-            runtime=60
-            * len(CALIBRATION_RUNS)
-            * sum(
-                len(CALIBRATION[kind]["learning_rates"]) * CALIBRATION[kind]["epochs"]
-                for kind in ("harmful", "benign")
-            )
-        ),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         settings=ATTACK_SETTINGS,

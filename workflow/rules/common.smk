@@ -4,6 +4,7 @@ from pathlib import Path
 import yaml
 
 from ssiuu import layout
+from ssiuu import resources as job_needs
 from ssiuu.config import unlearn_settings as resolved_unlearn_settings
 from ssiuu.data import style_of
 from ssiuu.references import CONTROLS, NEVER_LEARNED, REFERENCE_SEED, START, control_seeds
@@ -136,7 +137,32 @@ def attack_checkpoint(wildcards):
 
 
 def torch_resources(mem_mb=8000, runtime=60):
-    return {"mem_mb": mem_mb, "runtime": runtime, "gpu": 1 if config["device"] != "cpu" else 0}
+    """A torch rule's resources: one GPU (none under `device: cpu`), ``mem_mb`` of host RAM, and per job the time
+    limit (minutes, grown by the retry's `attempt`, at most 24 h), GPU memory (GiB) and disk (MB) that
+    ssiuu/resources.py derives from the measured per-step costs and this config; ``runtime`` (minutes) is the
+    limit of a rule it has no estimate for."""
+
+    def limit(wildcards, attempt, rulename):
+        seconds = job_needs.job_seconds(config, rulename, dict(wildcards.items()))
+        if seconds is None:
+            return min(job_needs.PARTITION_MINUTES, runtime * attempt)
+        return job_needs.runtime_minutes(seconds, attempt)
+
+    return {
+        "mem_mb": mem_mb,
+        "runtime": limit,
+        "gpu": 1 if config["device"] != "cpu" else 0,
+        "gpu_mem_gib": lambda wildcards, rulename: job_needs.gpu_memory_gib(
+            config, rulename, dict(wildcards.items())
+        ),
+        "disk_mb": lambda wildcards, rulename: job_needs.disk_mb(config, rulename, dict(wildcards.items())),
+    }
+
+
+def saved_model(path):
+    """The output directory of a saved model: temp() under `discard_checkpoints: true` (deleted once the last
+    job of this command that reads it has ended), kept otherwise."""
+    return temp(directory(path)) if config["discard_checkpoints"] else directory(path)
 
 
 wildcard_constraints:

@@ -54,7 +54,7 @@ rule split:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=60),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         settings=lambda wc: config["benchmarks"][wc.benchmark],
@@ -78,7 +78,7 @@ rule base_eval:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=120),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
     shell:

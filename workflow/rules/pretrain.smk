@@ -5,7 +5,7 @@ rule pretrain:
         split=rules.split.output[0],
         model=rules.prepare_model.output[0],
     output:
-        model=directory(P("pretrained_model")),
+        model=saved_model(P("pretrained_model")),
         metrics=P("pretrain"),
     log:
         f"{W}/logs/pretrain/{{benchmark}}/{{model}}.log",
@@ -16,7 +16,7 @@ rule pretrain:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=240),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         settings=lambda wc: config["benchmarks"][wc.benchmark]["pretrain"],
@@ -32,7 +32,7 @@ rule pretrain_never_learned:
         split=rules.split.output[0],
         model=rules.prepare_model.output[0],
     output:
-        model=directory(P("never_learned_model")),
+        model=saved_model(P("never_learned_model")),
         metrics=P("pretrain_never_learned"),
     log:
         f"{W}/logs/pretrain/{{benchmark}}/{{model}}-neverlearned.log",
@@ -42,7 +42,7 @@ rule pretrain_never_learned:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=240),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         settings=lambda wc: config["benchmarks"][wc.benchmark]["pretrain"],

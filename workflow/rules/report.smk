@@ -1,5 +1,8 @@
 # The report's three rules, built from its registries (as common.smk builds paths from layout.TEMPLATES): each
 # entry of TABLES, FIGURES and CLAIMS names its builder, its caption (workflow/report/) and its input groups.
+# Nothing lost: each rule builds its outputs aside (targets.smk: built_aside) and they replace the published ones
+# only when every one was built; update() keeps Snakemake from deleting the published files before the job and
+# after a failure.
 from ssiuu.report.claims import CLAIMS
 from ssiuu.report.figures import FIGURES
 from ssiuu.report.registry import caption_values
@@ -17,15 +20,17 @@ rule tables:
         report_inputs(TABLES),
     output:
         **{
-            name: report(
-                P("table", name=name, ext="md"),
-                caption=f"../report/{TABLES[name].caption}",
-                category="Tables",
+            name: update(
+                report(
+                    P("table", name=name, ext="md"),
+                    caption=f"../report/{TABLES[name].caption}",
+                    category="Tables",
+                )
             )
             for name in table_names()
         },
-        csv=[P("table", name=name, ext="csv") for name in table_names()],
-        tex=[P("table", name=name, ext="tex") for name in table_names()],
+        csv=[update(P("table", name=name, ext="csv")) for name in table_names()],
+        tex=[update(P("table", name=name, ext="tex")) for name in table_names()],
     log:
         f"{W}/logs/report/tables.log",
     benchmark:
@@ -38,11 +43,11 @@ rule tables:
         runtime=10,
     params:
         ssiuu=SSIUU,
-        tables_dir=lambda w, output: str(Path(output[0]).parent),
+        aside=aside("tables"),
         calibration=report_calibration(TABLES),  # read where present (target `calibration`); no dependency
         caption=CAPTION,
     shell:
-        "{params.ssiuu} tables --results {input} {params.calibration} --out-dir {params.tables_dir} > {log} 2>&1"
+        built_aside("{params.ssiuu} tables --results {input} {params.calibration} --out-dir {params.aside}")
 
 
 rule figures:
@@ -51,12 +56,16 @@ rule figures:
         report_inputs(FIGURES),
     output:
         **{
-            name: report(
-                P("figure", name=name, ext="png"), caption=f"../report/{entry.caption}", category="Figures"
+            name: update(
+                report(
+                    P("figure", name=name, ext="png"),
+                    caption=f"../report/{entry.caption}",
+                    category="Figures",
+                )
             )
             for name, entry in FIGURES.items()
         },
-        pdf=[P("figure", name=name, ext="pdf") for name in FIGURES],
+        pdf=[update(P("figure", name=name, ext="pdf")) for name in FIGURES],
     log:
         f"{W}/logs/report/figures.log",
     benchmark:
@@ -69,11 +78,11 @@ rule figures:
         runtime=10,
     params:
         ssiuu=SSIUU,
-        figures_dir=lambda w, output: str(Path(output[0]).parent),
+        aside=aside("figures"),
         calibration=report_calibration(FIGURES),  # as for the tables
         caption=CAPTION,
     shell:
-        "{params.ssiuu} figures --results {input} {params.calibration} --out-dir {params.figures_dir} > {log} 2>&1"
+        built_aside("{params.ssiuu} figures --results {input} {params.calibration} --out-dir {params.aside}")
 
 
 rule claims:
@@ -82,8 +91,8 @@ rule claims:
     input:
         report_inputs(CLAIMS),
     output:
-        md=report(P("claims", ext="md"), caption=f"../report/{claims_caption()}", category="Claims"),
-        json=P("claims", ext="json"),
+        md=update(report(P("claims", ext="md"), caption=f"../report/{claims_caption()}", category="Claims")),
+        json=update(P("claims", ext="json")),
     log:
         f"{W}/logs/report/claims.log",
     benchmark:
@@ -96,8 +105,21 @@ rule claims:
         runtime=10,
     params:
         ssiuu=SSIUU,
+        aside=aside("claims"),
         calibration=report_calibration(CLAIMS),
         caption=CAPTION,
     shell:
-        "{params.ssiuu} claims --results {input} {params.calibration} --out {output.md} > {log} 2>&1 && "
-        "{params.ssiuu} readme --results {input} {params.calibration} --claims-md {output.md} --readme README.md >> {log} 2>&1"
+        built_aside(
+            "{params.ssiuu} claims --results {input} {params.calibration} --out {params.aside}/claims.md",
+            then="{params.ssiuu} readme --results {input} {params.calibration} --claims-md {output.md} --readme README.md",
+        )
+
+
+# `--report` shows this configuration's own results, or fails naming what is missing
+require_report_results()
+
+
+# the one-line reason of a failed table, figure or claims build, last on the console (after Snakemake's job report)
+onerror:
+    for reason in report_failures():
+        print(reason, file=sys.stderr)

@@ -1,4 +1,10 @@
 # Target lists and input functions (functions only: `snakemake --lint` wants them apart from rules).
+import re
+import sys
+import time
+
+from snakemake.exceptions import WorkflowError
+
 from ssiuu.report.registry import input_groups, written
 
 
@@ -123,6 +129,65 @@ def report_calibration(registry):
 
 def report_targets():
     return rules.tables.output + rules.figures.output + rules.claims.output
+
+
+def aside(rule):
+    """The folder where the report's ``rule`` builds its outputs before they replace the published ones
+    (ssiuu/aside.py), under the results root, so that each replacement is one rename."""
+    return f"{R}/.aside/{rule}"
+
+
+def building_report():
+    """Whether this Snakemake process builds the HTML report from the results already there (`--report FILE`
+    without `--report-after-run`, which runs the jobs first)."""
+    asked = any(a == "--report" or a.startswith("--report=") for a in sys.argv)
+    return workflow.is_main_process and asked and "--report-after-run" not in sys.argv
+
+
+def require_report_results():
+    """A report shows this configuration's own results: with `--report`, every table, figure and claims file under
+    its results_dir must be there."""
+    if not building_report():
+        return
+    expected = report_targets()
+    missing = [f for f in expected if not Path(f).exists()]
+    if missing:
+        found = len(expected) - len(missing)
+        how_many = "none" if not found else f"only {found} of the {len(expected)}"
+        raise WorkflowError(
+            f"no report: {how_many} of the table, figure and claims files of this configuration are in {R}/ (its "
+            f"results_dir; {missing[0]} is missing): run its pipeline first, or name the configuration that made "
+            "them with --configfile"
+        )
+
+
+def built_aside(build, then=""):
+    """The shell command of each of the report's rules. ``build`` writes every output into the aside folder
+    ({params.aside}), and they replace the published ones only when all were built (python -m ssiuu.aside);
+    ``then`` runs after. A failure removes the folder, leaves the published files as they were and shows the
+    log's last line (the one-line reason) on the console."""
+    publish = "python -m ssiuu.aside {params.aside} {output} >> {log} 2>&1"
+    return (
+        f"rm -rf {{params.aside}} && mkdir -p {{params.aside}} && {{{{ {build} ; }}}} > {{log}} 2>&1 && {publish}"
+        + (f" && {{{{ {then} ; }}}} >> {{log}} 2>&1" if then else "")
+        + " || {{ status=$?; rm -rf {params.aside}; tail -n 1 {log} >&2; exit $status; }}"
+    )
+
+
+#: when this Snakemake process read the workflow: a log written since is one of this run's jobs
+RUN_STARTED = time.time()
+
+
+def report_failures():
+    """The one-line reason of each of the report's jobs that failed in this run: the last line of its log (written
+    since the run started, so no earlier run's), where it reads `ssiuu <command>: error: ...`."""
+    reasons = []
+    for log in sorted(Path(W, "logs", "report").glob("*.log")):
+        if log.stat().st_mtime >= RUN_STARTED:
+            lines = log.read_text(errors="replace").splitlines()
+            if lines and re.match(r"ssiuu [\w-]+: error: ", lines[-1]):
+                reasons.append(f"{log.stem} failed ({log}): {lines[-1]}")
+    return reasons
 
 
 def all_targets():

@@ -6,7 +6,7 @@ rule unlearn:
         base=rules.base_eval.output[0],
     output:
         result=P("unlearn"),
-        checkpoint=directory(P("checkpoint")),
+        checkpoint=saved_model(P("checkpoint")),
     log:
         f"{W}/logs/unlearn/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
     benchmark:
@@ -15,7 +15,7 @@ rule unlearn:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(mem_mb=16000, runtime=240),
+        **torch_resources(mem_mb=16000),
     params:
         ssiuu=SSIUU,
         settings=unlearn_settings,
@@ -46,7 +46,7 @@ rule reference_eval:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=60),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
     shell:

@@ -1,0 +1,122 @@
+"""Brought checkpoints: unlearned models made elsewhere, named in the config's ``checkpoints:`` section.
+
+Each entry names a Hugging Face ``save_pretrained`` directory (``path``), the model key of the config it was
+unlearned from (``model``: the card's starting model and controls are that model's) and the benchmark whose
+forget set it targets (``benchmark``). The card (:mod:`ssiuu.card.run`) tests it beside the controls, at
+:data:`ssiuu.references.REFERENCE_SEED` (its results lie where a method's first seed would). Every problem is
+one line naming the entry, the bad value and the fix: :func:`checkpoint_problems` (config keys, run before the
+DAG is built), :func:`check_checkpoint_dir` (weights on disk) and :func:`check_same_tokenizer` (the job).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ssiuu.references import CONTROL_LABELS
+
+#: files of which a ``save_pretrained`` directory holds at least one (safetensors or PyTorch weights, or the
+#: index of sharded ones)
+WEIGHT_PATTERNS = (
+    "*.safetensors",
+    "pytorch_model*.bin",
+    "*.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
+
+
+class CheckpointError(ValueError):
+    """A brought checkpoint that cannot be tested; the message is one line naming the entry and the fix."""
+
+
+def checkpoint_problems(config: dict[str, Any], reserved: Iterable[str] = ()) -> list[str]:
+    """One line per problem of the ``checkpoints`` section (an unknown model or benchmark key, or a name that a
+    method, a control or another row of the results (``reserved``) already uses) and of ``card.methods`` (a
+    method the run does not unlearn)."""
+    taken = set(config.get("methods", [])) | set(CONTROL_LABELS) | set(reserved)
+    problems = []
+    for name, entry in config.get("checkpoints", {}).items():
+        for key, section in (("model", "models"), ("benchmark", "benchmarks")):
+            if entry[key] not in config[section]:
+                problems.append(
+                    f"checkpoints.{name}.{key}: {entry[key]!r} is not a key of `{section}`; use one of "
+                    f"{sorted(config[section])}"
+                )
+        if name in taken:
+            problems.append(
+                f"checkpoints.{name}: the name is already a method's or a control's, whose results it would "
+                "overwrite; rename the entry"
+            )
+    for method in config.get("card", {}).get("methods", []):
+        if method not in config.get("methods", []):
+            problems.append(
+                f"card.methods: {method!r} is not one of `methods` {config.get('methods', [])}; list only "
+                "methods the run unlearns (a brought checkpoint goes under `checkpoints`)"
+            )
+    return problems
+
+
+def check_checkpoints(config: dict[str, Any], reserved: Iterable[str] = ()) -> None:
+    """A :class:`CheckpointError` listing :func:`checkpoint_problems`, if any."""
+    problems = checkpoint_problems(config, reserved)
+    if problems:
+        raise CheckpointError("\n".join(problems))
+
+
+def check_checkpoint_dir(name: str, path: str | Path) -> Path:
+    """``path`` if it is a ``save_pretrained`` directory (``config.json`` and weights), else a one-line
+    :class:`CheckpointError`."""
+    path = Path(path)
+    where = f"checkpoints.{name}.path: {path}"
+    if not path.is_dir():
+        raise CheckpointError(f"{where} is not a directory; give the directory model.save_pretrained() wrote")
+    if not (path / "config.json").exists():
+        raise CheckpointError(
+            f"{where} holds no config.json; give the directory model.save_pretrained() wrote"
+        )
+    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
+        raise CheckpointError(
+            f"{where} holds no weights (*.safetensors or pytorch_model*.bin); save them there with "
+            "model.save_pretrained(path)"
+        )
+    return path
+
+
+def tokenizer_difference(tokenizer: Any, start: Any) -> str | None:
+    """What differs between two tokenizers, in words (None when nothing the card depends on does): the
+    vocabulary, the EOS token or the chat template."""
+    if tokenizer.get_vocab() != start.get_vocab():
+        return f"the vocabulary ({len(tokenizer.get_vocab())} tokens against {len(start.get_vocab())})"
+    if tokenizer.eos_token != start.eos_token:
+        return f"the EOS token ({tokenizer.eos_token!r} against {start.eos_token!r})"
+    if getattr(tokenizer, "chat_template", None) != getattr(start, "chat_template", None):
+        return "the chat template"
+    return None
+
+
+def check_same_tokenizer(
+    name: str, path: str | Path, tokenizer: Any, start: Any, start_dir: str | Path
+) -> None:
+    """A one-line :class:`CheckpointError` when the brought checkpoint's tokenizer differs from its starting
+    model's (:func:`tokenizer_difference`): its prompts and answers would not be the controls'."""
+    difference = tokenizer_difference(tokenizer, start)
+    if difference:
+        raise CheckpointError(
+            f"checkpoints.{name}.path: the tokenizer in {path} differs from the starting model's ({start_dir}) "
+            f"in {difference}; save the starting model's tokenizer with the checkpoint "
+            "(tokenizer.save_pretrained(path))"
+        )
+
+
+def load_tokenizer(name: str, path: str | Path) -> Any:
+    """The tokenizer saved in a brought checkpoint, or a one-line :class:`CheckpointError` when there is none."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise CheckpointError(
+            f"checkpoints.{name}.path: {path} holds no tokenizer that transformers can load ({type(err).__name__}); "
+            "save the starting model's tokenizer there with tokenizer.save_pretrained(path)"
+        ) from err
