@@ -39,11 +39,13 @@ constraints: setup
 CONFIG ?=
 CONFIGFILE := $(if $(CONFIG),--configfile $(CONFIG))
 CHECK_CONFIG := $(if $(CONFIG),$(PY) -m ssiuu --config $(CONFIG) check-config)
+# the report goes to the configuration's own results root (results_dir)
+RESULTS_DIR = $$($(PY) -c 'import sys; from ssiuu.config import load_config; print(load_config(sys.argv[1])["results_dir"])' $(or $(CONFIG),config.yaml))
 
 run: setup  ## the whole pipeline (config.yaml, or CONFIG=<file>): tables, figures, report
 	$(CHECK_CONFIG)
 	snakemake --workflow-profile workflow/profiles/default --cores all $(CONFIGFILE)
-	snakemake --workflow-profile workflow/profiles/default --report results/report.html $(CONFIGFILE)
+	snakemake --workflow-profile workflow/profiles/default --report "$(RESULTS_DIR)/report.html" $(CONFIGFILE)
 
 dry-run: setup  ## plan the pipeline (config.yaml, or CONFIG=<file>) and run nothing
 	$(CHECK_CONFIG)

@@ -452,6 +452,8 @@ def test_make_passes_the_checked_configuration_to_snakemake(fake_venv, target, r
     assert "workflow/configs/smoke.yaml: valid" in proc.stdout
     assert len(calls) == runs and all("--configfile workflow/configs/smoke.yaml" in c for c in calls), calls
     assert ("-n" in calls[0].split()) == (target == "dry-run")
+    if target == "run":  # the report goes to the configuration's own results root
+        assert "--report results/smoke/report.html" in calls[1], calls
 
 
 def test_make_run_without_config_runs_config_yaml(fake_venv):
@@ -459,6 +461,7 @@ def test_make_run_without_config_runs_config_yaml(fake_venv):
     assert proc.returncode == 0, proc.stderr
     assert "check-config" not in proc.stdout  # the Snakefile reads config.yaml and names a YAML error's line
     assert len(calls) == 2 and not any("--configfile" in c for c in calls), calls
+    assert "--report results/report.html" in calls[1], calls
 
 
 # -- the resume advice lists this checkout's jobs only -----------------------------------------------------------
