@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,25 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def test_two_seeds_plan_the_references_at_one_seed(tmp_path):
+    """With seeds [0, 1], every method and the Hider are unlearned and attacked at both seeds; the references
+    (Start, NeverLearned) at seed 0 only (ssiuu/references.py): the smoke configuration planned with two seeds."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    command = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--snakefile", str(ROOT / "Snakefile")]
+    two_seeds = tmp_path / "smoke_two_seeds.yaml"
+    two_seeds.write_text(yaml.safe_dump(yaml.safe_load(SMOKE.read_text()) | {"seeds": [0, 1]}))
+    command += ["--configfile", str(two_seeds), "-d", str(tmp_path)]
+    plan = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    planned = set(re.findall(r"[\w/.-]+/(\w+)/tiny/([\w.-]+)/seed(\d)/(unlearn\.json|attacks)", plan.stdout))
+    for bench, controls in {"wf": ("Start", "Hider"), "fict": ("Start", "NeverLearned", "Hider")}.items():
+        for method in ("GD", "SSIUU", *controls):
+            seeds = {"0"} if method in ("Start", "NeverLearned") else {"0", "1"}
+            for what in ("attacks",) if method in ("Start", "NeverLearned") else ("unlearn.json", "attacks"):
+                found = {s for b, m, s, w in planned if (b, m, w) == (bench, method, what)}
+                assert found == seeds, (bench, method, what, found)
+
+
 @pytest.mark.slow
 def test_smoke_dag_outputs(smoke_run):
     results = smoke_run / RESULTS
@@ -76,19 +96,14 @@ def test_smoke_dag_outputs(smoke_run):
                 data = _json(a)
                 assert data["max_fs"] == max(fs for _, fs in data["fs_curve"])
                 assert not set(data["attack_ids"]) & set(data["eval_ids"])
-    # the controls (ssiuu/references.py): Start on both benchmarks and NeverLearned on the ROUGE one, at seed 0
-    # only; the Hider at both seeds, like the methods
+    # the controls (ssiuu/references.py): Start on both benchmarks and NeverLearned on the ROUGE one, each
+    # attacked like the methods (which seeds each runs at: test_two_seeds_plan_the_references_at_one_seed)
     controls = {"wf": ("Start", "Hider"), "fict": ("Start", "NeverLearned", "Hider")}
     for bench, names in controls.items():
         for method in names:
-            seeds = (0, 1) if method == "Hider" else (0,)
-            for seed in (0, 1):
-                done = (results / f"{bench}/tiny/{method}/seed{seed}/unlearn.json").exists()
-                assert done == (seed in seeds), (bench, method, seed)
-            for seed in seeds:
-                attacks = sorted((results / f"{bench}/tiny/{method}/seed{seed}/attacks").glob("*.json"))
-                assert {_json(a)["kind"] for a in attacks} == {"harmful", "benign"}, (bench, method, seed)
-        assert _json(results / f"{bench}/tiny/GD/seed1/unlearn.json")["seed"] == 1
+            assert (results / f"{bench}/tiny/{method}/seed0/unlearn.json").exists(), (bench, method)
+            attacks = sorted((results / f"{bench}/tiny/{method}/seed0/attacks").glob("*.json"))
+            assert {_json(a)["kind"] for a in attacks} == {"harmful", "benign"}, (bench, method)
     assert not list(results.glob("*/tiny/*/seed*/calibration")), "the calibration is not in the default run"
     analysis = results / "wf/tiny/analysis"
     assert (analysis / "influence/cumulative.csv").stat().st_size > 0
