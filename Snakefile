@@ -17,6 +17,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# a key given twice in a --configfile (which Snakemake has already read, keeping the last value) names its lines
+for configured in workflow.overwrite_configfiles:
+    read_yaml(configured)
+
+
 # every problem of the config, one short line each, before Snakemake's validate (which fills the defaults)
 validate_config(config, source=", ".join(map(str, workflow.overwrite_configfiles or workflow.configfiles)))
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -37,6 +42,11 @@ include: "workflow/rules/attack.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/card.smk"
+
+
+# `--report` shows this configuration's own results (the cards' with the `card` target), or fails naming what is
+# missing (workflow/rules/targets.smk)
+require_report_results()
 
 
 rule all:

@@ -5,8 +5,8 @@
 
 * ``models.<name>.source``: the tiny test model (built in); ``gguf:<package or file>``; a local directory,
   which must hold ``config.json``, weights and a tokenizer; a hub id, accepted when its snapshot is in the
-  Hugging Face cache or when the hub is reachable and grants access to it; ``checkpoints.<name>.path`` (brought
-  checkpoints) as a local directory;
+  Hugging Face cache or when the hub is reachable and grants access to it; ``checkpoints.<name>.path`` and
+  ``.start`` (brought checkpoints and their own starting models) as local directories;
 * ``benchmarks.<name>.path`` (and ``split_dir``): FaithUn's JSON file and its three official split files;
   TOFU's four config files in a local folder, or a hub id, which the TOFU loader reads only online;
 * ``benchmarks.<name>.utility_tasks`` of an MCQA benchmark: lm-eval's hub tasks (``mmlu``, ...), accepted
@@ -61,6 +61,16 @@ NO_JOB_OPTIONS = frozenset(
         "--delete-all-output",
         "--delete-temp-output",
         "--list-changes",
+        "--list",
+        "-l",
+        "--lt",
+        "-S",
+        "-D",
+        "--touch",
+        "-t",
+        "--d3dag",
+        "--containerize",
+        "--generate-unit-tests",
     }
 )
 TINY_MODEL = "tiny-random-llama"
@@ -414,6 +424,14 @@ def alpaca_problem(source: str) -> MissingSource | None:
     return MissingSource(key, source, problem, fetch)
 
 
+def brought_dir_problem(key: str, path: str) -> list[MissingSource]:
+    """A brought model directory (a checkpoint's ``path`` or ``start``) that is missing or lacks config, weights
+    or tokenizer: one :class:`MissingSource`, else none."""
+    problem = model_dir_problem(Path(path)) if Path(path).exists() else "no such directory"
+    fetch = f"copy the folder that model.save_pretrained() and tokenizer.save_pretrained() wrote to {path}"
+    return [MissingSource(key, path, problem, fetch)] if problem else []
+
+
 # ------------------------------------------------------------------------------------------------- the check
 def missing_sources(config: Mapping[str, Any]) -> list[MissingSource]:
     """Every source of a validated config (defaults filled) that no job could read here, in config order."""
@@ -423,12 +441,9 @@ def missing_sources(config: Mapping[str, Any]) -> list[MissingSource]:
         if (problem := model_source_problem(f"models.{name}.source", str(mcfg["source"])))
     ]
     for name, entry in (config.get("checkpoints") or {}).items():  # brought checkpoints (the card)
-        path, key = str(entry["path"]), f"checkpoints.{name}.path"
-        problem = model_dir_problem(Path(path)) if Path(path).exists() else "no such directory"
-        fetch = (
-            f"copy the folder that model.save_pretrained() and tokenizer.save_pretrained() wrote to {path}"
-        )
-        missing += [MissingSource(key, path, problem, fetch)] if problem else []
+        for field in ("path", "start"):  # its weights, and its own starting model where it names one
+            if field in entry:
+                missing += brought_dir_problem(f"checkpoints.{name}.{field}", str(entry[field]))
     for name, bcfg in config["benchmarks"].items():
         missing += benchmark_problems(name, bcfg)
     benign = alpaca_problem(str(config["attacks"]["benign"]["source"]))

@@ -169,6 +169,15 @@ def test_the_configured_setting_must_hold_on_every_benchmark() -> None:
         ]
     )
     assert configured_setting(choose_attack_setting(one_sided, 0.1), "harmful") == (1e-6, 3)
+    ranks_on_one = pd.DataFrame(
+        [
+            setting(1e-5, 1, 0.0, 0.0, 0.0, 0.5),
+            setting(1e-4, 1, -5.0, 0.0, 0.0, 0.9, **no_rank),
+            setting(1e-5, 1, 0.0, 0.0, 0.0, 0.0, benchmark="c", **no_rank),
+            setting(1e-4, 1, -5.0, 0.0, 0.0, 0.0, benchmark="c", **no_rank),
+        ]
+    )  # where one benchmark can decide, its ★ wins over the strongest setting
+    assert configured_setting(choose_attack_setting(ranks_on_one, 0.1), "harmful") == (1e-5, 1)
     apart = pd.DataFrame(
         [setting(1e-5, 1, 0.0, 0.0, 0.0, 0.5), setting(1e-5, 1, -30.0, 0.0, 0.0, 0.5, benchmark="c")]
     )

@@ -118,7 +118,8 @@ def test_the_default_attacks_at_the_setting_its_committed_calibration_chooses() 
 
     config = load_config(REPO / "config.yaml")
     kinds = tuple(f"calibration_{kind}" for kind in KINDS)
-    draws = [p for p in COMMITTED.rglob("*.json") if layout.kind_of(str(p.relative_to(REPO)), kinds)]
+    files = [p for bench in config["benchmarks"] for p in (COMMITTED / bench).rglob("*.json")]
+    draws = [p for p in files if layout.kind_of(str(p.relative_to(REPO)), kinds)]
     assert draws, "no committed calibration draws: run `snakemake calibration` and commit its draws"
     files = ResultFiles(str(p.relative_to(REPO)) for p in draws)
     stats = options_from_config(config).stats

@@ -158,6 +158,17 @@ def snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     )
 
 
+def test_the_dry_run_names_a_key_repeated_in_a_configfile(tmp_path):
+    """Snakemake reads a --configfile before the Snakefile and keeps a repeated key's last value; the Snakefile
+    reads each --configfile again and names the lines."""
+    smoke = (ROOT / "workflow/configs/smoke.yaml").read_text()
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(smoke + "threads: 1\n")
+    plan = snakemake("-n", "--configfile", str(dup), "-d", str(tmp_path / "run"))
+    assert plan.returncode != 0
+    assert re.search(rf"{re.escape(str(dup))}:\d+:1: key 'threads' appears twice", plan.stdout + plan.stderr)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "line"),
     [

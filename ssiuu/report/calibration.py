@@ -236,33 +236,33 @@ def strength(row: Mapping[str, Any]) -> tuple[float, float]:
 
 def configured_setting(rows: pd.DataFrame, kind: str) -> tuple[float, int] | None:
     """The one ``(learning rate, epochs)`` that ``attacks.<kind>`` takes from the rule's rows
-    (:func:`choose_attack_setting`), over every benchmark and model swept: among the settings within tolerance
-    on every one, those eligible on every one (a separation that ranks) compete on their smallest separation
-    (ties: the gentler, :func:`strength`); where none is eligible everywhere, the strongest setting within
-    tolerance everywhere. None where no setting passes on every benchmark (the table's notes say why)."""
+    (:func:`choose_attack_setting`), over every benchmark and model swept. Among the settings within tolerance
+    on every one, the first in this order: eligible (a separation that ranks) on more benchmarks; then the
+    larger smallest separation over those; then the gentler (:func:`strength`). Where none is eligible
+    anywhere, the strongest. None where no setting passes on every benchmark (the table's notes say why)."""
     if rows.empty:
         return None
     groups = [g for _, g in setting_groups(rows[rows["kind"] == kind])]
     if not groups:
         return None
 
-    def settings(frame: pd.DataFrame) -> set[tuple[float, int]]:
-        return {(float(r["lr"]), int(r["epochs"])) for _, r in frame.iterrows()}
+    def rows_of(s: tuple[float, int]) -> list[pd.Series]:
+        return [r for g in groups for _, r in g[(g["lr"] == s[0]) & (g["epochs"] == s[1])].iterrows()]
 
-    passing = set.intersection(*(settings(g[g["passes"]]) for g in groups))
-    eligible = passing & set.intersection(*(settings(g[g["eligible"]]) for g in groups))
-    strength_of = lambda s: strength({"lr": s[0], "epochs": s[1]})  # noqa: E731
-    if eligible:
+    def passes_everywhere(s: tuple[float, int]) -> bool:
+        found = rows_of(s)
+        return len(found) == len(groups) and all(bool(r["passes"]) for r in found)
 
-        def worst_separation(s: tuple[float, int]) -> float:
-            return min(
-                float(g.loc[(g["lr"] == s[0]) & (g["epochs"] == s[1]), "separation"].iloc[0]) for g in groups
-            )
+    def rank(s: tuple[float, int]) -> tuple:
+        eligible = [float(r["separation"]) for r in rows_of(s) if bool(r["eligible"])]
+        force = strength({"lr": s[0], "epochs": s[1]})
+        if not eligible:
+            return (0, 0.0, force)
+        return (len(eligible), round(min(eligible), 12), tuple(-x for x in force))
 
-        return max(
-            eligible, key=lambda s: (round(worst_separation(s), 12), tuple(-x for x in strength_of(s)))
-        )
-    return max(passing, key=strength_of) if passing else None
+    settings = {(float(r["lr"]), int(r["epochs"])) for g in groups for _, r in g.iterrows()}
+    passing = [s for s in settings if passes_everywhere(s)]
+    return max(passing, key=rank) if passing else None
 
 
 def setting_groups(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:

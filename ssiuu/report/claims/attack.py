@@ -160,7 +160,7 @@ def lowest_finding(
     keys: Sequence[str],
     stats: CellStats,
     method: str,
-    validity: Mapping[str, Estimate] | None = None,
+    validity: Mapping[str, Estimate],
 ) -> Finding:
     """Claim 2 on one (benchmark, model) of an aggregated table (module doc)."""
     ours = grp[grp["method"] == method]
@@ -174,7 +174,7 @@ def lowest_finding(
     diffs = _differences(ours, baselines, ref.iloc[0] if not ref.empty else None, keys, stats)
     comparisons = family(diffs, stats.alpha)
     verdict, decider = lowest_verdict(comparisons, stats.alpha)
-    apart, instrument = instrument_text(seps, validity or {})
+    apart, instrument = instrument_text(seps, validity)
     if not apart:
         verdict = INSTRUMENT
     data = {

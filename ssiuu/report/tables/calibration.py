@@ -18,6 +18,7 @@ from ssiuu.report.calibration import (
     DAMAGE_COLUMNS,
     KINDS,
     choose_attack_setting,
+    configured_setting,
     default_tolerance,
     setting_groups,
     setting_rows,
@@ -60,6 +61,7 @@ def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) ->
     and epoch count, the attacked Start's change of FS on the evaluation items and of its retain and test
     scores (points), the hider's and the eraser's recovered shares, the separation, whether the setting is
     within the tolerance and ★ on the chosen one."""
+    configured = {kind: configured_setting(rows, kind) for kind in KINDS}
     out = []
     for _, r in rows.iterrows():
         out.append(
@@ -77,6 +79,7 @@ def calibration_display(rows: pd.DataFrame, labels: Mapping[str, str] | None) ->
                 "Separation": _cell(r, "separation", 1.0, 2) + ("" if r["separation_rankable"] else " §"),
                 "Within tolerance": "yes" if r["passes"] else "no",
                 "Chosen": "★" if r["chosen"] else ("☆" if r.get("fallback", False) else ""),
+                "Configured": "✓" if configured.get(r["kind"]) == (float(r["lr"]), int(r["epochs"])) else "",
             }
         )
     return pd.DataFrame(out)
@@ -161,6 +164,7 @@ def _tex(text: str) -> str:
         "Δ": r"$\Delta$",
         "η": r"$\eta$",
         "★": r"$\star$",
+        "✓": r"$\checkmark$",
         "☆": r"$\diamond$",
         "§": r"\S{}",
         "·": r"$\cdot$",
@@ -204,8 +208,10 @@ def write_calibration_table(
         f"= {tolerance:g}) on each of ΔFS, Δretain and Δtest (point estimates; ΔFS and one of Δretain/Δtest "
         "must be measured); among those whose separation ranks, ★ marks the largest separation (ties: the "
         "smaller damage, then the lower η, then fewer epochs); where none ranks, ☆ marks the strongest setting "
-        "within tolerance (η × epochs, then η). attacks.*.learning_rates and epochs are set from ★, else ☆ "
-        "(ssiuu/report/calibration.py: configured_setting).",
+        "within tolerance (η × epochs, then η). ★ and ☆ are per benchmark; attacks.*.learning_rates and epochs "
+        "take one setting for every benchmark (✓, ssiuu/report/calibration.py: configured_setting): within "
+        "tolerance on every benchmark, eligible on the most, then the largest smallest separation, then the "
+        "gentler; where none is eligible anywhere, the strongest.",
         *choice_notes(rows, tolerance, labels),
         f"{stats.level} percentile intervals from {stats.n_resamples} cluster-bootstrap resamples of the "
         "seeds, draws and items (ssiuu/report/inference.py); n = observations (seed, draw, item). § the "
