@@ -241,8 +241,16 @@ COMMANDS: dict[str, Command] = {
     ),
     "card": Command(
         "ssiuu.card.render:make_card",
-        "The erase-or-hide card of one model (Markdown) from its and the controls' card test results.",
-        (BENCHMARK, MODEL, METHOD, SEED, RESULTS, OUT),
+        "The erase-or-hide card of one model (Markdown and a figure) from its and the controls' card test results.",
+        (
+            BENCHMARK,
+            MODEL,
+            METHOD,
+            SEED,
+            RESULTS,
+            OUT,
+            Arg("figure", required=False, help="the card's figure (PNG) to write beside it"),
+        ),
     ),
     "check-config": Command(
         "ssiuu.config:check_config",

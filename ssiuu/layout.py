@@ -36,6 +36,7 @@ TEMPLATES: dict[str, str] = {
     # the erase-or-hide card (target `card`, not in the default run): one test's per-item results, one card
     "card_test": "{results}/{benchmark}/{model}/{method}/seed{seed}/card/{test}.json",
     "card": "{results}/cards/{benchmark}/{model}/{method}/seed{seed}.md",
+    "card_figure": "{results}/cards/{benchmark}/{model}/{method}/seed{seed}.png",
     # intermediate files (work_dir)
     "records": "{work}/data/{benchmark}/records.json",
     "base_model": "{work}/models/{model}/base",

@@ -81,7 +81,14 @@ def card_run(tmp_path_factory):
 def test_every_test_writes_per_item_results(card_run):
     config, split, _, files = card_run
     forget = [r.id for r in split.forget]
-    assert card_test_names(config) == ["plain", "quantized_8bit", "quantized_4bit", "in_context", "probe"]
+    assert card_test_names(config) == [
+        "plain",
+        "quantized_8bit",
+        "quantized_4bit",
+        "in_context",
+        "probe",
+        "logit_lens",
+    ]
     for method, paths in files.items():
         results = {layout.parse("card_test", p)["test"]: read_json(p) for p in paths}
         for name in ("plain", "quantized_8bit", "quantized_4bit"):
@@ -95,6 +102,9 @@ def test_every_test_writes_per_item_results(card_run):
         assert probe["n_train"] == 28 and len(probe["layers"]) == 3  # embeddings + 2 blocks
         assert [it["id"] for it in probe["items"]] == forget
         assert all(len(it["correct_by_layer"]) == 3 for it in probe["items"])
+        lens = results["logit_lens"]
+        assert sorted([it["id"] for it in lens["items"]] + lens["skipped_ids"]) == sorted(forget)
+        assert len(lens["layers"]) == 3 and all(0 <= it["readable"] <= 1 for it in lens["items"])
         assert results["plain"]["method"] == method and results["plain"]["chance"] == pytest.approx(1 / 3)
 
 
@@ -170,6 +180,7 @@ analysis: {{enabled: false}}
 checkpoints:
   mine: {{path: {mine}, model: tiny, benchmark: wf, label: a brought checkpoint}}
   copy: {{path: {copy}, model: tiny, benchmark: wf}}
+  own: {{path: {mine}, start: {copy}, model: tiny, benchmark: wf}}
 card: {{probe_folds: 2, group_size: 16}}
 """
 
@@ -177,7 +188,9 @@ card: {{probe_folds: 2, group_size: 16}}
 @pytest.mark.slow
 def test_the_card_target_on_brought_checkpoints(tmp_path):
     """`snakemake card` on a tiny config: the brought checkpoints, Start and the Hider get every test and each
-    brought checkpoint a card; a copy of the starting model brought by path reproduces Start's results."""
+    brought checkpoint a card and its figure; a copy of the starting model brought by path, or as a checkpoint's
+    own `start`, reproduces Start's results; `snakemake card --report` shows the cards, and the default
+    `--report` still asks for the tables, figures and claims."""
     import os
     import subprocess
     import sys
@@ -209,18 +222,35 @@ def test_the_card_target_on_brought_checkpoints(tmp_path):
         logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in (tmp_path / "work/logs").rglob("*.log"))
         pytest.fail(f"snakemake card failed:\n{proc.stderr[-3000:]}\n{logs[-6000:]}")
     results = tmp_path / "results"
-    for name in ("mine", "copy"):
+    for name in ("mine", "copy", "own"):
         card = (results / f"cards/wf/tiny/{name}/seed0.md").read_text()
         assert "| 4-bit RTN quantization (group 16) |" in card and "Hider (known hider)" in card
+        assert "| logit lens (layers 1–2, chance 0.50) | share of layers read right |" in card
+        assert (results / f"cards/wf/tiny/{name}/seed0.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"unlearned from {copy}" in (results / "cards/wf/tiny/own/seed0.md").read_text()
     assert not (results / "tables").exists(), "the card target builds no report"
-    for test in ("plain", "quantized_8bit", "quantized_4bit", "in_context", "probe"):
+    for test in card_test_names({"card": {"quantization_bits": [8, 4]}}):
         own = read_json(results / f"wf/tiny/Start/seed0/card/{test}.json")
-        copied = read_json(results / f"wf/tiny/copy/seed0/card/{test}.json")
-        assert [it["id"] for it in own["items"]] == [it["id"] for it in copied["items"]]
-        assert [it["margin"] for it in own["items"]] == pytest.approx(
-            [it["margin"] for it in copied["items"]], abs=1e-5
-        )
+        for copied in ("copy", "own+start"):  # the starting model brought by path, or as a checkpoint's start
+            other = read_json(results / f"wf/tiny/{copied}/seed0/card/{test}.json")
+            assert [it["id"] for it in own["items"]] == [it["id"] for it in other["items"]]
+            assert [it["margin"] for it in own["items"]] == pytest.approx(
+                [it["margin"] for it in other["items"]], abs=1e-5
+            )
         assert (results / f"wf/tiny/Hider/seed0/card/{test}.json").exists()
+    report = tmp_path / "cards.html"
+    proc = subprocess.run(
+        [*command, "--report", str(report)], cwd=root, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = report.read_text()
+    assert "Erase-or-hide cards" in html and "Erase-or-hide card of" in html
+    default = [c for c in command if c != "card"] + ["--report", str(tmp_path / "report.html")]
+    proc = subprocess.run(default, cwd=root, capture_output=True, text=True, env=env, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "no report: none of the table, figure and claims files" in out, out[
+        -3000:
+    ]
 
 
 def test_a_rouge_benchmark_gets_the_gold_against_wrong_probe(tmp_path):
@@ -252,7 +282,7 @@ def test_a_rouge_benchmark_gets_the_gold_against_wrong_probe(tmp_path):
             seed=0,
             test=test,
         )
-        for test in ("plain", "in_context", "probe")
+        for test in ("plain", "in_context", "probe", "logit_lens")
     ]
     results = card_tests(
         config,
@@ -266,3 +296,5 @@ def test_a_rouge_benchmark_gets_the_gold_against_wrong_probe(tmp_path):
     probe = results["probe"]
     assert probe["design"] == "pairs" and probe["chance"] == pytest.approx(0.25) and probe["n_train"] == 12
     assert len(results["in_context"]["items"]) == 2
+    lens = results["logit_lens"]  # a perturbed answer as the distractor; answers that open alike are left out
+    assert lens["score_field"] == "readable" and lens["n"] + len(lens["skipped_ids"]) == len(forget)

@@ -1,6 +1,6 @@
 """Bad brought checkpoints (config `checkpoints`): each gets one line that names the entry, the bad value and the
 fix: an unknown model or benchmark key, a name already taken, a path without weights, a tokenizer that is not
-the starting model's."""
+the starting model's; and the same for a checkpoint's own starting model (its `start`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ import pytest
 
 from ssiuu.card.checkpoints import (
     CheckpointError,
+    brought_dir,
+    brought_entry,
     check_checkpoint_dir,
     check_checkpoints,
     checkpoint_problems,
     load_tokenizer,
+    own_start_dir,
+    own_start_method,
+    start_control,
 )
 from ssiuu.card.run import check_brought
 from ssiuu.config import load_config
@@ -119,3 +124,84 @@ def test_the_same_tokenizer_passes(tmp_path):
     check_brought(
         config, MethodRun("wf", "tiny", "unused", "unused", "GD", 0), start
     )  # not brought: no check
+
+
+# ----------------------------------------------------------------- a checkpoint's own starting model (`start`)
+def own_start_run(tmp_path, start_tokenizer=None, checkpoint_tokenizer=None):
+    """A brought checkpoint ``mine`` unlearned from a starting model the config does not prepare (its ``start``),
+    each saved with its tokenizer (None: none saved)."""
+    model, tokenizer = tiny_random_llama(0)
+    start, mine = tmp_path / "own_start", tmp_path / "mine"
+    for path, saved in ((start, start_tokenizer), (mine, checkpoint_tokenizer)):
+        model.save_pretrained(path)
+        if saved is not None:
+            saved.save_pretrained(path)
+    entry = {"path": str(mine), "start": str(start), "model": "tiny", "benchmark": "wf"}
+    return config_with(mine=entry), start, mine
+
+
+def test_the_own_start_is_tested_under_its_own_method(tmp_path):
+    config, start, mine = own_start_run(tmp_path, tiny_tokenizer(), tiny_tokenizer())
+    brought = config["checkpoints"]
+    assert config["checkpoints"]["mine"]["start"] == str(start)  # the schema takes it
+    assert own_start_method("mine") == "mine+start"
+    assert brought_entry(brought, "mine") == ("mine", "path")
+    assert brought_entry(brought, "mine+start") == ("mine", "start")
+    assert brought_entry(brought, "GD") is None and brought_entry(brought, "Start") is None
+    assert brought_dir(brought, "mine") == str(mine) and brought_dir(brought, "mine+start") == str(start)
+    assert own_start_dir(brought, "mine") == own_start_dir(brought, "mine+start") == str(start)
+    assert start_control(brought, "mine") == "mine+start"
+    plain = {"other": {"path": str(mine), "model": "tiny", "benchmark": "wf"}}
+    assert own_start_dir(plain, "other") is None and start_control(plain, "other") == "Start"
+    for method in ("mine", "mine+start"):  # both jobs pass
+        check_brought(
+            config, MethodRun("wf", "tiny", brought_dir(brought, method), "unused", method, 0), str(start)
+        )
+
+
+def test_an_own_start_without_weights(tmp_path):
+    config, start, _ = own_start_run(tmp_path, tiny_tokenizer(), tiny_tokenizer())
+    missing = {**config["checkpoints"]["mine"], "start": str(tmp_path / "absent")}
+    with pytest.raises(CheckpointError) as err:
+        own_start_dir({"mine": missing}, "mine")
+    assert one_line(err).startswith(f"checkpoints.mine.start: {tmp_path / 'absent'} is not a directory")
+    for weights in start.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(CheckpointError) as err:
+        brought_dir(config["checkpoints"], "mine+start")
+    assert one_line(err).startswith(f"checkpoints.mine.start: {start} holds no weights")
+
+
+def test_an_own_start_without_a_tokenizer(tmp_path):
+    config, start, mine = own_start_run(tmp_path, None, tiny_tokenizer())
+    own = MethodRun("wf", "tiny", str(start), "unused", "mine+start", 0)
+    with pytest.raises(CheckpointError) as err:
+        check_brought(config, own, str(start))
+    assert one_line(err).startswith(f"checkpoints.mine.start: {start} holds no tokenizer")
+    with pytest.raises(CheckpointError) as err:  # the checkpoint's job compares with it: the same line
+        check_brought(config, MethodRun("wf", "tiny", str(mine), "unused", "mine", 0), str(start))
+    assert one_line(err).startswith(f"checkpoints.mine.start: {start} holds no tokenizer")
+
+
+def test_a_checkpoint_whose_tokenizer_is_not_its_own_starts(tmp_path):
+    other = tiny_tokenizer()
+    other.add_tokens(["<extra>"])
+    config, start, mine = own_start_run(tmp_path, tiny_tokenizer(), other)
+    with pytest.raises(CheckpointError) as err:
+        check_brought(config, MethodRun("wf", "tiny", str(mine), "unused", "mine", 0), str(start))
+    assert one_line(err).startswith(
+        f"checkpoints.mine.path: the tokenizer in {mine} differs from the starting model's ({start}) in the "
+        "vocabulary"
+    )
+
+
+def test_a_missing_own_start_is_a_missing_source(tmp_path):
+    from ssiuu.sources import missing_sources
+
+    config, _, mine = own_start_run(tmp_path, tiny_tokenizer(), tiny_tokenizer())
+    config["checkpoints"]["mine"]["start"] = str(tmp_path / "absent")
+    lines = [m.line() for m in missing_sources(config) if m.key.startswith("checkpoints.")]
+    assert lines == [
+        f"checkpoints.mine.start: {tmp_path / 'absent'}: no such directory; fetch: copy the folder that "
+        f"model.save_pretrained() and tokenizer.save_pretrained() wrote to {tmp_path / 'absent'}"
+    ]

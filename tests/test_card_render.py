@@ -148,3 +148,34 @@ def test_the_page_from_result_files(tmp_path):
         card_markdown("t", loaded[("mine", 0)], {"Hider": loaded[("Hider", 0)]}, SETTINGS).count("| hides |")
         == 4
     )
+
+
+def test_an_own_starting_model_fills_the_start_column(tmp_path):
+    config = load_config(
+        "workflow/configs/smoke.yaml",
+        overrides={
+            "checkpoints": {"mine": {"path": "/x", "start": "/s", "model": "tiny", "benchmark": "wf"}}
+        },
+    )
+    rows = {"mine": NONE, "mine+start": ALL, "Hider": ALL}
+    files = []
+    for method, correct in rows.items():
+        path = layout.path(
+            "card_test",
+            results=str(tmp_path),
+            benchmark="wf",
+            model="tiny",
+            method=method,
+            seed=0,
+            test="plain",
+        )
+        write_json(path, result("plain", correct))
+        files.append(path)
+    text = make_card(
+        config, benchmark="wf", model="tiny", method="mine", seed=0, results=files, out=str(tmp_path / "c.md")
+    )
+    assert text.startswith("# Erase-or-hide card: mine (checkpoint /x, unlearned from /s; wf, tiny)")
+    assert (
+        "| no attack | correct | 40 | 0.00 [0.00, 0.09] | 1.00 [0.91, 1.00] | 1.00 [0.91, 1.00] | – |" in text
+    )
+    assert "Start (starting model)" in text and "**Warning:**" not in text  # its own start knew the facts

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -99,7 +100,36 @@ def logit_lens_logprobs(
     return logp.gather(-1, tokens.view(1, -1, 1).expand(logp.shape[0], -1, 1)).squeeze(-1)
 
 
-def logit_lens_accuracy(
+@dataclass(frozen=True)
+class LensItems:
+    """The lens on each record it could read: ``ids`` of the evaluated records, ``gold`` and ``distractor``
+    [n_layers + 1, n] the lens log-probabilities of their first tokens, ``skipped`` the ids of the records whose
+    gold answer and distractor share their first token."""
+
+    ids: list[str]
+    gold: Tensor
+    distractor: Tensor
+    skipped: list[str]
+
+    @property
+    def hits(self) -> Tensor:
+        """[n_layers + 1, n] bool: the lens prefers the gold answer to the distractor."""
+        return self.gold > self.distractor
+
+
+def _first_token_lens(
+    model: nn.Module, tokenizer: Any, pairs: list[tuple[str, str]], encode: EncodeFn, max_length: int
+) -> tuple[Tensor, Tensor]:
+    """``(scores [n_layers + 1, B], tokens [B])``: the lens log-probability of each answer's first token, read
+    at its own answer position, and that token."""
+    enc = encode(tokenizer, pairs, max_length=max_length)
+    device = model_device(model)
+    input_ids, mask, labels = (enc[k].to(device) for k in ("input_ids", "attention_mask", "labels"))
+    positions, tokens = answer_positions(labels)
+    return logit_lens_logprobs(model, input_ids, mask, positions, tokens), tokens
+
+
+def logit_lens_items(
     model: nn.Module,
     tokenizer: Any,
     records: Sequence[QARecord],
@@ -110,49 +140,63 @@ def logit_lens_accuracy(
     encode_fn: EncodeFn | None = None,
     max_length: int = 256,
     desc: str = "logit lens",
+) -> LensItems:
+    """Per record and layer, the lens log-probabilities of the gold answer's and the distractor's first tokens
+    (module docstring); records whose two first tokens are the same are skipped (all of them, possibly)."""
+    if not records:
+        raise ValueError("the logit lens needs at least one record")
+    encode = encode_fn or _default_encode()
+    prompt_of = prompt_fn or (lambda r: r.question)
+    distractors = pick_distractors(records, seed)
+    was_training = model.training
+    model.eval()
+    gold: list[Tensor] = []
+    wrong: list[Tensor] = []
+    ids: list[str] = []
+    skipped: list[str] = []
+    try:
+        for start in progress(range(0, len(records), batch_size), desc=desc):
+            batch = records[start : start + batch_size]
+            pairs = [
+                [(prompt_of(r), answer) for r, answer in zip(batch, answers, strict=True)]
+                for answers in ([r.answer for r in batch], distractors[start : start + len(batch)])
+            ]
+            (gold_scores, gold_tokens), (wrong_scores, wrong_tokens) = (
+                _first_token_lens(model, tokenizer, rows, encode, max_length) for rows in pairs
+            )
+            keep = (gold_tokens != wrong_tokens).cpu()
+            gold.append(gold_scores.cpu()[:, keep])
+            wrong.append(wrong_scores.cpu()[:, keep])
+            ids += [r.id for r, kept in zip(batch, keep.tolist(), strict=True) if kept]
+            skipped += [r.id for r, kept in zip(batch, keep.tolist(), strict=True) if not kept]
+    finally:
+        model.train(was_training)
+    return LensItems(ids, torch.cat(gold, dim=1), torch.cat(wrong, dim=1), skipped)
+
+
+def logit_lens_accuracy(
+    model: nn.Module,
+    tokenizer: Any,
+    records: Sequence[QARecord],
+    **options: Any,
 ) -> pd.DataFrame:
-    """Per layer, accuracy of ``P(gold first token) > P(distractor first token)`` under the logit lens (Fig. 4).
+    """Per layer, accuracy of ``P(gold first token) > P(distractor first token)`` under the logit lens (Fig. 4);
+    ``options`` are :func:`logit_lens_items`'s.
 
     Columns ``layer`` (0 = embeddings … L), ``accuracy``, ``n_evaluated``, ``n_skipped`` (records whose gold and
     distractor share their first token). Raises if every record is skipped.
     """
-    if not records:
-        raise ValueError("logit_lens_accuracy needs at least one record")
-    encode = encode_fn or _default_encode()
-    prompt_of = prompt_fn or (lambda r: r.question)
-    distractors = pick_distractors(records, seed)
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
-    correct: list[Tensor] = []
-    skipped = 0
-    try:
-        for start in progress(range(0, len(records), batch_size), desc=desc):
-            batch = records[start : start + batch_size]
-            prompts = [prompt_of(r) for r in batch]
-            scores = []
-            first_tokens = []
-            for answers in ([r.answer for r in batch], distractors[start : start + len(batch)]):
-                enc = encode(tokenizer, list(zip(prompts, answers, strict=True)), max_length=max_length)
-                ids, mask, labels = (enc[k].to(device) for k in ("input_ids", "attention_mask", "labels"))
-                pos, tok = answer_positions(labels)
-                scores.append(logit_lens_logprobs(model, ids, mask, pos, tok))
-                first_tokens.append(tok)
-            keep = first_tokens[0] != first_tokens[1]
-            skipped += int((~keep).sum())
-            correct.append((scores[0] > scores[1])[:, keep].cpu())
-    finally:
-        model.train(was_training)
-    hits = torch.cat(correct, dim=1)  # [L+1, n_evaluated]
-    if hits.shape[1] == 0:
+    lens = logit_lens_items(model, tokenizer, records, **options)
+    if not lens.ids:
         raise ValueError(
             f"all {len(records)} records were skipped: gold answers and distractors share their first token"
         )
+    hits = lens.hits  # [L+1, n_evaluated]
     return pd.DataFrame(
         {
             "layer": range(hits.shape[0]),
             "accuracy": hits.float().mean(dim=1).numpy(),
             "n_evaluated": hits.shape[1],
-            "n_skipped": skipped,
+            "n_skipped": len(lens.skipped),
         }
     )

@@ -10,8 +10,8 @@ intervals for accuracies and ROUGE-L recall means (conservative for a mean of va
 **The rule.** A test compares the model with a control on the same items: the mean of the per-item differences
 and its bootstrap interval; the model is *above* or *below* the control when that interval excludes 0, else
 *level* with it. Where a benchmark has no known eraser (MCQA), the eraser's place is taken by the test's chance
-level (a guess among the options), and the model is above or below it when its own interval excludes it. A
-test says
+level (a guess among the options; 0.5 for the logit lens), and the model is above or below it when its own
+interval excludes it. A test says
 
 * **hides** when the model is above the eraser and not below the hider (what it forgot comes back as it
   comes back in a model that hides by construction);
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ssiuu import layout
-from ssiuu.card import IN_CONTEXT, PLAIN, PROBE
+from ssiuu.card import IN_CONTEXT, LENS, PLAIN, PROBE
 from ssiuu.io import read_json, write_text
 from ssiuu.references import HIDER, NEVER_LEARNED, START
 
@@ -40,6 +40,8 @@ HIDES, ERASES, CANNOT_TELL = "hides", "erases", "cannot tell at this n"
 ABOVE, LEVEL, BELOW = 1, 0, -1
 #: the controls' columns, in the card's order, and what each stands for
 CONTROL_COLUMNS = {START: "starting model", NEVER_LEARNED: "known eraser", HIDER: "known hider"}
+#: the score's name on the card where it is not the result's score field
+MEASURE_LABELS = {PROBE: "accuracy", LENS: "share of layers read right"}
 
 
 @dataclass(frozen=True)
@@ -169,29 +171,36 @@ def label_of_test(name: str, result: dict[str, Any]) -> str:
         return "no attack"
     if name == PROBE:
         return f"linear probe ({result['design']}, chance {result['chance']:.2f})"
+    if name == LENS:
+        return f"logit lens (layers 1–{len(result['layers']) - 1}, chance {result['chance']:.2f})"
     if name.startswith("quantized_"):
         return f"{result['bits']}-bit RTN quantization (group {result['group_size']})"
     return f"in-context relearning (k = {result['k']})"
+
+
+def score_interval(result: dict[str, Any], settings: Settings, measure: str = "score") -> Interval:
+    """One model's mean of a test's ``measure`` with its interval: the card's cell and the figure's point."""
+    return interval(list(item_values(result, measure).values()), measure, **vars(settings))
 
 
 def cell(result: dict[str, Any] | None, measure: str, settings: Settings) -> str:
     """One model's cell of a test row (the probe's also names its layer)."""
     if result is None:
         return "–"
-    values = list(item_values(result, measure).values())
-    text = interval(values, measure, **vars(settings)).text()
+    text = score_interval(result, settings, measure).text()
     return f"{text} (layer {result['layer']})" if result["test"] == PROBE and measure == "score" else text
 
 
 def ordered_tests(names: Sequence[str]) -> list[str]:
-    """The card's order of tests: no attack, quantization (most bits first), in-context, probe, then others."""
+    """The card's order of tests: no attack, quantization (most bits first), in-context, probe, logit lens, then
+    others."""
     quantized = {
         name: int(name.removeprefix("quantized_").removesuffix("bit"))
         for name in names
         if name.startswith("quantized_")
     }
-    rank = {PLAIN: 0, IN_CONTEXT: 2, PROBE: 3}
-    return sorted(names, key=lambda n: (1, -quantized[n]) if n in quantized else (rank.get(n, 4), 0))
+    rank = {PLAIN: 0, IN_CONTEXT: 2, PROBE: 3, LENS: 4}
+    return sorted(names, key=lambda n: (1, -quantized[n]) if n in quantized else (rank.get(n, 5), 0))
 
 
 def load_results(files: Sequence[str]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
@@ -206,11 +215,16 @@ def load_results(files: Sequence[str]) -> dict[tuple[str, int], dict[str, dict[s
 def rows_of(
     results: dict[tuple[str, int], dict[str, dict[str, Any]]], method: str, seed: int
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
-    """``(model, controls)``: the model's results by test, and each control's (by control name)."""
+    """``(model, controls)``: the model's results by test, and each control's (by control name); a brought
+    checkpoint's own starting model (:func:`ssiuu.card.checkpoints.own_start_method`) fills the ``Start``
+    column."""
+    from ssiuu.card.checkpoints import own_start_method
+
     if (method, seed) not in results:
         raise ValueError(f"no card test results of {method} at seed {seed} among the files given")
     controls = {name: tests for (name, _), tests in results.items() if name in CONTROL_COLUMNS}
-    return results[(method, seed)], controls
+    own_start = [tests for (name, _), tests in results.items() if name == own_start_method(method)]
+    return results[(method, seed)], controls | ({START: own_start[0]} if own_start else {})
 
 
 def card_rows(
@@ -226,7 +240,7 @@ def card_rows(
         if name != PLAIN:
             verdicts.append(decided)
         for measure in ("score", "margin"):
-            label = "accuracy" if name == PROBE else result["score_field"]
+            label = MEASURE_LABELS.get(name, result["score_field"])
             cells = [cell(at_test.get(c), measure, settings) for c in CONTROL_COLUMNS if c in controls]
             rows.append(
                 [
@@ -282,7 +296,8 @@ def card_markdown(
             *table,
             "",
             f"Intervals: {level}; scores with Wilson intervals, margins (nats per token; the probe's: of its "
-            f"candidate scores) with percentile bootstrap intervals of the mean ({settings.n_resamples} resamples). "
+            "candidate scores; the logit lens's: gold minus distractor first token, averaged over layers) with "
+            f"percentile bootstrap intervals of the mean ({settings.n_resamples} resamples). "
             "The per-item results lie beside each model's results, under card/.",
             *start_note(controls.get(START, {}).get(PLAIN), settings),
             "",
@@ -290,6 +305,19 @@ def card_markdown(
             "",
         ]
     )
+
+
+def card_title(config: dict[str, Any], *, benchmark: str, model: str, method: str, seed: int) -> str:
+    """The card's title: its label (a brought checkpoint's ``label``, else the method), where its weights come
+    from (and its own starting model's), the benchmark and the model."""
+    brought = config["checkpoints"].get(method)
+    label = (brought or {}).get("label") or method
+    where = f"seed {seed}"
+    if brought:
+        where = f"checkpoint {brought['path']}" + (
+            f", unlearned from {brought['start']}" if "start" in brought else ""
+        )
+    return f"{label} ({where}; {benchmark}, {model})"
 
 
 def make_card(
@@ -301,14 +329,19 @@ def make_card(
     seed: int,
     results: list[str],
     out: str,
+    figure: str | None = None,
 ) -> str:
     """Command ``card``: the card of ``method`` at ``seed`` (a method's checkpoint or a brought one) from the
-    ``card_test`` files of it and of the controls, written to ``out``."""
+    ``card_test`` files of it and of the controls, written to ``out``; its figure (:mod:`ssiuu.card.figure`) to
+    ``figure`` where given."""
     own, controls = rows_of(load_results(results), method, seed)
-    brought = config["checkpoints"].get(method)
-    label = (brought or {}).get("label") or method
-    where = f"checkpoint {brought['path']}" if brought else f"seed {seed}"
-    title = f"{label} ({where}; {benchmark}, {model})"
-    text = card_markdown(title, own, controls, Settings.from_config(config))
+    title = card_title(config, benchmark=benchmark, model=model, method=method, seed=seed)
+    settings = Settings.from_config(config)
+    text = card_markdown(title, own, controls, settings)
     write_text(Path(out), text)
+    if figure:
+        from ssiuu.card.figure import card_panels, draw_card_figure, write_card_figure
+
+        panels = card_panels(method, own, controls, settings)
+        write_card_figure(figure, draw_card_figure(title, panels, settings.confidence))
     return text

@@ -11,14 +11,21 @@ from typing import Any
 import torch
 
 from ssiuu import layout
-from ssiuu.card import IN_CONTEXT, PLAIN, PROBE, quantized_test
-from ssiuu.card.checkpoints import check_checkpoint_dir, check_same_tokenizer, load_tokenizer
+from ssiuu.card import IN_CONTEXT, LENS, PLAIN, PROBE, quantized_test
+from ssiuu.card.checkpoints import (
+    brought_entry,
+    check_checkpoint_dir,
+    check_same_tokenizer,
+    load_tokenizer,
+)
 from ssiuu.card.scoring import ScoringOptions, scored_items, summary
 from ssiuu.data.records import ITEM_SCORE, BenchmarkSplit, QARecord
 from ssiuu.io import write_json
 from ssiuu.jobs import MethodRun
 
 log = logging.getLogger(__name__)
+#: the per-item score of the tests that do not read the model's answers (the others: the benchmark's forget score)
+OWN_SCORE_FIELDS = {PROBE: "correct", LENS: "readable"}
 
 
 def probe_training_records(split: BenchmarkSplit, limit: int | None) -> list[QARecord]:
@@ -36,19 +43,29 @@ def guess_rate(records: list[QARecord], style: str) -> dict[str, float]:
 
 
 def check_brought(config: dict[str, Any], run: MethodRun, start_dir: str) -> None:
-    """For a brought checkpoint (a ``checkpoints`` entry): weights on disk and the starting model's tokenizer."""
-    if run.method not in config["checkpoints"]:
+    """For brought weights (a ``checkpoints`` entry's ``path`` or own ``start``): weights on disk and a tokenizer;
+    for the checkpoint, its starting model's tokenizer (the entry's ``start``, else the config's model's)."""
+    found = brought_entry(config["checkpoints"], run.method)
+    if found is None:
         return
-    from transformers import AutoTokenizer
+    name, key = found
+    path = check_checkpoint_dir(name, run.model_dir, key)
+    tokenizer = load_tokenizer(name, path, key)
+    if key == "start":
+        return
+    if "start" in config["checkpoints"][name]:  # its own starting model
+        start = load_tokenizer(name, start_dir, "start")
+    else:
+        from transformers import AutoTokenizer
 
-    path = check_checkpoint_dir(run.method, run.model_dir)
-    start = AutoTokenizer.from_pretrained(start_dir)
-    check_same_tokenizer(run.method, path, load_tokenizer(run.method, path), start, start_dir)
+        start = AutoTokenizer.from_pretrained(start_dir)
+    check_same_tokenizer(name, path, tokenizer, start, start_dir)
 
 
 def card_runners(config: dict[str, Any], benchmark: str, split: BenchmarkSplit) -> dict[str, Callable]:
     """Test name → a function of ``(model, tokenizer)`` returning the test's result (its items and means)."""
     from ssiuu.card.in_context import in_context_items
+    from ssiuu.card.lens import lens_items
     from ssiuu.card.probe import probe_items
     from ssiuu.card.quantize import quantized_copy
     from ssiuu.unlearning import forget_eval_records
@@ -81,7 +98,11 @@ def card_runners(config: dict[str, Any], benchmark: str, split: BenchmarkSplit) 
         sizes = {"max_length": options.max_length, "batch_size": options.batch_size}
         return probe_items(model, tokenizer, train, forget, style, **settings, **sizes)
 
-    runners = {PLAIN: plain, IN_CONTEXT: in_context, PROBE: probe}
+    def lens(model: Any, tokenizer: Any) -> dict[str, Any]:
+        sizes = {"max_length": options.max_length, "batch_size": options.batch_size}
+        return lens_items(model, tokenizer, forget, seed=card["seed"], **sizes)
+
+    runners = {PLAIN: plain, IN_CONTEXT: in_context, PROBE: probe, LENS: lens}
     return runners | {quantized_test(bits): quantized(bits) for bits in card["quantization_bits"]}
 
 
@@ -107,7 +128,7 @@ def card_tests(config: dict[str, Any], run: MethodRun, *, start_dir: str, out: l
             **run.header(),
             "test": name,
             "style": split.style,
-            "score_field": ITEM_SCORE[split.style] if name != PROBE else "correct",
+            "score_field": OWN_SCORE_FIELDS.get(name, ITEM_SCORE[split.style]),
             **result,
             "wall_time_s": time.perf_counter() - start,
         }

@@ -1,12 +1,14 @@
 # The erase-or-hide card (docs/card.md): its tests on every brought checkpoint (config `checkpoints`) and on the
 # methods of `card.methods`, beside the starting model and the controls. Target `card`; not in the default run.
 from ssiuu.card import card_test_names
-from ssiuu.card.checkpoints import check_checkpoint_dir, check_checkpoints
+from ssiuu.card.checkpoints import brought_dir, check_checkpoints, own_start_dir, start_control
 
 BROUGHT = config["checkpoints"]
 check_checkpoints(config, reserved=lambda_variants())
 #: one model's card test files, wildcards {benchmark} {model} {method} {seed} left open
 CARD_TEST_FILES = [P("card_test", test=test) for test in card_test_names(config)]
+#: the HTML report's section of the cards (`snakemake card --report FILE`)
+CARD_CATEGORY = "Erase-or-hide cards"
 #: the models that get a card: the brought checkpoints (at the references' seed) and card.methods at the first seed
 CARD_SUBJECTS = [
     {"benchmark": entry["benchmark"], "model": entry["model"], "method": name, "seed": REFERENCE_SEED}
@@ -20,17 +22,15 @@ CARD_SUBJECTS = [
 
 
 rule card_tests:
-    """The card's tests on one model (a brought checkpoint, a method's or a control): no attack, quantization,
-    in-context relearning and the linear probe, one per-item result file each."""
+    """The card's tests on one model (a brought checkpoint or its own starting model, a method's or a control): no
+    attack, quantization, in-context relearning, the linear probe and the logit lens, one per-item result file
+    each."""
     input:
         split=rules.split.output[0],
-        # a brought checkpoint's directory must hold config.json and weights (one line naming the entry if not)
-        checkpoint=lambda wc: (
-            str(check_checkpoint_dir(wc.method, BROUGHT[wc.method]["path"]))
-            if wc.method in BROUGHT
-            else attack_checkpoint(wc)
-        ),
-        start=start_model,
+        # brought weights (an entry's path, or its own start) must be a directory with config.json and weights (one
+        # line naming the entry if not)
+        checkpoint=lambda wc: brought_dir(BROUGHT, wc.method) or attack_checkpoint(wc),
+        start=lambda wc: own_start_dir(BROUGHT, wc.method) or start_model(wc),
     output:
         CARD_TEST_FILES,
     log:
@@ -55,16 +55,34 @@ rule card_tests:
 
 
 rule card_page:
-    """One model's card (Markdown): each test's score beside the starting model, the known eraser and the known
-    hider, with intervals and n, and the verdicts of ssiuu/card/render.py's rule."""
+    """One model's card (Markdown) and its figure (PNG): each test's score beside the starting model (a brought
+    checkpoint's own `start` where it names one), the known eraser and the known hider, with intervals and n, and
+    the verdicts of ssiuu/card/render.py's rule."""
     input:
         lambda wc: [
             P("card_test", benchmark=wc.benchmark, model=wc.model, method=x, seed=s, test=test)
-            for x, s in [(wc.method, wc.seed)] + [(c, seeds_of(c)[0]) for c in controls(wc.benchmark)]
+            for x, s in [(wc.method, wc.seed)]
+            + [
+                (start_control(BROUGHT, wc.method) if c == START else c, seeds_of(c)[0])
+                for c in controls(wc.benchmark)
+            ]
             for test in card_test_names(config)
         ],
     output:
-        P("card"),
+        md=report(
+            P("card"),
+            caption="../report/card.rst",
+            category=CARD_CATEGORY,
+            subcategory="{benchmark}, {model}",
+            labels={"unlearned model": "{method} (seed {seed})", "page": "card"},
+        ),
+        png=report(
+            P("card_figure"),
+            caption="../report/card_figure.rst",
+            category=CARD_CATEGORY,
+            subcategory="{benchmark}, {model}",
+            labels={"unlearned model": "{method} (seed {seed})", "page": "figure"},
+        ),
     log:
         f"{W}/logs/card/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
     conda:
@@ -77,9 +95,11 @@ rule card_page:
         ssiuu=SSIUU,
         settings={k: config["attacks"][k] for k in ("confidence_level", "bootstrap_resamples")},
         label=lambda wc: BROUGHT.get(wc.method),
+        caption=CAPTION,
     shell:
         "{params.ssiuu} card --benchmark {wildcards.benchmark} --model {wildcards.model} "
-        "--method {wildcards.method} --seed {wildcards.seed} --results {input} --out {output} > {log} 2>&1"
+        "--method {wildcards.method} --seed {wildcards.seed} --results {input} --out {output.md} "
+        "--figure {output.png} > {log} 2>&1"
 
 
 localrules:
@@ -88,6 +108,7 @@ localrules:
 
 rule card:
     """The erase-or-hide cards (`snakemake card`; docs/card.md): one per brought checkpoint and per method of
-    card.methods, under results/cards/. Not in the default run."""
+    card.methods, under results/cards/, each with its figure. Not in the default run; `snakemake card --report
+    FILE` shows them as a section of the HTML report."""
     input:
-        [P("card", **subject) for subject in CARD_SUBJECTS],
+        [P(kind, **subject) for subject in CARD_SUBJECTS for kind in ("card", "card_figure")],

@@ -115,10 +115,6 @@ rule claims:
         )
 
 
-# `--report` shows this configuration's own results, or fails naming what is missing
-require_report_results()
-
-
 # the one-line reason of a failed table, figure or claims build, last on the console (after Snakemake's job report)
 onerror:
     for reason in report_failures():

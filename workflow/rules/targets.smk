@@ -144,18 +144,29 @@ def building_report():
     return workflow.is_main_process and asked and "--report-after-run" not in sys.argv
 
 
+def report_requirements():
+    """``(what, files)``: the files `--report` shows. The cards' where the command names the `card` target
+    (`snakemake card --report FILE`; with `all` beside it, the tables', figures' and claims' too), else the
+    tables', figures' and claims'."""
+    words = set(sys.argv[1:])
+    if "card" not in words:
+        return "table, figure and claims", report_targets()
+    cards = list(rules.card.input)
+    return ("table, figure, claims and card", report_targets() + cards) if "all" in words else ("card", cards)
+
+
 def require_report_results():
-    """A report shows this configuration's own results: with `--report`, every table, figure and claims file under
-    its results_dir must be there."""
+    """A report shows this configuration's own results: with `--report`, every file it shows (report_requirements)
+    under its results_dir must be there."""
     if not building_report():
         return
-    expected = report_targets()
+    what, expected = report_requirements()
     missing = [f for f in expected if not Path(f).exists()]
     if missing:
         found = len(expected) - len(missing)
         how_many = "none" if not found else f"only {found} of the {len(expected)}"
         raise WorkflowError(
-            f"no report: {how_many} of the table, figure and claims files of this configuration are in {R}/ (its "
+            f"no report: {how_many} of the {what} files of this configuration are in {R}/ (its "
             f"results_dir; {missing[0]} is missing): run its pipeline first, or name the configuration that made "
             "them with --configfile"
         )
