@@ -21,6 +21,7 @@ from ssiuu.card.render import (
     ordered_tests,
     paired_difference,
     position,
+    summary_settings,
     summary_verdict,
     verdict,
     verdict_of_test,
@@ -79,6 +80,8 @@ def test_positions_and_the_summary():
     assert summary_verdict([ERASES, HIDES, CANNOT_TELL]) == HIDES
     assert summary_verdict([ERASES, ERASES]) == ERASES
     assert summary_verdict([ERASES, CANNOT_TELL]) == CANNOT_TELL and summary_verdict([]) == CANNOT_TELL
+    assert summary_verdict([ERASES, HIDES], has_eraser=False) == CANNOT_TELL  # above chance is no proof
+    assert summary_verdict([ERASES, ERASES], has_eraser=False) == ERASES
     diff = paired_difference(
         {"a": 1.0, "b": 1.0, "c": 2.0}, {"a": 0.0, "b": 0.5, "c": 1.0, "d": 9.0}, 0.95, 999
     )
@@ -90,6 +93,22 @@ def test_positions_and_the_summary():
         "in_context",
         "probe",
     ]
+
+
+def test_the_summary_widens_each_tests_interval_for_the_number_of_tests():
+    """Bonferroni: 5 tests at 95 % give each summary interval 99 %; a difference whose 95 % interval excludes 0
+    but whose 99 % interval holds it hides at the row's level and not in the summary."""
+    adjusted = summary_settings(SETTINGS, 5)
+    assert adjusted.confidence == pytest.approx(0.99) and adjusted.n_resamples == SETTINGS.n_resamples
+    assert summary_settings(SETTINGS, 0).confidence == pytest.approx(SETTINGS.confidence)
+    values = [1] * 17 + [0] * 23  # 17 / 40 against chance 1/3: Wilson 95 % excludes 1/3? check both levels
+    low95 = proportion_confint(17, 40, alpha=0.05, method="wilson")[0]
+    low99 = proportion_confint(17, 40, alpha=0.01, method="wilson")[0]
+    chance = (low95 + low99) / 2  # a chance level between the two lower bounds
+    probe = result("probe", values) | {"chance": chance}
+    hider = {"Hider": result("probe", values)}
+    assert verdict_of_test(probe, hider, SETTINGS) == HIDES
+    assert verdict_of_test(probe, hider, adjusted) == CANNOT_TELL
 
 
 def test_scores_take_wilson_intervals():
@@ -137,7 +156,9 @@ def test_the_page_from_result_files(tmp_path):
     text = make_card(config, benchmark="wf", model="tiny", method="mine", seed=0, results=files, out=str(out))
     assert out.read_text() == text
     assert text.startswith("# Erase-or-hide card: My model (checkpoint /x; wf, tiny)")
-    assert "**Summary: hides.**" in text  # every test reads everything back, above chance and like the hider
+    # every test reads everything back, above chance and like the hider: each row hides, but an MCQA benchmark
+    # has no known eraser, so the summary cannot call it a hider
+    assert "**Summary: cannot tell at this n** (the tests' verdicts at 4-fold Bonferroni" in text
     assert "| linear probe (options, chance 0.33) | accuracy | 40 | 1.00 [0.91, 1.00] (layer 2) |" in text
     assert "Start (starting model)" in text and "Hider (known hider)" in text and "NeverLearned" not in text
     assert (
