@@ -40,6 +40,7 @@ from transformers import (
 from ssiuu.config import model_config
 from ssiuu.finite import require_finite_model
 from ssiuu.forward import set_shared_prefix_forward
+from ssiuu.model_dirs import TOKENIZER_FILES, checkpoint_dir_problem
 from ssiuu.progress import quiet_library_bars
 
 TINY_SPEC = "tiny-random-llama"
@@ -170,41 +171,6 @@ def prepare_configured_model(config: dict[str, Any], model: str, out: str) -> Pa
 
 def _is_prepared_dir(path: Path) -> bool:
     return (path / "config.json").exists()
-
-
-#: Files of which a checkpoint directory holds at least one: safetensors or PyTorch weights, or the index of shards.
-WEIGHT_PATTERNS = (
-    "*.safetensors",
-    "pytorch_model*.bin",
-    "*.safetensors.index.json",
-    "pytorch_model.bin.index.json",
-)
-#: Files of which a checkpoint directory's tokenizer holds at least one (fast, SentencePiece, BPE or WordPiece).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
-
-
-def checkpoint_dir_problem(path: Path) -> str | None:
-    """What a local checkpoint directory lacks to load, in words (``holds no weights (...); fix``), or None:
-    config.json, a weight file, the shards its index names."""
-    if not _is_prepared_dir(path):
-        return "holds no config.json: is it a Hugging Face checkpoint? (model.save_pretrained() writes one)"
-    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
-        return (
-            f"holds config.json but no weights (model.safetensors, or any of {', '.join(WEIGHT_PATTERNS)}); copy "
-            "the checkpoint's weight files into it, or set the model's `source` to a complete checkpoint"
-        )
-    for index in sorted(path.glob("*.index.json")):
-        try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            return f"holds {index.name}, which names no shards ({type(err).__name__}: {err}); copy it again"
-        missing = [shard for shard in shards if not (path / shard).is_file()]
-        if missing:
-            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-            return (
-                f"lacks {missing[0]}{more}, named by {index.name}; copy every shard of the checkpoint into it"
-            )
-    return None
 
 
 def _local_load_error(path: Path, err: Exception) -> ModelLoadError:

@@ -37,6 +37,7 @@ from ssiuu.data import style_of
 from ssiuu.data.faithun import DATA_FILE_NAMES, OFFICIAL_URL, SPLIT_FILES
 from ssiuu.data.instructions import ALPACA_HUB_ID
 from ssiuu.data.tofu import DEFAULT_UTILITY_CONFIGS, TOFU_HUB_ID
+from ssiuu.model_dirs import checkpoint_dir_problem, tokenizer_problem
 
 #: Set to 1 to let Snakemake plan without the check (a dry run on a machine without the data); a job
 #: then fails at the first source it cannot read.
@@ -89,8 +90,6 @@ TASK_DATASETS = {
 }
 TOFU_CONFIGS = ("forget01", "retain99", *DEFAULT_UTILITY_CONFIGS.values())
 ALPACA_FILES = ("alpaca_data.json", "train.json", "train.jsonl", "data.json")
-MODEL_WEIGHTS = ("model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-MODEL_TOKENIZERS = ("tokenizer.json", "tokenizer.model", "vocab.json")
 #: What the TOFU loader and lm-eval read as a hub id rather than a path.
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
@@ -177,17 +176,11 @@ def _hub_problem(repo_id: str, repo_type: str) -> str | None:
 
 # -------------------------------------------------------------------------------------------------- models
 def model_dir_problem(path: Path) -> str | None:
-    """What a model directory lacks for ``from_pretrained`` (config, weights, tokenizer), or None."""
+    """What a model directory lacks for ``from_pretrained`` (:mod:`ssiuu.model_dirs`: config, weights and the
+    shards an index names, tokenizer), or None."""
     if not path.is_dir():
         return "is a file, not a model directory"
-    missing = []
-    if not (path / "config.json").is_file():
-        missing.append("config.json")
-    if not any((path / f).is_file() for f in MODEL_WEIGHTS) and not any(path.glob("*.safetensors")):
-        missing.append("weights (*.safetensors or pytorch_model.bin)")
-    if not any((path / f).is_file() for f in MODEL_TOKENIZERS):
-        missing.append(f"a tokenizer ({', '.join(MODEL_TOKENIZERS)})")
-    return f"holds no {', '.join(missing)}" if missing else None
+    return checkpoint_dir_problem(path) or tokenizer_problem(path)
 
 
 def cached_model(repo_id: str) -> Path | None:

@@ -140,8 +140,9 @@ def write_model_dir(path: Path, files: tuple[str, ...]) -> Path:
     [
         (("config.json", "model.safetensors", "tokenizer.json"), None),
         (("config.json", "model-00001-of-00002.safetensors", "tokenizer.model"), None),
-        (("config.json",), "holds no weights (*.safetensors or pytorch_model.bin), a tokenizer"),
-        (("config.json", "tokenizer.json"), "holds no weights"),
+        (("config.json",), "holds config.json but no weights"),
+        (("config.json", "tokenizer.json"), "holds config.json but no weights"),
+        (("config.json", "model.safetensors"), "holds no tokenizer (one of tokenizer.json"),
         (("model.safetensors", "tokenizer.json"), "holds no config.json"),
     ],
 )
@@ -154,7 +155,7 @@ def test_a_local_model_directory_must_hold_config_weights_and_tokenizer(
         assert found is None
     else:
         assert found is not None and found.problem.startswith(problem), found
-        assert found.line().startswith("models.m.source: models/m: holds no ")
+        assert found.line().startswith("models.m.source: models/m: holds ")
         assert "hf download <hub id> --local-dir models/m" in found.fetch
 
 
@@ -185,7 +186,7 @@ def test_a_hub_model_in_the_cache_is_accepted_offline(empty_cache: Path) -> None
     assert model_source_problem("models.m.source", "org/cached") is None
     (repo / "snapshots" / "abc123" / "model.safetensors").unlink()
     found = model_source_problem("models.m.source", "org/cached")
-    assert found is not None and "holds no weights" in found.problem
+    assert found is not None and "holds config.json but no weights" in found.problem
 
 
 def test_a_brought_checkpoint_must_be_a_saved_model_directory(empty_cache: Path) -> None:

@@ -17,16 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ssiuu.model_dirs import checkpoint_dir_problem
 from ssiuu.references import CONTROL_LABELS, START
-
-#: files of which a ``save_pretrained`` directory holds at least one (safetensors or PyTorch weights, or the
-#: index of sharded ones)
-WEIGHT_PATTERNS = (
-    "*.safetensors",
-    "pytorch_model*.bin",
-    "*.safetensors.index.json",
-    "pytorch_model.bin.index.json",
-)
 
 
 class CheckpointError(ValueError):
@@ -74,15 +66,8 @@ def check_checkpoint_dir(name: str, path: str | Path, key: str = "path") -> Path
     where = f"checkpoints.{name}.{key}: {path}"
     if not path.is_dir():
         raise CheckpointError(f"{where} is not a directory; give the directory model.save_pretrained() wrote")
-    if not (path / "config.json").exists():
-        raise CheckpointError(
-            f"{where} holds no config.json; give the directory model.save_pretrained() wrote"
-        )
-    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
-        raise CheckpointError(
-            f"{where} holds no weights (*.safetensors or pytorch_model*.bin); save them there with "
-            "model.save_pretrained(path)"
-        )
+    if problem := checkpoint_dir_problem(path):
+        raise CheckpointError(f"{where} {problem}")
     return path
 
 
