@@ -37,6 +37,7 @@ def setting(lr: float, epochs: int, fs: float, retain: float, test: float, sep: 
         "start_retain_change": retain,
         "start_test_change": test,
         "separation": sep,
+        "separation_low": sep / 2,  # separated (interval above 0) where sep > 0
         "separation_rankable": True,
     } | extra
 
@@ -123,10 +124,24 @@ def test_a_setting_needs_its_damage_measured_and_a_separation_that_ranks() -> No
     )
     out = choose_attack_setting(rows, 0.1)
     assert out["passes"].all() and not out["eligible"].any() and not out["chosen"].any()
-    assert "none has a separation that ranks" in choice_notes(out, 0.1)[0]
+    assert "none has a separation that ranks with its interval above 0" in choice_notes(out, 0.1)[0]
     assert out["fallback"].tolist() == [True, False]  # the stronger of the two passing settings
     unmeasured = choose_attack_setting(pd.DataFrame([setting(1e-5, 1, nan, nan, nan, 0.5)]), 0.1)
     assert "damage recorded" in choice_notes(unmeasured, 0.1)[0]
+
+
+def test_a_separation_whose_interval_holds_0_does_not_separate() -> None:
+    """The best of several separations that all hold 0 is noise: no ★; ☆ is the strongest within tolerance."""
+    rows = pd.DataFrame(
+        [
+            setting(1e-6, 1, 0.0, 0.0, 0.0, 0.01, separation_low=-0.01),
+            setting(1e-5, 1, -2.0, 0.0, 0.0, -0.02, separation_low=-0.05),
+        ]
+    )
+    out = choose_attack_setting(rows, 0.1)
+    assert not out["eligible"].any() and not out["chosen"].any()
+    assert out["fallback"].tolist() == [False, True]
+    assert configured_setting(out, "harmful") == (1e-5, 1)
 
 
 def test_without_a_separation_that_ranks_the_fallback_is_the_strongest_setting_within_tolerance() -> None:

@@ -203,8 +203,10 @@ def choose_attack_setting(rows: pd.DataFrame, tolerance: float) -> pd.DataFrame:
 
     * ``worst_loss``: the attacked Start's largest loss in points (:func:`worst_loss`);
     * ``passes``: within the tolerance (:func:`within_tolerance`);
-    * ``eligible``: passes, and its ``separation`` is defined and ranks (``separation_rankable``, where the
-      column exists: every recovered share in it has a denominator whose interval lies above 0);
+    * ``eligible``: passes, and the instrument separates there: its ``separation`` ranks
+      (``separation_rankable``, where the column exists: every recovered share in it has a denominator whose
+      interval lies above 0) and its interval lies above 0 (``separation_low``, where the column exists; the
+      claims' gate asks the same);
     * ``chosen``: per group, the eligible setting with the largest separation; ties go to the smaller worst
       loss, then the lower learning rate, then fewer epochs (the gentler attack). No row of a group is chosen
       where none is eligible (the calibration table's notes say why);
@@ -215,7 +217,8 @@ def choose_attack_setting(rows: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     out["worst_loss"] = [worst_loss(r) for _, r in out.iterrows()]
     out["passes"] = [within_tolerance(r, tolerance) for _, r in out.iterrows()]
     ranks = out["separation_rankable"].fillna(False).astype(bool) if "separation_rankable" in out else True
-    out["eligible"] = out["passes"] & out["separation"].notna() & ranks
+    apart = out["separation_low"].fillna(-math.inf) > 0 if "separation_low" in out else True
+    out["eligible"] = out["passes"] & out["separation"].notna() & ranks & apart
     out["chosen"] = out["fallback"] = False
     for _, group in setting_groups(out):
         candidates = group[group["eligible"]].assign(_key=lambda g: -g["separation"].round(12))

@@ -141,7 +141,8 @@ def choice_notes(rows: pd.DataFrame, tolerance: float, labels: Mapping[str, str]
             r = group[group["fallback"]].iloc[0]
             notes.append(
                 f"{where}: {int(group['passes'].sum())} setting(s) keep the attacked Start within the tolerance, "
-                "but none has a separation that ranks (§ or not measured): the instrument cannot separate the "
+                "but none has a separation that ranks with its interval above 0 (§, not measured, or holding 0): "
+                "the instrument cannot separate the "
                 f"hider here; ☆ {_setting_text(r)}, the strongest within the tolerance (the attacked Start loses "
                 f"at most {max(r['worst_loss'], 0.0):.1f} points)."
             )
@@ -206,7 +207,8 @@ def write_calibration_table(
         f"Rule (ssiuu/report/calibration.py: choose_attack_setting): a setting is within tolerance where the "
         f"attacked Start loses at most {100 * tolerance:g} points (analysis.attack_calibration.damage_tolerance "
         f"= {tolerance:g}) on each of ΔFS, Δretain and Δtest (point estimates; ΔFS and one of Δretain/Δtest "
-        "must be measured); among those whose separation ranks, ★ marks the largest separation (ties: the "
+        "must be measured); among those whose separation ranks and whose interval lies above 0 (the instrument "
+        "separates there), ★ marks the largest separation (ties: the "
         "smaller damage, then the lower η, then fewer epochs); where none ranks, ☆ marks the strongest setting "
         "within tolerance (η × epochs, then η). ★ and ☆ are per benchmark; attacks.*.learning_rates and epochs "
         "take one setting for every benchmark (✓, ssiuu/report/calibration.py: configured_setting): within "
