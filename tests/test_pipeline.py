@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,25 +53,6 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_two_seeds_plan_the_references_at_one_seed(tmp_path):
-    """With seeds [0, 1], every method and the Hider are unlearned and attacked at both seeds; the references
-    (Start, NeverLearned) at seed 0 only (ssiuu/references.py): the smoke configuration planned with two seeds."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    command = [sys.executable, "-m", "snakemake", "-n", "--forceall", "--snakefile", str(ROOT / "Snakefile")]
-    two_seeds = tmp_path / "smoke_two_seeds.yaml"
-    two_seeds.write_text(yaml.safe_dump(yaml.safe_load(SMOKE.read_text()) | {"seeds": [0, 1]}))
-    command += ["--configfile", str(two_seeds), "-d", str(tmp_path)]
-    plan = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
-    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
-    planned = set(re.findall(r"[\w/.-]+/(\w+)/tiny/([\w.-]+)/seed(\d)/(unlearn\.json|attacks)", plan.stdout))
-    for bench, controls in {"wf": ("Start", "Hider"), "fict": ("Start", "NeverLearned", "Hider")}.items():
-        for method in ("GD", "SSIUU", *controls):
-            seeds = {"0"} if method in ("Start", "NeverLearned") else {"0", "1"}
-            for what in ("attacks",) if method in ("Start", "NeverLearned") else ("unlearn.json", "attacks"):
-                found = {s for b, m, s, w in planned if (b, m, w) == (bench, method, what)}
-                assert found == seeds, (bench, method, what, found)
-
-
 @pytest.mark.slow
 def test_smoke_dag_outputs(smoke_run):
     results = smoke_run / RESULTS
@@ -97,7 +77,7 @@ def test_smoke_dag_outputs(smoke_run):
                 assert data["max_fs"] == max(fs for _, fs in data["fs_curve"])
                 assert not set(data["attack_ids"]) & set(data["eval_ids"])
     # the controls (ssiuu/references.py): Start on both benchmarks and NeverLearned on the ROUGE one, each
-    # attacked like the methods (which seeds each runs at: test_two_seeds_plan_the_references_at_one_seed)
+    # attacked like the methods (which seeds each runs at: tests/test_profiles.py plans the smoke DAG at two seeds)
     controls = {"wf": ("Start", "Hider"), "fict": ("Start", "NeverLearned", "Hider")}
     for bench, names in controls.items():
         for method in names:
