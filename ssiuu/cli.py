@@ -198,11 +198,11 @@ COMMANDS: dict[str, Command] = {
     ),
     "distributions": Command(
         "ssiuu.analysis.pipeline:distributions",
-        "Attribution distributions and Pearson rho before/after the harmful attack.",
+        "Attribution distributions and Pearson rho before/after the harmful attack; per-example rho per draw.",
         (
             Arg("base", help="base attribution (.pt)"),
             OUT,
-            Arg("pairs", nargs="+", help="STATE=unlearned.pt,attacked.pt"),
+            Arg("pairs", nargs="+", help="STATE=unlearned.pt,attacked_run0.pt[,attacked_run1.pt ...]"),
         ),
     ),
     "logit-lens": Command(

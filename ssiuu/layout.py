@@ -57,7 +57,7 @@ WILDCARDS: dict[str, str] = {
     "run": r"\d+",
     "p": r"[0-9.]+",
     "lr": r"[0-9.e+-]+",
-    "state": r"base|[A-Za-z0-9_.+-]+-seed\d+(?:-attacked)?",
+    "state": r"base|[A-Za-z0-9_.+-]+-seed\d+(?:-attacked(?:-run[1-9]\d*)?)?",
     "name": r"[A-Za-z0-9_]+",
     "test": r"[a-z0-9_]+",
     "ext": r"[a-z]+",
@@ -159,17 +159,24 @@ def method_variant(name: str) -> tuple[str, dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------
 BASE_STATE = "base"
 ATTACKED = "-attacked"
-#: ``<method>[-seed<s>][-attacked]``; the analysis CSVs label states without the seed, and the distributions
-#: CSV spells the attacked one ``<method>+attack`` (read as attacked too)
+#: ``<method>[-seed<s>][-attacked[-run<r>]]``; the analysis CSVs label states without the seed, and the
+#: distributions CSV spells the attacked one ``<method>+attack`` (read as attacked too)
 _STATE = re.compile(
-    r"^(?P<method>.+?)(?:-seed(?P<seed>\d+))?(?P<attacked>-attacked|\+attack(?:ed)?|_attacked)?$"
+    r"^(?P<method>.+?)(?:-seed(?P<seed>\d+))?"
+    r"(?:(?P<attacked>-attacked|\+attack(?:ed)?|_attacked)(?:-run(?P<run>\d+))?)?$"
 )
 
 
-def state_name(method: str, seed: int | str, *, attacked: bool = False) -> str:
-    """``state_name("GD", 0, attacked=True)`` → ``GD-seed0-attacked``: a checkpoint, unlearned or after the
-    harmful attack (the ``state`` wildcard; ``base`` is :data:`BASE_STATE`)."""
-    return f"{method}-seed{seed}{ATTACKED if attacked else ''}"
+def state_name(method: str, seed: int | str, *, attacked: bool = False, run: int = 0) -> str:
+    """``state_name("GD", 0, attacked=True)`` → ``GD-seed0-attacked``: a checkpoint, unlearned or after draw
+    ``run`` of the harmful attack (the ``state`` wildcard; ``base`` is :data:`BASE_STATE`). Draw 0 is spelled
+    without a run (``GD-seed0-attacked``), draw r ≥ 1 with one (``GD-seed0-attacked-run1``)."""
+    if run and not attacked:
+        raise ValueError(f"an attack run ({run}) needs attacked=True")
+    if run < 0:
+        raise ValueError(f"attack run must be ≥ 0, got {run}")
+    suffix = (ATTACKED + (f"-run{run}" if run else "")) if attacked else ""
+    return f"{method}-seed{seed}{suffix}"
 
 
 def parse_state(state: str) -> tuple[str, int | None, bool]:
@@ -180,3 +187,14 @@ def parse_state(state: str) -> tuple[str, int | None, bool]:
         raise ValueError(f"cannot parse the model state label {state!r}")
     seed = match.group("seed")
     return match.group("method"), int(seed) if seed else None, bool(match.group("attacked"))
+
+
+def attack_run(state: str) -> int | None:
+    """The harmful attack's draw of an attacked state (``GD-seed0-attacked`` → 0, ``GD-seed0-attacked-run1``
+    → 1); None for a state not attacked."""
+    match = _STATE.match(str(state).strip())
+    if match is None:
+        raise ValueError(f"cannot parse the model state label {state!r}")
+    if not match.group("attacked"):
+        return None
+    return int(match.group("run") or 0)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy.stats import pearsonr
+from scipy.stats import pearsonr, spearmanr
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from ssiuu.analysis import (
@@ -20,6 +20,8 @@ from ssiuu.analysis import (
     logit_lens_accuracy,
     logit_lens_logprobs,
     neuron_scores,
+    per_example_correlation,
+    rowwise_rho,
     save_distribution_tables,
     save_influence_tables,
     top_k_heatmap,
@@ -273,3 +275,34 @@ def test_logit_lens_errors(tiny):
         logit_lens_accuracy(model, tok, [QARecord("r", "c", "e", "qa", "Q?", "A")])
     with pytest.raises(ValueError, match="skipped"):
         logit_lens_accuracy(model, tok, [QARecord("r", "c", "e", "base", "Q?", "xqa", ("xzb",))])
+
+
+# --------------------------------------------------------------------------------------------- per-example ρ
+def test_rowwise_rho_matches_scipy_on_a_hand_case() -> None:
+    a = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 1.0, 2.0, 3.0, 10.0], [2.0, 2.0, 2.0, 2.0, 2.0]])
+    b = np.array([[2.0, 1.0, 4.0, 3.0, 5.0], [5.0, 6.0, 7.0, 8.0, 7.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    pearson, spearman = rowwise_rho(a, b)
+    # row 0 by hand: ranks (1..5) vs (2, 1, 4, 3, 5), Σd² = 4, so Spearman = 1 − 6·4 / (5·24) = 0.8
+    assert spearman[0] == pytest.approx(0.8)
+    for i in range(2):
+        assert pearson[i] == pytest.approx(pearsonr(a[i], b[i]).statistic)
+        assert spearman[i] == pytest.approx(spearmanr(a[i], b[i]).statistic)  # ties (row 1) as mid-ranks
+    assert np.isnan(pearson[2]) and np.isnan(spearman[2])  # a constant row has no ρ
+
+
+def test_per_example_correlation_is_scipy_per_example_module_and_quantity() -> None:
+    g = torch.Generator().manual_seed(0)
+    mx = {t: torch.randn(5, 2, 6, generator=g) for t in ("q", "ffn")}
+    mn = {t: -torch.rand(5, 2, 6, generator=g) for t in ("q", "ffn")}
+    pre = AttributionSummary(mx, mn)
+    post = AttributionSummary(
+        {t: v + 0.5 * torch.randn(v.shape, generator=g) for t, v in mx.items()},
+        {t: v.flip(-1) for t, v in mn.items()},
+    )
+    df = per_example_correlation(pre, post)
+    assert len(df) == 5 * 2 * 2 and set(df["quantity"]) == {"max", "min"} and (df["n_values"] == 12).all()
+    for _, row in df.iterrows():
+        a = getattr(pre, row["quantity"])[row["module"]][row["item"]].flatten().double().numpy()
+        b = getattr(post, row["quantity"])[row["module"]][row["item"]].flatten().double().numpy()
+        assert row["pearson_r"] == pytest.approx(pearsonr(a, b).statistic)
+        assert row["spearman_r"] == pytest.approx(spearmanr(a, b).statistic)

@@ -187,7 +187,7 @@ def write_correlation(root: Path, rho: dict[str, float], n: int, modules: dict |
     return root
 
 
-def test_stability_reports_rho_per_module_without_an_interval(tmp_path: Path) -> None:
+def test_stability_without_per_example_rho_reports_rho_per_module_without_an_interval(tmp_path: Path) -> None:
     root = write_correlation(tmp_path, {"GD": 0.90, "SSIUU": 0.99}, 5000, {"q": {"GD": 0.95, "SSIUU": 0.9}})
     (finding,) = claim_stability(result_files(root)).findings
     assert finding.verdict == INCONCLUSIVE  # nothing that varies between repetitions is saved
@@ -218,6 +218,59 @@ def test_a_correlation_file_in_another_schema_is_an_error(tmp_path: Path) -> Non
         r"'pearson_r' .*; rerun the distributions rule",
     ):
         claim_stability(result_files(tmp_path))
+
+
+def write_per_example(root: Path, stable: str, shuffled: str, draws: int = 2, n: int = 24) -> Path:
+    """distributions/per_example.csv through ssiuu.analysis (per_example_correlation, save_per_example_table):
+    ``stable``'s attributions after each draw are its own plus small noise, ``shuffled``'s a permutation of its
+    neurons (ρ ≈ 0), NPO's in between (half noise)."""
+    import torch
+
+    from ssiuu.analysis import per_example_correlation, save_per_example_table
+    from ssiuu.attribution import AttributionSummary
+
+    d = root / "bench" / "tiny" / "analysis" / "distributions"
+    d.mkdir(parents=True)
+    g = torch.Generator().manual_seed(0)
+    frames = []
+    for method in (stable, shuffled, "NPO"):
+        before = {t: torch.randn(n, 2, 16, generator=g) for t in MODULES}
+        pre = AttributionSummary(before, {t: -v.abs() for t, v in before.items()})
+        for draw in range(draws):
+            if method == shuffled:
+                after = {t: v[..., torch.randperm(16, generator=g)] for t, v in before.items()}
+            else:
+                sd = 0.1 if method == stable else 1.0
+                after = {t: v + sd * torch.randn(v.shape, generator=g) for t, v in before.items()}
+            post = AttributionSummary(after, {t: -v.abs() for t, v in after.items()})
+            frames.append(per_example_correlation(pre, post).assign(method=method, seed=0, draw=draw))
+    save_per_example_table(pd.concat(frames, ignore_index=True), d)
+    return root
+
+
+def test_stability_is_supported_where_ssiuu_keeps_its_attributions(tmp_path: Path) -> None:
+    root = write_per_example(tmp_path, "SSIUU", "GD")
+    (finding,) = claim_stability(result_files(root), **OPTS).findings
+    assert finding.verdict == SUPPORTED, finding.text
+    comparisons = finding.data["comparisons"]
+    assert len(comparisons) == len(MODULES) * 2  # module types × (Pearson, Spearman), one Holm family
+    assert {c["coefficient"] for c in comparisons} == {"pearson", "spearman"}
+    assert all(c["best_other"] == "NPO" and c["low"] > 0 and c["p_holm"] < 0.05 for c in comparisons)
+    assert (finding.data["draws"], finding.data["items"]) == (2, 24)
+    assert "2 draws × 24 examples" in finding.text
+
+
+def test_stability_is_not_supported_where_ssiuu_is_the_shuffled_one(tmp_path: Path) -> None:
+    root = write_per_example(tmp_path, "GD", "SSIUU")
+    claim = claim_stability(result_files(root), **OPTS)
+    assert claim.verdict == NOT_SUPPORTED
+    assert all(c["high"] < 0 for c in claim.findings[0].data["comparisons"])
+
+
+def test_stability_with_one_draw_is_inconclusive(tmp_path: Path) -> None:
+    root = write_per_example(tmp_path, "SSIUU", "GD", draws=1)
+    (finding,) = claim_stability(result_files(root), **OPTS).findings
+    assert finding.verdict == INCONCLUSIVE and "one attack draw" in finding.text
 
 
 # --------------------------------------------------------------------------------------------- all

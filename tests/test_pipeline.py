@@ -88,6 +88,7 @@ def test_smoke_dag_outputs(smoke_run):
     analysis = results / "wf/tiny/analysis"
     assert (analysis / "influence/cumulative.csv").stat().st_size > 0
     assert (analysis / "distributions/correlation.csv").stat().st_size > 0
+    assert (analysis / "distributions/per_example.csv").stat().st_size > 0  # claim 3: 2 draws
     assert (analysis / "logit_lens.csv").stat().st_size > 0
     tables = results / "tables"
     assert (tables / "table1.md").exists() and (tables / "table2.md").exists()

@@ -366,7 +366,7 @@ def test_paper_jobs_ask_for_the_derived_time_gpu_memory_and_disk(paper_slurm_dry
 
     config = load_config(PAPER)
     jobs = [job for job in job_blocks(paper_slurm_dry_run) if job[0] in resources.GPU_RULES]
-    assert len(jobs) == 280
+    assert len(jobs) == 288
     for rule, wildcards, res in jobs:
         seconds = resources.job_seconds(config, rule, wildcards)
         assert int(res["runtime"]) == resources.runtime_minutes(seconds), (rule, wildcards, res)
@@ -411,7 +411,7 @@ def test_docs_gpu_hours_are_the_estimates(paper_slurm_dry_run):
         re.M,
     )
     assert total, "docs/cluster.md: no total row in the resources table"
-    assert int(total.group(1)) == 280
+    assert int(total.group(1)) == 288
     assert float(total.group(2)) == round(sum(hours.values()), 1)
     assert float(total.group(3)) == round(sum(limits.values()), 1)
     assert f"at most **{round(sum(hours.values()))} GPU-hours**" in section

@@ -198,6 +198,23 @@ def test_parse_state() -> None:
     assert parse_state("SSIUU-lambda0.01-seed2") == ("SSIUU-lambda0.01", 2, False)
     assert parse_state("NPO+attack") == ("NPO", None, True)
     assert parse_state("base") == ("base", None, False)
+    assert parse_state("GD-seed0-attacked-run1") == ("GD", 0, True)
+
+
+def test_attacked_states_name_their_draw() -> None:
+    """Draw 0 keeps the name ``-attacked``; draw r ≥ 1 is ``-attacked-run<r>``, and both match the wildcard."""
+    import re
+
+    from ssiuu import layout
+
+    assert layout.state_name("GD", 0, attacked=True) == "GD-seed0-attacked"
+    assert layout.state_name("GD", 0, attacked=True, run=1) == "GD-seed0-attacked-run1"
+    for state, run in (("GD-seed0-attacked", 0), ("GD-seed0-attacked-run1", 1), ("GD-seed0", None)):
+        assert layout.attack_run(state) == run
+        assert re.fullmatch(layout.WILDCARDS["state"], state)
+    assert not re.fullmatch(layout.WILDCARDS["state"], "GD-seed0-attacked-run0")  # draw 0 has one name
+    with pytest.raises(ValueError, match="attacked=True"):
+        layout.state_name("GD", 0, run=1)
 
 
 def test_influence_csv_is_read_in_the_analysis_schema(tmp_path: Path) -> None:

@@ -6,7 +6,10 @@ from ssiuu.analysis.distributions import (
     attribution_histograms,
     attribution_stats,
     neuron_scores,
+    per_example_correlation,
+    rowwise_rho,
     save_distribution_tables,
+    save_per_example_table,
 )
 from ssiuu.analysis.influence import (
     cumulative_curve,
@@ -27,7 +30,10 @@ __all__ = [
     "logit_lens_accuracy",
     "logit_lens_logprobs",
     "neuron_scores",
+    "per_example_correlation",
+    "rowwise_rho",
     "save_distribution_tables",
+    "save_per_example_table",
     "save_influence_tables",
     "top_k_heatmap",
 ]

@@ -12,6 +12,12 @@ the mean over the examples ``x`` of its per-example extreme attributions from Eq
 The vector is ordered module type (q, k, v, o, ffn) → layer → neuron (then max block before min block), so
 two summaries of the same architecture on the same examples align element by element; Pearson ρ (Fig. 6b) is
 computed between those two vectors.
+
+Per example (:func:`per_example_correlation`, ``per_example.csv``): for every forget example ``x``, module type
+and quantity (``max`` or ``min``, each on its own — correlating the concatenated [max; min] vectors inflates ρ
+by the gap between the blocks), Pearson's and Spearman's ρ over the neurons between ``max_k A^{(x)}`` before
+and after the attack. These are claim 3's resampling units: examples and attack draws vary between
+repetitions of the experiment, neurons do not.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ssiuu.analysis.influence import _check_comparable, _write_csv
 from ssiuu.attribution import AttributionSummary
@@ -58,6 +65,68 @@ def attribution_correlation(
     if a.std() == 0 or b.std() == 0:
         raise ValueError("Pearson correlation is undefined: one of the score vectors is constant")
     return float(np.corrcoef(a, b)[0, 1])
+
+
+#: the quantities :func:`per_example_correlation` correlates, each on its own
+PER_EXAMPLE_QUANTITIES = ("max", "min")
+#: examples whose vectors are ranked at once (bounds the memory of the per-example ρ)
+_CHUNK = 16
+
+
+def rowwise_rho(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Pearson, Spearman) ρ of every row of ``a`` with the same row of ``b`` (``scipy.stats.pearsonr`` on the
+    values and on their mid-ranks, ``scipy.stats.rankdata``, which is Spearman's ρ); NaN where a row is
+    constant."""
+    a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    if a.shape != b.shape:
+        raise ValueError(f"rows of different shapes: {a.shape} and {b.shape}")
+
+    def pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        constant = (x.max(axis=1) == x.min(axis=1)) | (y.max(axis=1) == y.min(axis=1))
+        out = np.full(x.shape[0], np.nan)
+        if (~constant).any():
+            out[~constant] = stats.pearsonr(x[~constant], y[~constant], axis=1).statistic
+        return out
+
+    return pearson(a, b), pearson(stats.rankdata(a, axis=1), stats.rankdata(b, axis=1))
+
+
+def per_example_correlation(pre: AttributionSummary, post: AttributionSummary) -> pd.DataFrame:
+    """Per example, module type and quantity (``max``, ``min``): Pearson and Spearman ρ over the neurons
+    (every layer of the module type) between ``pre`` and ``post`` (module docstring). Columns ``item`` (the
+    example's index in the forget set), ``module, quantity, n_values, pearson_r, spearman_r``."""
+    _check_comparable(pre, post)
+    if pre.n_examples != post.n_examples:
+        raise ValueError(f"pre has {pre.n_examples} examples, post {post.n_examples}: not the same examples")
+    frames = []
+    for module in pre.module_types:
+        for quantity in PER_EXAMPLE_QUANTITIES:
+            a_all, b_all = getattr(pre, quantity)[module], getattr(post, quantity)[module]
+            n = a_all.shape[0]
+            for start in range(0, n, _CHUNK):
+                a = a_all[start : start + _CHUNK].double().flatten(1).numpy()
+                b = b_all[start : start + _CHUNK].double().flatten(1).numpy()
+                pearson, spearman = rowwise_rho(a, b)
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "item": np.arange(start, start + a.shape[0]),
+                            "module": module,
+                            "quantity": quantity,
+                            "n_values": a.shape[1],
+                            "pearson_r": pearson,
+                            "spearman_r": spearman,
+                        }
+                    )
+                )
+    return pd.concat(frames, ignore_index=True)
+
+
+def save_per_example_table(frame: pd.DataFrame, out_dir: str | Path) -> Path:
+    """Write ``per_example.csv``: ``method, seed, draw, item, module, quantity, n_values, pearson_r,
+    spearman_r`` (:func:`per_example_correlation` of every method, seed and attack draw)."""
+    columns = ["method", "seed", "draw", "item", "module", "quantity", "n_values", "pearson_r", "spearman_r"]
+    return _write_csv(frame[columns], Path(out_dir) / "per_example.csv")
 
 
 def attribution_histograms(

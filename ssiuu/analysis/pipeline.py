@@ -38,8 +38,10 @@ def attribution(
 ) -> AttributionSummary:
     """Rule ``attribution``: Eq. 1 on the forget set for one model state.
 
-    With ``attack_p``/``attack_lr`` the harmful attack (run 0) is replayed in memory on the unlearned
-    checkpoint first, so the post-attack state for Fig. 6 never needs a checkpoint on disk.
+    With ``attack_p``/``attack_lr`` the harmful attack's draw named by the state (``-attacked``: run 0,
+    ``-attacked-run<r>``: run r; :func:`ssiuu.layout.attack_run`, seeded by :func:`ssiuu.attacks.attack_seed`
+    as the harmful attack jobs' draws are) is replayed in memory on the unlearned checkpoint first, so the
+    post-attack state for Fig. 6 never needs a checkpoint on disk.
     """
     split_obj = BenchmarkSplit.load(target.split)
     state = Path(out).stem
@@ -54,7 +56,7 @@ def attribution(
             kind="harmful",
             p=attack_p,
             lr=attack_lr,
-            run=0,
+            run=layout.attack_run(state) or 0,
             benchmark=target.benchmark,
             model=target.model,
             method=method,
@@ -113,18 +115,31 @@ def influence(config: dict[str, Any], *, base: str, unlearned: list[str], out_di
 
 
 def distributions(config: dict[str, Any], *, base: str, pairs: list[str], out: str) -> None:
-    """Rule ``distributions``: histograms, stats and Pearson ρ before/after the harmful attack (Fig. 6)."""
-    from ssiuu.analysis import save_distribution_tables
+    """Rule ``distributions``: histograms, stats and Pearson ρ before/after the harmful attack (Fig. 6), and
+    per forget example the ρ of every attack draw (``per_example.csv``, claim 3's resampling units).
+
+    ``pairs``: ``STATE=unlearned.pt,attacked_run0.pt[,attacked_run1.pt ...]``; the histograms, stats and
+    ``correlation.csv`` use the first attacked file (run 0), ``per_example.csv`` every one."""
+    from ssiuu.analysis import per_example_correlation, save_distribution_tables, save_per_example_table
 
     summaries = {"base": AttributionSummary.load(base)}
-    correlations = []
+    correlations, per_example = [], []
     for state, files in _parse_pairs(pairs).items():
-        method = layout.parse_state(state)[0]
-        unlearned, attacked = files.split(",")
+        method, seed, _ = layout.parse_state(state)
+        unlearned, *attacked = files.split(",")
+        if not attacked:
+            raise ValueError(f"{state}: expected STATE=unlearned.pt,attacked.pt[,...], got {files!r}")
         summaries[method] = AttributionSummary.load(unlearned)
-        summaries[f"{method}+attack"] = AttributionSummary.load(attacked)
-        correlations.append((method, f"{method}+attack"))
+        for run, path in enumerate(attacked):
+            post = AttributionSummary.load(path)
+            if run == 0:
+                summaries[f"{method}+attack"] = post
+                correlations.append((method, f"{method}+attack"))
+            per_example.append(
+                per_example_correlation(summaries[method], post).assign(method=method, seed=seed, draw=run)
+            )
     save_distribution_tables(summaries, correlations, out)
+    save_per_example_table(pd.concat(per_example, ignore_index=True), out)
 
 
 def logit_lens(

@@ -8,6 +8,9 @@ Under ``R/<benchmark>/<model>/analysis/`` (``ssiuu/analysis/pipeline.py``; each 
   (model ``base``, ``<method>`` or ``<method>+attack``). A file without ``n_below`` /
   ``n_above`` holds the values outside the bins in its edge bins (clipped). ``distributions/correlation.csv`` —
   ``pre, post, module, quantity, n_values, pearson_r`` (``module = all``: the whole model) [distributions].
+  ``distributions/per_example.csv`` — ``method, seed, draw, item, module, quantity, n_values, pearson_r,
+  spearman_r``: per forget example, attack draw, module type and quantity (``max`` / ``min``) the ρ over the
+  neurons before and after the attack (claim 3) [distributions].
 * ``logit_lens.csv`` — ``state, layer, accuracy, n_evaluated, n_skipped`` (state ``base`` or the method)
   [logit_lens].
 
@@ -37,6 +40,8 @@ CORRELATION_COLUMNS = ("pre", "module", "n_values", "pearson_r")
 LOGIT_LENS_COLUMNS = ("state", "layer", "accuracy", "n_evaluated")
 HISTOGRAM_FILE = "distributions/histogram.csv"
 CORRELATION_FILE = "distributions/correlation.csv"
+PER_EXAMPLE_FILE = "distributions/per_example.csv"
+PER_EXAMPLE_COLUMNS = ("method", "seed", "draw", "item", "module", "quantity", "pearson_r", "spearman_r")
 HIST_COLUMNS = [
     "method",
     "seed",
@@ -180,6 +185,31 @@ def read_correlation(analysis_dir: str | Path) -> pd.DataFrame | None:
             "spearman": pd.to_numeric(df["spearman_r"], errors="coerce") if "spearman_r" in df else np.nan,
             "n": pd.to_numeric(df["n_values"], errors="coerce"),
         }
+    )
+
+
+def read_per_example(analysis_dir: str | Path) -> pd.DataFrame | None:
+    """``distributions/per_example.csv`` with one row per method, seed, draw, item and module: ``pearson`` and
+    ``spearman``, each the mean over the quantities (``max``, ``min``) of the example's ρ (NaN where every
+    quantity's ρ is undefined); ``None`` when the file does not exist."""
+    path = Path(analysis_dir) / PER_EXAMPLE_FILE
+    if not path.exists():
+        return None
+    df = read_csv(path, PER_EXAMPLE_COLUMNS, "distributions")
+    for col in ("pearson_r", "spearman_r"):
+        vals = pd.to_numeric(df[col], errors="coerce")
+        if ((vals < -1 - 1e-9) | (vals > 1 + 1e-9)).any():
+            raise ResultError(
+                f"{path}: column {col!r} has values outside [-1, 1]; rerun the distributions rule"
+            )
+        df[col] = vals
+    for col in ("seed", "draw", "item"):
+        _numeric(df, col, path, lo=0)
+        df[col] = df[col].astype(int)
+    keys = ["method", "seed", "draw", "item", "module"]
+    out = df.groupby(keys, sort=False)[["pearson_r", "spearman_r"]].mean().reset_index()
+    return out.rename(columns={"pearson_r": "pearson", "spearman_r": "spearman"}).assign(
+        method=lambda f: f["method"].astype(str), module=lambda f: f["module"].astype(str)
     )
 
 

@@ -62,12 +62,13 @@ rule influence:
 
 
 rule distributions:
-    """Attribution distributions before/after the harmful attack and Pearson rho (Fig. 6)."""
+    """Attribution distributions before/after the harmful attack and Pearson rho (Fig. 6); per forget example
+    the rho of every attack draw (claim 3)."""
     input:
         base=P("attribution", state="base"),
-        unlearned=lambda wc: attribution_files(wc, seed_states(ANALYSIS["distribution_methods"])),
+        unlearned=lambda wc: attribution_files(wc, list(distribution_states())),
         attacked=lambda wc: attribution_files(
-            wc, seed_states(ANALYSIS["distribution_methods"], attacked=True)
+            wc, [s for draws in distribution_states().values() for s in draws]
         ),
     output:
         directory(P("distributions")),
@@ -83,11 +84,9 @@ rule distributions:
         runtime=20,
     params:
         ssiuu=SSIUU,
-        pairs=lambda wc, input: " ".join(
-            f"{state}={u},{a}"
-            for state, u, a in zip(
-                seed_states(ANALYSIS["distribution_methods"]), input.unlearned, input.attacked
-            )
+        pairs=lambda wc: " ".join(
+            f"{state}=" + ",".join(attribution_files(wc, [state, *draws]))
+            for state, draws in distribution_states().items()
         ),
     shell:
         "{params.ssiuu} distributions --base {input.base} --pairs {params.pairs} --out {output} > {log} 2>&1"

@@ -25,10 +25,23 @@ def state_inputs(wildcards):
     return inputs
 
 
-def seed_states(methods, attacked=False):
+def seed_states(methods, attacked=False, run=0):
     """The analysed states of ``methods``: their checkpoints at the first seed (FIRST_SEED), unlearned or
-    after the harmful attack (``layout.state_name``)."""
-    return [layout.state_name(method, seed, attacked=attacked) for method in methods for seed in FIRST_SEED]
+    after draw ``run`` of the harmful attack (``layout.state_name``)."""
+    return [
+        layout.state_name(method, seed, attacked=attacked, run=run)
+        for method in methods
+        for seed in FIRST_SEED
+    ]
+
+
+def distribution_states():
+    """{unlearned state: its attacked states, one per draw (runs 0 .. distribution_attack.runs − 1)} of the
+    distributions rule (Fig. 6 reads draw 0; claim 3 resamples the examples and the draws)."""
+    runs = range(int(ANALYSIS["distribution_attack"]["runs"]))
+    methods = ANALYSIS["distribution_methods"]
+    attacked = [seed_states(methods, attacked=True, run=r) for r in runs]
+    return {state: [draws[i] for draws in attacked] for i, state in enumerate(seed_states(methods))}
 
 
 def attribution_files(wildcards, states):

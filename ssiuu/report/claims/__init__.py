@@ -8,8 +8,9 @@ registry of them, in the order ``claims.md`` states them.
 2. **SSIUU has the lowest harmful-attack score and recovered share** — :mod:`ssiuu.report.claims.attack`:
    paired differences against every eligible baseline (no † or ‡), Holm over the family of one benchmark and
    model, gated by the instrument's separation (the known hider against the known eraser or 0).
-3. **SSIUU's attributions are the most stable (Fig. 6)** — :mod:`ssiuu.report.claims.stability`: ρ per
-   module type; no interval, since the saved files hold nothing that varies between repetitions.
+3. **SSIUU's attributions are the most stable (Fig. 6)** — :mod:`ssiuu.report.claims.stability`: per module
+   type, Pearson's and Spearman's per-example ρ of SSIUU minus the best other method, cluster-bootstrapped
+   over examples and attack draws, Holm over module types × coefficients.
 
 A part without the data it needs is *inconclusive* and says what is missing; a claim over several parts is
 supported when every part is, not supported when any part is (:func:`ssiuu.report.claims.verdicts.combine`).
@@ -40,5 +41,11 @@ CLAIMS: dict[str, Output] = {
         options={"methods": "methods", "grid": "grid", "stats": "stats"},
         file="claims",
     ),
-    "stability": Output(f"{_M}.stability:claim_stability", "claims.rst", inputs=("analysis",), file="claims"),
+    "stability": Output(
+        f"{_M}.stability:claim_stability",
+        "claims.rst",
+        inputs=("analysis",),
+        options={"stats": "stats"},
+        file="claims",
+    ),
 }
