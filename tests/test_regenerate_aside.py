@@ -12,27 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_regenerate import REGENERATE as REGENERATE_COMMAND
 
 from ssiuu.aside import AsideError, main, publish
 
 ROOT = Path(__file__).resolve().parents[1]
-#: `make regenerate`'s Snakemake command, run with the checkout's Snakefile in another directory
-REGENERATE = [
-    "--cores",
-    "2",
-    "--allowed-rules",
-    "tables",
-    "figures",
-    "claims",
-    "--forcerun",
-    "tables",
-    "figures",
-    "claims",
-    "--",
-    "tables",
-    "figures",
-    "claims",
-]
+#: `make regenerate`'s Snakemake command without its --configfile, run with the checkout's Snakefile elsewhere
+REGENERATE = REGENERATE_COMMAND[2:]
 
 
 def published_files(results: Path) -> dict[str, bytes]:
