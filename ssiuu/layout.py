@@ -33,7 +33,7 @@ TEMPLATES: dict[str, str] = {
     "table": "{results}/tables/{name}.{ext}",
     "figure": "{results}/figures/{name}.{ext}",
     "claims": "{results}/claims.{ext}",
-    # the erase-or-hide card (target `card`, not in the default run): one test's per-item results, one card
+    # the erase-or-hide card (the default run's cards and target `card`): one test's per-item results, one card
     "card_test": "{results}/{benchmark}/{model}/{method}/seed{seed}/card/{test}.json",
     "card": "{results}/cards/{benchmark}/{model}/{method}/seed{seed}.md",
     "card_figure": "{results}/cards/{benchmark}/{model}/{method}/seed{seed}.png",

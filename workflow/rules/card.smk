@@ -1,5 +1,5 @@
 # The erase-or-hide card (docs/card.md): its tests on every brought checkpoint (config `checkpoints`) and on the
-# methods of `card.methods`, beside the starting model and the controls. Target `card`; not in the default run.
+# methods of `card.methods`, beside the starting model and the controls. In the default run; target `card` alone.
 from ssiuu.card import card_test_names
 from ssiuu.card.checkpoints import brought_dir, check_checkpoints, own_start_dir, start_control
 
@@ -108,7 +108,7 @@ localrules:
 
 rule card:
     """The erase-or-hide cards (`snakemake card`; docs/card.md): one per brought checkpoint and per method of
-    card.methods, under results/cards/, each with its figure. Not in the default run; `snakemake card --report
-    FILE` shows them as a section of the HTML report."""
+    card.methods, under results/cards/, each with its figure. The default run builds them too, and its report
+    shows them as a section; `snakemake card --report FILE` shows the cards alone."""
     input:
         [P(kind, **subject) for subject in CARD_SUBJECTS for kind in ("card", "card_figure")],

@@ -158,14 +158,15 @@ def building_report():
 
 
 def report_requirements():
-    """``(what, files)``: the files `--report` shows. The cards' where the command names the `card` target
-    (`snakemake card --report FILE`; with `all` beside it, the tables', figures' and claims' too), else the
-    tables', figures' and claims'."""
-    words = set(sys.argv[1:])
-    if "card" not in words:
-        return "table, figure and claims", report_targets()
-    cards = list(rules.card.input)
-    return ("table, figure, claims and card", report_targets() + cards) if "all" in words else ("card", cards)
+    """``(what, files)``: the files `--report` shows: the cards' alone where the command names the `card` target
+    without `all` (`snakemake card --report FILE`), else the tables', figures' and claims' and every card of the
+    run (card.methods and the brought checkpoints; rule `card`)."""
+    words, cards = set(sys.argv[1:]), list(rules.card.input)
+    if "card" in words and "all" not in words:
+        return "card", cards
+    if cards:
+        return "table, figure, claims and card", report_targets() + cards
+    return "table, figure and claims", report_targets()
 
 
 def require_report_results():
@@ -215,4 +216,7 @@ def report_failures():
 
 
 def all_targets():
-    return unlearn_targets() + attack_targets() + analysis_targets() + report_targets()
+    """The default run: every unlearning, attack and analysis, the report, and the cards (rule `card`)."""
+    return (
+        unlearn_targets() + attack_targets() + analysis_targets() + report_targets() + list(rules.card.input)
+    )
