@@ -252,6 +252,18 @@ COMMANDS: dict[str, Command] = {
             Arg("figure", required=False, help="the card's figure (PNG) to write beside it"),
         ),
     ),
+    "card-overview": Command(
+        "ssiuu.card.overview:make_card_overview",
+        "Every erase-or-hide card of one benchmark and model at a glance (a Markdown table and a figure) from the "
+        "card test results of the controls and of every model with a card.",
+        (
+            BENCHMARK,
+            MODEL,
+            RESULTS,
+            OUT,
+            Arg("figure", required=False, help="the overview's figure (PNG) to write beside it"),
+        ),
+    ),
     "check-config": Command(
         "ssiuu.config:check_config",
         "Validate the config (YAML syntax, schema, method names and parameters) and exit.",

@@ -37,6 +37,9 @@ TEMPLATES: dict[str, str] = {
     "card_test": "{results}/{benchmark}/{model}/{method}/seed{seed}/card/{test}.json",
     "card": "{results}/cards/{benchmark}/{model}/{method}/seed{seed}.md",
     "card_figure": "{results}/cards/{benchmark}/{model}/{method}/seed{seed}.png",
+    # every card of one benchmark and model at a glance: a table of every model's scores and a figure
+    "card_overview": "{results}/cards/{benchmark}/{model}/overview.md",
+    "card_overview_figure": "{results}/cards/{benchmark}/{model}/overview.png",
     # intermediate files (work_dir)
     "records": "{work}/data/{benchmark}/records.json",
     "base_model": "{work}/models/{model}/base",

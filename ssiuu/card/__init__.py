@@ -9,9 +9,9 @@ Each test scores the forget items one by one, so the card gives every score with
 * ``logit_lens``: the share of layers whose logit lens reads the gold answer right (:mod:`ssiuu.card.lens`).
 
 :mod:`ssiuu.card.run` runs them on one model (rule ``card_tests``), :mod:`ssiuu.card.render` writes the card and
-:mod:`ssiuu.card.figure` its figure (rule ``card_page``), :mod:`ssiuu.card.checkpoints` checks the checkpoints a
-config brings. This module imports
-nothing heavy, so the rules can read the test names.
+:mod:`ssiuu.card.figure` its figure (rule ``card_page``), :mod:`ssiuu.card.overview` every card of one benchmark
+and model at a glance (rule ``card_overview``), :mod:`ssiuu.card.checkpoints` checks the checkpoints a config
+brings. This module imports nothing heavy, so the rules can read the test names.
 """
 
 from __future__ import annotations

@@ -35,12 +35,15 @@ MODEL_COLOR, CONTROL_COLOR = "#d62728", "0.45"
 @dataclass(frozen=True)
 class Panel:
     """One test's panel: its title, the models on its x axis (the model first) and their scores, the chance
-    level (None where the test has none)."""
+    level (None where the test has none); each point's colour and marker where given (else the first model's
+    :data:`MODEL_COLOR`, the others' :data:`CONTROL_COLOR`, all ``o``)."""
 
     title: str
     models: list[str]
     scores: list[Interval]
     chance: float | None
+    colors: tuple[str, ...] = ()
+    markers: tuple[str, ...] = ()
 
 
 def card_panels(
@@ -67,9 +70,11 @@ def card_panels(
 
 
 def draw_panel(ax: Any, panel: Panel) -> None:
-    """One panel: a point with its interval per model, the chance level dotted."""
+    """One panel: a point with its interval per model (``no score`` where it has none), the chance level
+    dotted."""
     for x, (model, score) in enumerate(zip(panel.models, panel.scores, strict=True)):
         if math.isnan(score.value):
+            ax.text(x, 0.5, "no score", rotation=90, ha="center", va="center", fontsize=7, color="0.3")
             continue
         low = score.value if math.isnan(score.low) else score.low
         high = score.value if math.isnan(score.high) else score.high
@@ -77,8 +82,8 @@ def draw_panel(ax: Any, panel: Panel) -> None:
             [x],
             [score.value],
             yerr=[[score.value - low], [high - score.value]],
-            fmt="o",
-            color=MODEL_COLOR if x == 0 else CONTROL_COLOR,
+            fmt=panel.markers[x] if panel.markers else "o",
+            color=panel.colors[x] if panel.colors else MODEL_COLOR if x == 0 else CONTROL_COLOR,
             capsize=3,
             label=model,
         )
@@ -90,8 +95,16 @@ def draw_panel(ax: Any, panel: Panel) -> None:
     ax.set_title(panel.title, fontsize=9)
 
 
-def draw_card_figure(title: str, panels: list[Panel], confidence: float) -> Any:
-    """The figure of ``panels`` (a :class:`matplotlib.figure.Figure`), titled ``title``."""
+def draw_card_figure(
+    title: str,
+    panels: list[Panel],
+    confidence: float,
+    *,
+    note: str = "dotted: chance",
+    panel_width: float = 3.2,
+) -> Any:
+    """The figure of ``panels`` (a :class:`matplotlib.figure.Figure`), titled ``title`` above a line giving the
+    intervals' level and ``note``; each panel ``panel_width`` inches wide."""
     import matplotlib as mpl
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -101,7 +114,7 @@ def draw_card_figure(title: str, panels: list[Panel], confidence: float) -> Any:
     rows = max(1, math.ceil(len(panels) / PANELS_PER_ROW))
     columns = min(len(panels), PANELS_PER_ROW) or 1
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(3.2 * columns, 3.2 * rows + 0.6), layout="constrained")
+        fig = Figure(figsize=(panel_width * columns, 3.2 * rows + 0.6), layout="constrained")
         FigureCanvasAgg(fig)
         axes = fig.subplots(rows, columns, squeeze=False).ravel()
         for ax, panel in zip(axes, panels, strict=False):
@@ -109,7 +122,7 @@ def draw_card_figure(title: str, panels: list[Panel], confidence: float) -> Any:
         for ax in axes[len(panels) :]:
             ax.set_visible(False)
         axes[0].set_ylabel("score (per-item mean)")
-        fig.suptitle(f"{title}\n{100 * confidence:g} % intervals; dotted: chance", fontsize=10)
+        fig.suptitle(f"{title}\n{100 * confidence:g} % intervals; {note}", fontsize=10)
     return fig
 
 

@@ -243,13 +243,11 @@ def card_rows(
 ) -> tuple[list[list[str]], list[str]]:
     """The table rows (test, measure, n, the model's cell, each control's cell, verdict) and the verdicts of
     the tests that have one, in the card's test order."""
-    rows, verdicts = [], []
+    rows, verdicts = [], verdicts_by_test(model, controls, settings)
     for name in ordered_tests(model):
         result = model[name]
         at_test = {c: tests[name] for c, tests in controls.items() if name in tests}
-        decided = "–" if name == PLAIN else verdict_of_test(result, at_test, settings)
-        if name != PLAIN:
-            verdicts.append(decided)
+        decided = verdicts.get(name, "–")
         for measure in ("score", "margin"):
             label = MEASURE_LABELS.get(name, result["score_field"])
             cells = [cell(at_test.get(c), measure, settings) for c in CONTROL_COLUMNS if c in controls]
@@ -263,7 +261,30 @@ def card_rows(
                     decided if measure == "score" else "",
                 ]
             )
-    return rows, verdicts
+    return rows, list(verdicts.values())
+
+
+def verdicts_by_test(
+    model: dict[str, dict[str, Any]], controls: dict[str, dict[str, dict[str, Any]]], settings: Settings
+) -> dict[str, str]:
+    """Each test's verdict (the no-attack row has none), in the card's test order: the card's verdict column."""
+    return {
+        name: verdict_of_test(
+            model[name], {c: tests[name] for c, tests in controls.items() if name in tests}, settings
+        )
+        for name in ordered_tests(model)
+        if name != PLAIN
+    }
+
+
+def card_summary(
+    model: dict[str, dict[str, Any]], controls: dict[str, dict[str, dict[str, Any]]], settings: Settings
+) -> str:
+    """The card's summary line (module docstring): the tests' verdicts at Bonferroni-adjusted intervals
+    (:func:`summary_settings`), read by :func:`summary_verdict`."""
+    n_tests = sum(name != PLAIN for name in model)
+    adjusted = verdicts_by_test(model, controls, summary_settings(settings, n_tests))
+    return summary_verdict(list(adjusted.values()), has_eraser=NEVER_LEARNED in controls)
 
 
 def start_note(start: dict[str, Any] | None, settings: Settings) -> list[str]:
@@ -289,8 +310,7 @@ def card_markdown(
 ) -> str:
     """The card of one model (module docstring): a summary line, the table of tests and the rule."""
     rows, verdicts = card_rows(model, controls, settings)
-    _, adjusted = card_rows(model, controls, summary_settings(settings, len(verdicts)))
-    summary = summary_verdict(adjusted, has_eraser=NEVER_LEARNED in controls)
+    summary = card_summary(model, controls, settings)
     columns = [f"{c} ({CONTROL_COLUMNS[c]})" for c in CONTROL_COLUMNS if c in controls]
     header = ["test", "measure", "n", "this model", *columns, "verdict"]
     table = [

@@ -19,6 +19,8 @@ CARD_SUBJECTS = [
     for m in MODELS
     for x in config["card"]["methods"]
 ]
+#: the (benchmark, model) pairs with a card: each gets an overview of its cards (rule card_overview)
+CARD_PAIRS = list(dict.fromkeys((s["benchmark"], s["model"]) for s in CARD_SUBJECTS))
 
 
 rule card_tests:
@@ -102,13 +104,56 @@ rule card_page:
         "--figure {output.png} > {log} 2>&1"
 
 
+rule card_overview:
+    """Every card of one benchmark and model at a glance: a table of every model's scores (the controls, then each
+    model with a card) on every test, with their cards' verdicts, and a figure (ssiuu/card/overview.py)."""
+    input:
+        card_overview_inputs,
+    output:
+        md=report(
+            P("card_overview"),
+            caption="../report/card_overview.rst",
+            category=CARD_CATEGORY,
+            subcategory="{benchmark}, {model}",
+            labels={"unlearned model": "all", "page": "overview"},
+        ),
+        png=report(
+            P("card_overview_figure"),
+            caption="../report/card_overview.rst",
+            category=CARD_CATEGORY,
+            subcategory="{benchmark}, {model}",
+            labels={"unlearned model": "all", "page": "overview figure"},
+        ),
+    log:
+        f"{W}/logs/card_overview/{{benchmark}}/{{model}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        ssiuu=SSIUU,
+        settings={k: config["attacks"][k] for k in ("confidence_level", "bootstrap_resamples")},
+        caption=CAPTION,
+    shell:
+        "{params.ssiuu} card-overview --benchmark {wildcards.benchmark} --model {wildcards.model} "
+        "--results {input} --out {output.md} --figure {output.png} > {log} 2>&1"
+
+
 localrules:
     card,
 
 
 rule card:
     """The erase-or-hide cards (`snakemake card`; docs/card.md): one per brought checkpoint and per method of
-    card.methods, under results/cards/, each with its figure. The default run builds them too, and its report
-    shows them as a section; `snakemake card --report FILE` shows the cards alone."""
+    card.methods, under results/cards/, each with its figure, and per benchmark and model an overview of its cards.
+    The default run builds them too, and its report shows them as a section; `snakemake card --report FILE` shows
+    the cards alone."""
     input:
         [P(kind, **subject) for subject in CARD_SUBJECTS for kind in ("card", "card_figure")],
+        [
+            P(kind, benchmark=b, model=m)
+            for b, m in CARD_PAIRS
+            for kind in ("card_overview", "card_overview_figure")
+        ],

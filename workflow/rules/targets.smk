@@ -5,6 +5,8 @@ import time
 
 from snakemake.exceptions import WorkflowError
 
+from ssiuu.card import card_test_names
+from ssiuu.card.checkpoints import start_control
 from ssiuu.report.registry import input_groups, written
 
 
@@ -78,6 +80,23 @@ def present_calibration():
 def analysis_targets():
     kinds = ("influence", "distributions", "logit_lens")
     return [P(kind, benchmark=b, model=m) for b in analysis_benchmarks() for m in MODELS for kind in kinds]
+
+
+def card_overview_inputs(wildcards):
+    """Rule card_overview's inputs: the card test files of every model with a card on one benchmark and model
+    (CARD_SUBJECTS, workflow/rules/card.smk) and of the controls each card shows (the benchmark's controls; a
+    brought checkpoint's own starting model where it names one), as rule card_page takes them."""
+    b, m = wildcards.benchmark, wildcards.model
+    subjects = [(s["method"], s["seed"]) for s in CARD_SUBJECTS if (s["benchmark"], s["model"]) == (b, m)]
+    shown = [(c, seeds_of(c)[0]) for c in controls(b)]
+    if START in controls(b):
+        starts = dict.fromkeys(start_control(BROUGHT, x) for x, _ in subjects)
+        shown += [(x, seeds_of(START)[0]) for x in starts if x != START]
+    return [
+        P("card_test", benchmark=b, model=m, method=x, seed=s, test=test)
+        for x, s in shown + subjects
+        for test in card_test_names(config)
+    ]
 
 
 def unlearned_methods(benchmark):
