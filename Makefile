@@ -62,9 +62,9 @@ lint: setup
 
 # Each report rule builds its files aside (results/.aside/<rule>); they replace its committed ones only when every
 # one was built, so a rule that fails leaves its files as they were, and the console ends with its one-line reason.
-regenerate: setup  ## tables, figures, claims and README.md's results block from the committed results/ through Snakemake: no model, no training
-	snakemake --configfile results/config.yaml --cores 2 --allowed-rules tables figures claims \
-		--forcerun tables figures claims -- tables figures claims
+regenerate: setup  ## tables, figures, claims, cards and README.md's results block from the committed results/ through Snakemake: no model, no training
+	snakemake --configfile results/config.yaml --cores 2 --allowed-rules tables figures claims card_page card_overview card \
+		--forcerun tables figures claims card_page card_overview -- tables figures claims card
 
 slurm-test: setup
 	bash tests/slurm/run_local_slurm.sh

@@ -18,7 +18,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "results"
-NOT_COPIED = ("tables", "figures", "claims.md", "claims.json", "report.html")
+NOT_COPIED = ("tables", "figures", "claims.md", "claims.json", "cards", "report.html")
+#: the report's rules (tables, figures, claims; the cards' pages and overviews) and the targets they make
+REPORT_RULES = ["tables", "figures", "claims", "card_page", "card_overview"]
+TARGETS = ["tables", "figures", "claims", "card"]
 #: The regeneration command of the README and `make regenerate`.
 REGENERATE = [
     "--configfile",
@@ -26,17 +29,12 @@ REGENERATE = [
     "--cores",
     "2",
     "--allowed-rules",
-    "tables",
-    "figures",
-    "claims",
+    *REPORT_RULES,
+    "card",
     "--forcerun",
-    "tables",
-    "figures",
-    "claims",
+    *REPORT_RULES,
     "--",
-    "tables",
-    "figures",
-    "claims",
+    *TARGETS,
 ]
 
 
@@ -73,7 +71,7 @@ def test_committed_results_regenerate_through_snakemake_without_training(tmp_pat
 
     plan = snakemake(copy, "--dry-run", "--quiet", "rules", *REGENERATE)
     planned = set(re.findall(r"^(\w+)\s+\d+$", plan, flags=re.M)) - {"total"}
-    assert planned == {"tables", "figures", "claims"}, plan
+    assert planned == {*REPORT_RULES, "card"}, plan
 
     snakemake(copy, *REGENERATE)
     assert not (copy / "work" / "models").exists() and not (copy / "work" / "checkpoints").exists()
@@ -85,6 +83,17 @@ def test_committed_results_regenerate_through_snakemake_without_training(tmp_pat
             f"results/{name} differs"
         )
     assert sorted(p.name for p in (copy / "results" / "figures").glob("*") if p.is_file()) == figures
+    import yaml
+
+    carded = yaml.safe_load((COMMITTED / "config.yaml").read_text()).get("card", {}).get("methods", [])
+    cards = sorted(p.relative_to(COMMITTED) for p in (COMMITTED / "cards").rglob("*.md"))
+    assert len([c for c in cards if c.stem != "overview"]) == 2 * len(carded), (
+        cards
+    )  # per method and benchmark
+    for card in cards:
+        assert (copy / "results" / card).read_text() == (COMMITTED / card).read_text(), (
+            f"results/{card} differs"
+        )
 
 
 @pytest.mark.xfail(

@@ -1,5 +1,6 @@
 # The erase-or-hide card (docs/card.md): its tests on every brought checkpoint (config `checkpoints`) and on the
 # methods of `card.methods`, beside the starting model and the controls. In the default run; target `card` alone.
+# The pages and overviews are built aside and replace the published ones only when built (report.smk: nothing lost).
 from ssiuu.card import card_test_names
 from ssiuu.card.checkpoints import brought_dir, check_checkpoints, own_start_dir, start_control
 
@@ -71,19 +72,23 @@ rule card_page:
             for test in card_test_names(config)
         ],
     output:
-        md=report(
-            P("card"),
-            caption="../report/card.rst",
-            category=CARD_CATEGORY,
-            subcategory="{benchmark}, {model}",
-            labels={"unlearned model": "{method} (seed {seed})", "page": "card"},
+        md=update(
+            report(
+                P("card"),
+                caption="../report/card.rst",
+                category=CARD_CATEGORY,
+                subcategory="{benchmark}, {model}",
+                labels={"unlearned model": "{method} (seed {seed})", "page": "card"},
+            )
         ),
-        png=report(
-            P("card_figure"),
-            caption="../report/card_figure.rst",
-            category=CARD_CATEGORY,
-            subcategory="{benchmark}, {model}",
-            labels={"unlearned model": "{method} (seed {seed})", "page": "figure"},
+        png=update(
+            report(
+                P("card_figure"),
+                caption="../report/card_figure.rst",
+                category=CARD_CATEGORY,
+                subcategory="{benchmark}, {model}",
+                labels={"unlearned model": "{method} (seed {seed})", "page": "figure"},
+            )
         ),
     log:
         f"{W}/logs/card/{{benchmark}}/{{model}}/{{method}}/seed{{seed}}.log",
@@ -98,10 +103,13 @@ rule card_page:
         settings={k: config["attacks"][k] for k in ("confidence_level", "bootstrap_resamples")},
         label=lambda wc: BROUGHT.get(wc.method),
         caption=CAPTION,
+        aside=lambda wc: aside(f"card/{wc.benchmark}/{wc.model}/{wc.method}/seed{wc.seed}"),
     shell:
-        "{params.ssiuu} card --benchmark {wildcards.benchmark} --model {wildcards.model} "
-        "--method {wildcards.method} --seed {wildcards.seed} --results {input} --out {output.md} "
-        "--figure {output.png} > {log} 2>&1"
+        built_aside(
+            "{params.ssiuu} card --benchmark {wildcards.benchmark} --model {wildcards.model} "
+            "--method {wildcards.method} --seed {wildcards.seed} --results {input} "
+            "--out {params.aside}/seed{wildcards.seed}.md --figure {params.aside}/seed{wildcards.seed}.png"
+        )
 
 
 rule card_overview:
@@ -110,19 +118,23 @@ rule card_overview:
     input:
         card_overview_inputs,
     output:
-        md=report(
-            P("card_overview"),
-            caption="../report/card_overview.rst",
-            category=CARD_CATEGORY,
-            subcategory="{benchmark}, {model}",
-            labels={"unlearned model": "all", "page": "overview"},
+        md=update(
+            report(
+                P("card_overview"),
+                caption="../report/card_overview.rst",
+                category=CARD_CATEGORY,
+                subcategory="{benchmark}, {model}",
+                labels={"unlearned model": "all", "page": "overview"},
+            )
         ),
-        png=report(
-            P("card_overview_figure"),
-            caption="../report/card_overview.rst",
-            category=CARD_CATEGORY,
-            subcategory="{benchmark}, {model}",
-            labels={"unlearned model": "all", "page": "overview figure"},
+        png=update(
+            report(
+                P("card_overview_figure"),
+                caption="../report/card_overview.rst",
+                category=CARD_CATEGORY,
+                subcategory="{benchmark}, {model}",
+                labels={"unlearned model": "all", "page": "overview figure"},
+            )
         ),
     log:
         f"{W}/logs/card_overview/{{benchmark}}/{{model}}.log",
@@ -136,9 +148,12 @@ rule card_overview:
         ssiuu=SSIUU,
         settings={k: config["attacks"][k] for k in ("confidence_level", "bootstrap_resamples")},
         caption=CAPTION,
+        aside=lambda wc: aside(f"card_overview/{wc.benchmark}/{wc.model}"),
     shell:
-        "{params.ssiuu} card-overview --benchmark {wildcards.benchmark} --model {wildcards.model} "
-        "--results {input} --out {output.md} --figure {output.png} > {log} 2>&1"
+        built_aside(
+            "{params.ssiuu} card-overview --benchmark {wildcards.benchmark} --model {wildcards.model} "
+            "--results {input} --out {params.aside}/overview.md --figure {params.aside}/overview.png"
+        )
 
 
 localrules:
