@@ -107,7 +107,7 @@ def test_the_report_refuses_a_configuration_without_results(tmp_path: Path) -> N
     out = run.stdout + run.stderr
     assert run.returncode != 0 and not report.exists(), out[-3000:]
     assert (
-        "no report: none of the table, figure and claims files of this configuration are in results/paper/ "
+        "no report: none of the table, figure, claims and card files of this configuration are in results/paper/ "
         "(its results_dir; results/paper/tables/table1.md is missing): run its pipeline first" in out
     ), out[-3000:]
     assert "SourceError" not in out  # a report reads no model or data source

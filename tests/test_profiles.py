@@ -292,7 +292,9 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
     checkpoint: harmful and benign draws of a method or control (``attack``), harmful draws of a λ-ablation
     variant (``attack_harmful``). The controls (ssiuu/references.py): Start on every benchmark and NeverLearned on
     ROUGE ones, fixed models at seed 0 only (``reference_eval``), and the Hider, unlearned at every seed like a
-    method. The λ variants run at the first seed only; the calibration sweep is not in the default target."""
+    method. The λ variants run at the first seed only; the calibration sweep is not in the default target. The
+    cards (``card.methods``, at the first seed; no brought ``checkpoints`` here): a page per method and model,
+    the tests on each of those models and on the controls beside them, an overview per benchmark and model."""
     models, benches = list(cfg["models"]), cfg["benchmarks"]
     mcqa = [b for b, v in benches.items() if v["kind"] in ("faithun", "worldfacts")]
     rouge = [b for b in benches if b not in mcqa]
@@ -305,6 +307,9 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
     n_refs = sum(len(set(controls[s]) - {"Hider"}) * len(bs) for s, bs in (("mcqa", mcqa), ("rouge", rouge)))
     n_hider = sum(("Hider" in controls[s]) * len(bs) for s, bs in (("mcqa", mcqa), ("rouge", rouge)))
     on = "NeverLearned" in controls["rouge"]
+    assert not cfg.get("checkpoints"), "brought checkpoints are not counted here"
+    carded = (cfg.get("card") or {}).get("methods") or []
+    n_card_controls = sum(len(controls[s]) * len(bs) for s, bs in (("mcqa", mcqa), ("rouge", rouge)))
     return {
         "prepare_model": n_m,
         "build_benchmark": len(benches),
@@ -316,6 +321,9 @@ def expected_paper_counts(cfg: dict) -> dict[str, int]:
         "unlearn": n_m * (n_s * (len(benches) * len(methods) + n_hider) + len(mcqa) * n_variants),
         "attack": n_m * (n_s * (len(benches) * len(attacked) + n_hider) + n_refs),
         "attack_harmful": n_m * len(mcqa) * n_variants,
+        "card_tests": n_m * (len(benches) * len(carded) + n_card_controls) if carded else 0,
+        "card_page": n_m * len(benches) * len(carded),
+        "card_overview": n_m * len(benches) if carded else 0,
     }
 
 
@@ -330,7 +338,8 @@ def test_paper_dag_job_counts_match_the_protocol(paper_dry_run):
     cfg = yaml.safe_load(PAPER.read_text())
     stats = job_stats(paper_dry_run)
     for rule, n in expected_paper_counts(cfg).items():
-        assert stats.get(rule) == n, f"{rule}: {stats.get(rule)} jobs planned, protocol gives {n}"
+        assert stats.get(rule, 0) == n, f"{rule}: {stats.get(rule)} jobs planned, protocol gives {n}"
+    assert stats["card_tests"] > 0, "the paper protocol runs the cards"
 
 
 # ------------------------------------------------------------------------------- resources, docs' counts
@@ -366,7 +375,7 @@ def test_paper_jobs_ask_for_the_derived_time_gpu_memory_and_disk(paper_slurm_dry
 
     config = load_config(PAPER)
     jobs = [job for job in job_blocks(paper_slurm_dry_run) if job[0] in resources.GPU_RULES]
-    assert len(jobs) == 288
+    assert len(jobs) == 330
     for rule, wildcards, res in jobs:
         seconds = resources.job_seconds(config, rule, wildcards)
         assert int(res["runtime"]) == resources.runtime_minutes(seconds), (rule, wildcards, res)
@@ -411,7 +420,7 @@ def test_docs_gpu_hours_are_the_estimates(paper_slurm_dry_run):
         re.M,
     )
     assert total, "docs/cluster.md: no total row in the resources table"
-    assert int(total.group(1)) == 288
+    assert int(total.group(1)) == 330
     assert float(total.group(2)) == round(sum(hours.values()), 1)
     assert float(total.group(3)) == round(sum(limits.values()), 1)
     assert f"at most **{round(sum(hours.values()))} GPU-hours**" in section
@@ -562,7 +571,7 @@ def test_smoke_dag_job_counts_match_the_protocol(smoke_dry_run, two_seed_smoke):
     cfg = yaml.safe_load(two_seed_smoke.read_text())
     stats = job_stats(smoke_dry_run)
     for rule, n in expected_paper_counts(cfg).items():
-        assert stats.get(rule) == n, f"{rule}: {stats.get(rule)} jobs planned, protocol gives {n}"
+        assert stats.get(rule, 0) == n, f"{rule}: {stats.get(rule)} jobs planned, protocol gives {n}"
     assert "calibrate" not in stats, "the calibration sweep is its own target (`snakemake calibration`)"
 
 

@@ -162,6 +162,25 @@ def test_pretraining_covers_every_pair_each_epoch(config):
     )
 
 
+def test_card_tests_score_the_forget_items_per_variant_and_read_the_probes_and_lens_passes(config):
+    # MCQA: 1 + 1 + 2 scorings (plain, 8 and 4 bits, in context) of 25 forget items, each an evaluation point
+    # (17 + 4 passes); the probe: one row per item, 100 clusters -> (10 retain + 65 test) x 4 question kinds
+    # = 300 training items (ceil(300 / 64) = 5 passes) and the 25 forget items (1 pass); the lens: 4 passes
+    point = 21 * 0.06
+    wf = {"benchmark": "wf", "model": "llama", "method": "GD", "seed": "0"}
+    assert benchmark_size(config, "wf").probe_train == 300
+    assert job_seconds(config, "card_tests", wf) == pytest.approx(60 + 4 * point + 6 * 0.06 + 4 * 0.06)
+    # probe_train_limit caps the training items; one bit width fewer, one scoring fewer
+    capped = tiny_config(card={"quantization_bits": [4], "probe_train_limit": 64})
+    assert job_seconds(capped, "card_tests", wf) == pytest.approx(60 + 3 * point + 2 * 0.06 + 4 * 0.06)
+    # ROUGE: 20 forget items (1 batch x 33 answer passes + 4); the probe reads 4 rows per item (gold and wrong
+    # answers): 80 retain pairs -> ceil(320 / 64) = 5 passes, 20 forget items -> ceil(80 / 64) = 2 passes
+    fict = {**wf, "benchmark": "fict"}
+    assert job_seconds(config, "card_tests", fict) == pytest.approx(60 + 4 * 37 * 0.06 + 7 * 0.06 + 4 * 0.06)
+    assert gpu_memory_gib(config, "card_tests", wf) is None  # inference: not measured
+    assert disk_mb(config, "card_tests", wf) == resources.SMALL_OUTPUT_MB
+
+
 def test_cpu_rules_have_no_gpu_estimate(config):
     assert job_seconds(config, "tables", {}) is None
     assert job_seconds(config, "prepare_model", {"model": "llama"}) is None

@@ -317,7 +317,7 @@ run_log = (work / "slurm.log").read_text()
 LOCAL_RULES = {"all"}            # rules without an action: Snakemake handles them itself
 TORCH = {"split", "base_eval", "pretrain", "pretrain_never_learned", "unlearn",
          "reference_eval", "attack", "attack_harmful", "calibrate",
-         "attribution", "logit_lens"}  # prepare_model runs on the CPU
+         "attribution", "logit_lens", "card_tests"}  # prepare_model runs on the CPU
 
 # Snakemake's plan: the first "Job stats" table of the run
 m = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+(\d+)", run_log, re.S)

@@ -46,7 +46,7 @@ rule card_tests:
         ENV
     threads: config["threads"]
     resources:
-        **torch_resources(runtime=60),
+        **torch_resources(),
     params:
         ssiuu=SSIUU,
         settings={key: value for key, value in config["card"].items() if key != "methods"},
