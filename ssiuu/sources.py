@@ -8,7 +8,9 @@
   Hugging Face cache or when the hub is reachable and grants access to it; ``checkpoints.<name>.path`` and
   ``.start`` (brought checkpoints and their own starting models) as local directories;
 * ``benchmarks.<name>.path`` (and ``split_dir``): FaithUn's JSON file and its three official split files;
-  TOFU's four config files in a local folder, or a hub id, which the TOFU loader reads only online;
+  TOFU's six config files (:data:`ssiuu.data.tofu.TOFU_CONFIGS`: forget01, forget01_perturbed, retain99,
+  retain_perturbed and the two utility sets) in a local folder, or a hub id, which the TOFU loader reads only
+  online;
 * ``benchmarks.<name>.utility_tasks`` of an MCQA benchmark: lm-eval's hub tasks (``mmlu``, ...), accepted
   when their data set is in the cache or the hub is reachable (the project's ``ssiuu_*`` tasks are built in);
 * ``attacks.benign.source``: ``offline`` (built in), a local Alpaca file or folder, or a hub id, which the
@@ -36,7 +38,7 @@ from ssiuu.config import ConfigError
 from ssiuu.data import style_of
 from ssiuu.data.faithun import DATA_FILE_NAMES, OFFICIAL_URL, SPLIT_FILES
 from ssiuu.data.instructions import ALPACA_HUB_ID
-from ssiuu.data.tofu import DEFAULT_UTILITY_CONFIGS, TOFU_HUB_ID
+from ssiuu.data.tofu import TOFU_CONFIGS, TOFU_HUB_ID
 from ssiuu.model_dirs import checkpoint_dir_problem, tokenizer_problem
 
 #: Set to 1 to let Snakemake plan without the check (a dry run on a machine without the data); a job
@@ -88,7 +90,6 @@ TASK_DATASETS = {
     "arc_challenge": "allenai/ai2_arc",
     "winogrande": "allenai/winogrande",
 }
-TOFU_CONFIGS = ("forget01", "retain99", *DEFAULT_UTILITY_CONFIGS.values())
 ALPACA_FILES = ("alpaca_data.json", "train.json", "train.jsonl", "data.json")
 #: What the TOFU loader and lm-eval read as a hub id rather than a path.
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")

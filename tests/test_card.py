@@ -297,3 +297,15 @@ def test_a_rouge_benchmark_gets_the_gold_against_wrong_probe(tmp_path):
     assert len(results["in_context"]["items"]) == 2
     lens = results["logit_lens"]  # a perturbed answer as the distractor; answers that open alike are left out
     assert lens["score_field"] == "readable" and lens["n"] + len(lens["skipped_ids"]) == len(forget)
+
+
+def test_the_probe_trains_on_the_tofu_retain_items_with_perturbed_answers():
+    """On TOFU only the retain items in retain_perturbed carry wrong answers: the probe trains on those."""
+    from pathlib import Path
+
+    from ssiuu.card.run import probe_training_records
+    from ssiuu.data.tofu import load_tofu
+
+    split = load_tofu(Path(__file__).parent / "fixtures" / "tofu")
+    assert [r.id for r in probe_training_records(split, None)] == ["tofu/retain99/0000", "tofu/retain99/0002"]
+    assert [r.id for r in probe_training_records(split, 1)] == ["tofu/retain99/0000"]

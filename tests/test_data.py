@@ -12,7 +12,7 @@ import pytest
 from ssiuu.data import BENCHMARK_KINDS, load_benchmark, style_of
 from ssiuu.data.faithun import load_faithun, load_faithun_records, read_split_indices
 from ssiuu.data.instructions import load_alpaca, offline_instructions
-from ssiuu.data.records import BenchmarkSplit, RecordError
+from ssiuu.data.records import BenchmarkSplit, RecordError, read_rows
 from ssiuu.data.tofu import load_tofu
 
 FIX = Path(__file__).parent / "fixtures"
@@ -156,10 +156,12 @@ def test_tofu_local_dir():
     assert {r.cluster for r in split.retain} == {"tofu/author000"}
     assert {r.cluster for r in split.forget} == {"tofu/author001"}  # forget authors come after retain ones
     f0, f1 = split.forget
-    assert f0.kind == "qa" and f0.paraphrased_answer == "That author's full name is Basil Mahfouz Al-Kuwaiti."
+    assert f0.id == "tofu/forget01/0000" and f0.kind == "qa"
+    assert f0.paraphrased_answer == "That author's full name is Basil Mahfouz Al-Kuwaiti."
     assert len(f0.perturbed_answers) == 3
-    assert f1.paraphrased_answer is None and f1.perturbed_answers == (
+    assert f1.perturbed_answers == (
         "Basil Mahfouz Al-Kuwaiti is known for science fiction.",
+        "Basil Mahfouz Al-Kuwaiti is known for poetry.",
     )
     assert set(split.utility) == {"real_authors", "world_facts"}
     assert split.utility["real_authors"][0].answer == "Jane Austen"
@@ -167,17 +169,86 @@ def test_tofu_local_dir():
     assert split.forget_train == split.forget
 
 
+def test_tofu_fixture_is_shaped_like_the_hub():
+    """forget01 / retain99 hold questions and answers only; the wrong answers are in the *_perturbed configs."""
+    for config in ("forget01", "retain99"):
+        rows = read_rows(FIX / "tofu" / f"{config}.json", "TOFU file")
+        assert all(set(row) == {"question", "answer"} for row in rows), config
+    for config in ("forget01_perturbed", "retain_perturbed"):
+        rows = read_rows(FIX / "tofu" / f"{config}.json", "TOFU file")
+        assert all(
+            {"paraphrased_answer", "perturbed_answer", "paraphrased_question"} <= set(row) for row in rows
+        ), config
+
+
+def test_tofu_retain_takes_the_perturbed_answers_retain_perturbed_holds():
+    r0, r1, r2 = load_tofu(FIX / "tofu").retain
+    assert r0.perturbed_answers == (
+        "Lena Marvik was born in Bergen, Norway.",
+        "Lena Marvik was born in Oslo, Norway.",
+        "Lena Marvik was born in Malmo, Sweden.",
+    )
+    assert r0.paraphrased_answer == "Tromso, Norway, is Lena Marvik's birthplace."
+    assert r1.perturbed_answers == () and r1.paraphrased_answer is None  # not in retain_perturbed: kept as is
+    assert len(r2.perturbed_answers) == 3
+    assert [r.id for r in (r0, r1, r2)] == [f"tofu/retain99/{i:04d}" for i in range(3)]
+
+
+def test_tofu_forget_question_without_perturbed_answers_is_one_line(tmp_path):
+    d = tmp_path / "t"
+    shutil.copytree(FIX / "tofu", d)
+    rows = read_rows(d / "forget01_perturbed.json", "TOFU file")
+    (d / "forget01_perturbed.json").write_text(json.dumps(rows[:1]))
+    with pytest.raises(RecordError) as info:
+        load_tofu(d)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{d / 'forget01_perturbed.json'}: TOFU 'forget01' row 1: "), message
+    for part in (
+        "'What genre is Basil Mahfouz Al-Kuwaiti known for?'",
+        "forget01_perturbed has no row",
+        "save",
+    ):
+        assert part in message, message
+    (d / "forget01_perturbed.json").write_text(json.dumps([rows[0], {**rows[1], "perturbed_answer": []}]))
+    with pytest.raises(RecordError, match=r"row 1: .*forget01_perturbed holds it without perturbed_answer"):
+        load_tofu(d)
+    (d / "forget01_perturbed.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"forget01_perturbed\.json \(or \.jsonl\) is missing"):
+        load_tofu(d)
+
+
+def test_tofu_forget_row_keeps_its_own_perturbed_answers(tmp_path):
+    d = tmp_path / "t"
+    shutil.copytree(FIX / "tofu", d)
+    rows = read_rows(d / "forget01.json", "TOFU file")
+    rows[1]["perturbed_answer"] = ["Basil Mahfouz Al-Kuwaiti is known for horror."]
+    (d / "forget01.json").write_text(json.dumps(rows))
+    f0, f1 = load_tofu(d).forget
+    assert len(f0.perturbed_answers) == 3  # from forget01_perturbed
+    assert f1.perturbed_answers == ("Basil Mahfouz Al-Kuwaiti is known for horror.",)
+    assert f1.paraphrased_answer == "French literature is the genre of Basil Mahfouz Al-Kuwaiti."  # filled in
+
+
 def test_tofu_clusters_are_authors_of_twenty(tmp_path):
-    def rows(n, tag):
-        return [{"question": f"{tag} question {i}?", "answer": f"{tag} answer {i}."} for i in range(n)]
+    def rows(n, tag, **fields):
+        return [
+            {"question": f"{tag} question {i}?", "answer": f"{tag} answer {i}.", **fields} for i in range(n)
+        ]
 
     (tmp_path / "retain99.json").write_text(json.dumps(rows(60, "r")))  # JSON array form
     (tmp_path / "forget01.jsonl").write_text("\n".join(json.dumps(r) for r in rows(40, "f")))
+    (tmp_path / "forget01_perturbed.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in rows(40, "f", perturbed_answer=["wrong."]))
+    )
+    (tmp_path / "retain_perturbed.json").write_text(json.dumps(rows(5, "r", perturbed_answer=["wrong."])))
     for cfg in ("real_authors_perturbed", "world_facts_perturbed"):
         (tmp_path / f"{cfg}.json").write_text(json.dumps(rows(2, cfg)))
     split = load_benchmark("tofu", path=str(tmp_path), seed=0)
     assert [r.cluster for r in split.retain[19:21]] == ["tofu/author000", "tofu/author001"]
     assert sorted({r.cluster for r in split.forget}) == ["tofu/author003", "tofu/author004"]
+    assert all(r.perturbed_answers == ("wrong.",) for r in split.forget)
+    assert [bool(r.perturbed_answers) for r in split.retain[3:7]] == [True, True, False, False]
 
 
 def test_tofu_offline_without_dir_explains(offline):

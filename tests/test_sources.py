@@ -222,15 +222,23 @@ def test_faithun_needs_its_json_and_the_three_split_files(empty_cache: Path) -> 
     assert found.value == "null" and "set it to data/faithun" in found.problem
 
 
-def test_tofu_folder_needs_its_four_config_files(empty_cache: Path) -> None:
+def test_tofu_folder_needs_its_six_config_files(empty_cache: Path) -> None:
     folder = empty_cache.parent / "data/tofu"
     folder.mkdir(parents=True)
     for name in ("forget01.jsonl", "retain99.json", "real_authors_perturbed.json"):
         (folder / name).write_text("[]")
     (found,) = sources.benchmark_problems("tofu", {"kind": "tofu", "path": "data/tofu"})
-    assert found.problem == "holds no world_facts_perturbed.json[l]"
+    assert found.problem == (
+        "holds no forget01_perturbed.json[l], retain_perturbed.json[l], world_facts_perturbed.json[l]"
+    )
     assert "set benchmarks.tofu.path: data/tofu" in found.fetch
+    assert "'forget01_perturbed', 'retain99', 'retain_perturbed'" in found.fetch
     (folder / "world_facts_perturbed.jsonl").write_text("[]")
+    (folder / "retain_perturbed.jsonl").write_text("[]")
+    (found,) = sources.benchmark_problems("tofu", {"kind": "tofu", "path": "data/tofu"})
+    assert found.problem == "holds no forget01_perturbed.json[l]"  # a copy made before the perturbed configs
+    assert "\n" not in found.line()
+    (folder / "forget01_perturbed.json").write_text("[]")
     assert sources.benchmark_problems("tofu", {"kind": "tofu", "path": "data/tofu"}) == []
 
 

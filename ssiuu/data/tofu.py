@@ -9,16 +9,27 @@ Sources, in order of preference:
   of each config) — only when the hub is reachable and ``HF_DATASETS_OFFLINE``/``HF_HUB_OFFLINE``
   are unset.
 
-Configs used (SSIUU App. C.1): ``forget01`` (forget, 2 authors = 40 QA), ``retain99`` (retain),
-``real_authors_perturbed`` and ``world_facts_perturbed`` (utility). Fields: ``question``, ``answer``,
-and where present ``paraphrased_answer`` and ``perturbed_answer`` (a list). TOFU stores the 20 QA of an
-author consecutively and the forget authors are the last ones of ``full``, so cluster = author =
-``index // 20`` for retain and ``n_retain_authors + index // 20`` for forget. A row that repeats an earlier
-row's question and answer in the same config is an error.
+Configs used (SSIUU App. C.1; :data:`TOFU_CONFIGS`): ``forget01`` (forget, 2 authors = 40 QA) with
+``forget01_perturbed`` (the same 40 QA with their wrong answers), ``retain99`` (retain) with
+``retain_perturbed`` (400 of the retain QA with their wrong answers, TOFU's retain evaluation set), and
+``real_authors_perturbed`` and ``world_facts_perturbed`` (utility). Fields: ``question``, ``answer``, and
+where present ``paraphrased_answer`` and ``perturbed_answer`` (a list). On the hub ``forget01`` and
+``retain99`` hold only ``question`` and ``answer``: the wrong answers that the margin (the format-free
+measure, :mod:`ssiuu.evaluation.logprob`), the logit lens and the card's probe read come from the
+``*_perturbed`` configs, merged into the records by question (:func:`merge_perturbed`). Every forget item
+needs them (a forget question without perturbed answers in ``forget01_perturbed`` is an error); a retain item
+without them stays a retain item (training, RS) and only the measures that need wrong answers (the card's
+probe) pass it over. A row's own ``paraphrased_answer`` / ``perturbed_answer`` are kept; the ``*_perturbed``
+config fills those it lacks; its rows whose question the base config does not hold are not used.
+
+TOFU stores the 20 QA of an author consecutively and the forget authors are the last ones of ``full``, so
+cluster = author = ``index // 20`` for retain and ``n_retain_authors + index // 20`` for forget. A row that
+repeats an earlier row's question and answer in the same config is an error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable
@@ -38,7 +49,26 @@ from ssiuu.data.records import (
 
 TOFU_HUB_ID = "locuslab/TOFU"
 QA_PER_AUTHOR = 20
+DEFAULT_FORGET_CONFIG = "forget01"
+DEFAULT_RETAIN_CONFIG = "retain99"
+#: TOFU's retain QA with wrong answers: one config for every retain split (retain90/95/99)
+RETAIN_PERTURBED_CONFIG = "retain_perturbed"
 DEFAULT_UTILITY_CONFIGS = {"real_authors": "real_authors_perturbed", "world_facts": "world_facts_perturbed"}
+
+
+def forget_perturbed_config(forget_config: str) -> str:
+    """The config holding the forget QA with their wrong answers: ``forget01`` -> ``forget01_perturbed``."""
+    return f"{forget_config}_perturbed"
+
+
+#: Every config :func:`load_tofu` reads with its defaults (the files a local TOFU folder must hold).
+TOFU_CONFIGS = (
+    DEFAULT_FORGET_CONFIG,
+    forget_perturbed_config(DEFAULT_FORGET_CONFIG),
+    DEFAULT_RETAIN_CONFIG,
+    RETAIN_PERTURBED_CONFIG,
+    *DEFAULT_UTILITY_CONFIGS.values(),
+)
 
 
 def _offline() -> bool:
@@ -137,22 +167,86 @@ def tofu_records(
     return out
 
 
+def merge_perturbed(
+    records: list[QARecord],
+    perturbed: list[QARecord],
+    *,
+    config: str,
+    perturbed_config: str,
+    required: bool,
+) -> list[QARecord]:
+    """``records`` (of ``config``) with the paraphrased and perturbed answers of the ``perturbed`` records
+    (of ``perturbed_config``) of the same question, where a record lacks them.
+
+    A question ``perturbed_config`` holds more than once matches the row with the record's answer. With
+    ``required`` (the forget set), a record left without perturbed answers is a RecordError naming the record
+    and its question (raised inside the caller's :func:`~ssiuu.data.records.in_file` of ``perturbed_config``)."""
+    by_question: dict[str, list[QARecord]] = {}
+    for p in perturbed:
+        by_question.setdefault(p.question, []).append(p)
+    out: list[QARecord] = []
+    for i, record in enumerate(records):
+        found = by_question.get(record.question, [])
+        if len(found) > 1:
+            found = [p for p in found if p.answer == record.answer]
+        match = found[0] if len(found) == 1 else None
+        if match is not None:
+            record = dataclasses.replace(
+                record,
+                paraphrased_answer=record.paraphrased_answer or match.paraphrased_answer,
+                perturbed_answers=record.perturbed_answers or match.perturbed_answers,
+            )
+        if required and not record.perturbed_answers:
+            held = "holds it without perturbed_answer" if match is not None else "has no row with it"
+            raise RecordError(
+                f"question {shown(record.question)}: {perturbed_config} {held}, and a forget item needs its "
+                "perturbed (same-format wrong) answers for its margin; save "
+                f"{perturbed_config} anew from the hub dataset {TOFU_HUB_ID} (docs/cluster.md), or give this "
+                "question a row there with its perturbed_answer list",
+                record=f"TOFU {config!r} row {i}",
+            )
+        out.append(record)
+    return out
+
+
 def _config_records(
     config: str, path: str | Path | None, hub_id: str, *, cluster_of: Callable[[int], str]
 ) -> list[QARecord]:
     """The records of one TOFU config; errors name the file (or the hub dataset) they come from."""
     rows = read_tofu_config(config, path, hub_id=hub_id)
-    found = _local_file(Path(path), config) if path is not None else None
-    with in_file(found or f"hub dataset {hub_id} ({config})"):
+    with in_file(_source(config, path, hub_id)):
         return tofu_records(rows, config=config, cluster_of=cluster_of)
+
+
+def _source(config: str, path: str | Path | None, hub_id: str) -> Path | str:
+    """Where the rows of ``config`` come from, as errors name it: its file, else the hub dataset."""
+    found = _local_file(Path(path), config) if path is not None else None
+    return found or f"hub dataset {hub_id} ({config})"
+
+
+def _with_perturbed(
+    records: list[QARecord],
+    *,
+    config: str,
+    perturbed_config: str,
+    path: str | Path | None,
+    hub_id: str,
+    required: bool,
+) -> list[QARecord]:
+    """:func:`merge_perturbed` of ``records`` with the records of ``perturbed_config``."""
+    perturbed = _config_records(perturbed_config, path, hub_id, cluster_of=lambda i: perturbed_config)
+    with in_file(_source(perturbed_config, path, hub_id)):
+        return merge_perturbed(
+            records, perturbed, config=config, perturbed_config=perturbed_config, required=required
+        )
 
 
 def load_tofu(
     path: str | Path | None = None,
     *,
     hub_id: str = TOFU_HUB_ID,
-    forget_config: str = "forget01",
-    retain_config: str = "retain99",
+    forget_config: str = DEFAULT_FORGET_CONFIG,
+    retain_config: str = DEFAULT_RETAIN_CONFIG,
     utility_configs: dict[str, str] | None = None,
     name: str = "tofu",
 ) -> BenchmarkSplit:
@@ -160,6 +254,8 @@ def load_tofu(
 
     ``path``: a local folder of config files, a hub id such as ``locuslab/TOFU``, or ``None`` (the hub,
     ``hub_id``). ``test`` is empty: TOFU measures retention on the retain authors and the utility sets.
+    The forget records take their wrong answers from ``<forget_config>_perturbed`` (each must have some), the
+    retain records from ``retain_perturbed`` where it holds their question (module docstring).
     """
     utility_configs = DEFAULT_UTILITY_CONFIGS if utility_configs is None else utility_configs
     if path is not None and not Path(path).exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)):
@@ -167,12 +263,28 @@ def load_tofu(
     retain = _config_records(
         retain_config, path, hub_id, cluster_of=lambda i: f"tofu/author{i // QA_PER_AUTHOR:03d}"
     )
+    retain = _with_perturbed(
+        retain,
+        config=retain_config,
+        perturbed_config=RETAIN_PERTURBED_CONFIG,
+        path=path,
+        hub_id=hub_id,
+        required=False,
+    )
     n_retain_authors = -(-len(retain) // QA_PER_AUTHOR)
     forget = _config_records(
         forget_config,
         path,
         hub_id,
         cluster_of=lambda i: f"tofu/author{n_retain_authors + i // QA_PER_AUTHOR:03d}",
+    )
+    forget = _with_perturbed(
+        forget,
+        config=forget_config,
+        perturbed_config=forget_perturbed_config(forget_config),
+        path=path,
+        hub_id=hub_id,
+        required=True,
     )
     utility = {
         key: _config_records(cfg, path, hub_id, cluster_of=lambda i, k=key: f"tofu/{k}/{i:03d}")
