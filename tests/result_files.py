@@ -30,3 +30,18 @@ def report_options(**values: Any) -> ReportOptions:
         "labels": {},
     }
     return ReportOptions(**(base | values))
+
+
+def card_test_result(test: str, share: float, n: int = 30) -> dict[str, Any]:
+    """A synthetic card test result (``layout.TEMPLATES["card_test"]``) of ``n`` items, the first ``share`` of them
+    read right; each quantization test carries its own bit width."""
+    right = [i < round(share * n) for i in range(n)]
+    if test == "logit_lens":  # a share of layers per item, not 0/1
+        items = [{"id": f"q{i}", "readable": 0.75 if r else 0.25, "margin": 0.1} for i, r in enumerate(right)]
+        extra = {"score_field": "readable", "layers": [{"layer": k} for k in range(4)], "chance": 0.5}
+    else:
+        items = [{"id": f"q{i}", "correct": r, "margin": float(r)} for i, r in enumerate(right)]
+        extra = {"score_field": "correct", "chance": 1 / 3, "group_size": 128, "k": 3}
+        extra |= {"bits": int(test[len("quantized_") : -len("bit")])} if test.startswith("quantized_") else {}
+        extra |= {"layer": 1, "design": "options"} if test == "probe" else {}
+    return {"test": test, "n": n, "items": items} | extra

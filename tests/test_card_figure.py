@@ -12,25 +12,13 @@ from ssiuu.card.figure import card_panels, draw_card_figure
 from ssiuu.card.render import Settings, load_results, make_card, rows_of
 from ssiuu.config import load_config
 from ssiuu.io import write_json
+from tests.result_files import card_test_result
 
 SETTINGS = Settings(confidence=0.95, n_resamples=999)
 TESTS = ("plain", "quantized_8bit", "quantized_4bit", "in_context", "probe", "logit_lens")
 #: per model, the share of its 30 items read right (different for every model, so the points differ)
 SHARES = {"mine": 0.4, "Start": 0.9, "Hider": 0.8}
 CELL = re.compile(r"(-?\d+\.\d\d) \[(-?\d+\.\d\d), (-?\d+\.\d\d)\]")
-
-
-def result(test: str, share: float, n: int = 30) -> dict:
-    """A card test result of ``n`` items, the first ``share`` of them read right."""
-    right = [i < round(share * n) for i in range(n)]
-    if test == "logit_lens":  # a share of layers per item, not 0/1
-        items = [{"id": f"q{i}", "readable": 0.75 if r else 0.25, "margin": 0.1} for i, r in enumerate(right)]
-        extra = {"score_field": "readable", "layers": [{"layer": k} for k in range(4)], "chance": 0.5}
-    else:
-        items = [{"id": f"q{i}", "correct": r, "margin": float(r)} for i, r in enumerate(right)]
-        extra = {"score_field": "correct", "chance": 1 / 3, "bits": 8, "group_size": 128, "k": 3}
-        extra |= {"layer": 1, "design": "options"} if test == "probe" else {}
-    return {"test": test, "n": n, "items": items} | extra
 
 
 def card_files(root) -> list[str]:
@@ -40,7 +28,7 @@ def card_files(root) -> list[str]:
             path = layout.path(
                 "card_test", results=str(root), benchmark="wf", model="tiny", method=method, seed=0, test=test
             )
-            write_json(path, result(test, share))
+            write_json(path, card_test_result(test, share))
             files.append(path)
     return files
 

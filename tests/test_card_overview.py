@@ -14,6 +14,7 @@ from ssiuu.card.overview import make_card_overview, overview_panels, overview_ro
 from ssiuu.card.render import Settings, load_results, make_card
 from ssiuu.config import load_config
 from ssiuu.io import write_json
+from tests.result_files import card_test_result
 
 TESTS = ("plain", "quantized_8bit", "quantized_4bit", "in_context", "probe", "logit_lens")
 #: per model, the share of its 30 items read right: an eraser that never knew, a hider that knows, and three
@@ -31,21 +32,6 @@ SUBJECTS = ("GD", "NPO", "mine")
 CELL = re.compile(r"(-?\d+\.\d\d) \[(-?\d+\.\d\d), (-?\d+\.\d\d)\]")
 
 
-def result(test: str, share: float, n: int = 30) -> dict:
-    """A card test result of ``n`` items, the first ``share`` of them read right (as in tests/test_card_figure.py,
-    each quantization test with its own bit width)."""
-    right = [i < round(share * n) for i in range(n)]
-    if test == "logit_lens":  # a share of layers per item, not 0/1
-        items = [{"id": f"q{i}", "readable": 0.75 if r else 0.25, "margin": 0.1} for i, r in enumerate(right)]
-        extra = {"score_field": "readable", "layers": [{"layer": k} for k in range(4)], "chance": 0.5}
-    else:
-        items = [{"id": f"q{i}", "correct": r, "margin": float(r)} for i, r in enumerate(right)]
-        extra = {"score_field": "correct", "chance": 1 / 3, "group_size": 128, "k": 3}
-        extra |= {"bits": int(test[10:-3])} if test.startswith("quantized_") else {}
-        extra |= {"layer": 1, "design": "options"} if test == "probe" else {}
-    return {"test": test, "n": n, "items": items} | extra
-
-
 def card_file(root, method: str, test: str) -> str:
     return layout.path(
         "card_test", results=str(root), benchmark="wf", model="tiny", method=method, seed=0, test=test
@@ -58,7 +44,7 @@ def write_results(root, shares: dict[str, float], tests=TESTS) -> dict[str, list
     for method, share in shares.items():
         files[method] = [card_file(root, method, test) for test in tests]
         for path, test in zip(files[method], tests, strict=True):
-            write_json(path, result(test, share))
+            write_json(path, card_test_result(test, share))
     return files
 
 
