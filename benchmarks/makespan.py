@@ -10,7 +10,9 @@ without a file takes the mean of its rule's files, and a rule without any file c
 holds its ``threads`` cores (at most N) for its measured time, so the prediction is for the thread setting the
 run was measured with. To check it, the script also prints the span from the first job's start to the last
 job's end, read from the files' modification times less their ``s``: the measured makespan, where one
-uninterrupted command made every file (Snakemake's own start-up before the first job is not in it).
+uninterrupted command made every file (Snakemake's own start-up before the first job is not in it). For a run
+that was stopped and resumed, ``--since LOG`` (a file last written when it stopped: the stopped command's log)
+counts the jobs done before it as 0 s and measures the span of the resumed command's files only.
 
 ``gpus``: the job times are the estimates of :mod:`ssiuu.resources` (measured per-step costs and the config,
 docs/cluster.md); each GPU job holds one of N GPUs, CPU-only jobs hold nothing and count 0 s. It also prints
@@ -254,9 +256,12 @@ def measured_seconds(root: Path) -> dict[str, tuple[float, float]]:
     return found
 
 
-def measured_tasks(jobs: Sequence[PlannedJob], measured: Mapping[str, tuple[float, float]]):
-    """Tasks with the measured job times; a job without a file gets its rule's mean. Also returns, per rule,
-    (jobs, measured jobs)."""
+def measured_tasks(
+    jobs: Sequence[PlannedJob], measured: Mapping[str, tuple[float, float]], done_before: float | None = None
+):
+    """Tasks with the measured job times; a job without a file gets its rule's mean, and a job whose file was
+    written before ``done_before`` (a time: where the run was resumed) was done by an earlier command and counts
+    0 s. Also returns, per rule, (jobs, measured jobs)."""
     own = {
         job.jobid: measured[benchmark_key(job.benchmark)][0]
         for job in jobs
@@ -268,10 +273,17 @@ def measured_tasks(jobs: Sequence[PlannedJob], measured: Mapping[str, tuple[floa
             by_rule[job.rule].append(own[job.jobid])
     mean = {rule: statistics.fmean(values) for rule, values in by_rule.items()}
     deps = dependencies(jobs)
+    earlier = {
+        job.jobid
+        for job in jobs
+        if done_before is not None
+        and job.benchmark
+        and measured.get(benchmark_key(job.benchmark), (0.0, done_before))[1] < done_before
+    }
     tasks = [
         Task(
             name=job.jobid,
-            seconds=own.get(job.jobid, mean.get(job.rule, 0.0)),
+            seconds=0.0 if job.jobid in earlier else own.get(job.jobid, mean.get(job.rule, 0.0)),
             demand=job.threads,
             after=deps[job.jobid],
             priority=job.priority,
@@ -310,7 +322,8 @@ def cores_command(args: argparse.Namespace) -> None:
     text = Path(args.dag).read_text() if args.dag else dry_run(configfile, args.targets)
     jobs = parse_dry_run(text)
     measured = measured_seconds(args.root)
-    tasks, counts = measured_tasks(jobs, measured)
+    resumed = Path(args.since).stat().st_mtime if args.since else None
+    tasks, counts = measured_tasks(jobs, measured, done_before=resumed)
     used = {benchmark_key(job.benchmark) for job in jobs if job.benchmark}
     print(
         f"DAG: {len(jobs)} jobs; benchmark files: {len(measured)} under {args.root}, {len(used & set(measured))} of them jobs of the DAG"
@@ -324,7 +337,9 @@ def cores_command(args: argparse.Namespace) -> None:
         note = "" if found or rule == "all" else "   no file: counted 0 s"
         print(f"  {rule:24s} {n:5d} {found:8d} {statistics.fmean(seconds):8.0f}{note}")
     print(f"job-seconds: {sum(t.seconds * t.demand for t in tasks):.0f}")
-    mtimes = [(mtime - seconds, mtime) for seconds, mtime in measured.values()]
+    mtimes = [(mtime - s, mtime) for s, mtime in measured.values() if resumed is None or mtime >= resumed]
+    if resumed is not None:
+        print(f"resumed run: the {len(measured) - len(mtimes)} files written before {args.since} count 0 s")
     first, last = min(start for start, _ in mtimes), max(end for _, end in mtimes)
     print(
         f"span of the benchmark files (first start to last end, from their times): {last - first:.0f} s ({hms(last - first)} h:mm)"
@@ -385,6 +400,11 @@ def main(argv: list[str] | None = None) -> None:
     cores.add_argument("--dag", help="a saved `snakemake -n --forceall` printout instead of running it")
     cores.add_argument(
         "--targets", nargs="+", default=[], help="Snakemake targets (default: the default one)"
+    )
+    cores.add_argument(
+        "--since",
+        help="a file last written when the run was resumed (the stopped command's log): jobs whose benchmark "
+        "files are older were done before and count 0 s, and the measured span starts after it",
     )
     cores.set_defaults(func=cores_command)
     gpus = sub.add_parser("gpus", help="estimated job times (ssiuu/resources.py), on N GPUs")

@@ -141,3 +141,19 @@ def test_measured_times_fill_unmeasured_jobs_with_their_rules_mean(tmp_path):
     assert counts == {"make": [1, 1], "use": [2, 1], "all": [1, 0]}
     # on 1 core: make (10 s), then a (2 threads, capped at 1) and b in turn
     assert makespan.makespan(makespan.list_schedule(tasks, 1)) == 18.0
+
+
+def test_a_resumed_run_counts_the_jobs_done_before_it_as_zero(tmp_path):
+    import os
+
+    for rel, seconds in {"make/m.tsv": 10.0, "use/a.tsv": 4.0}.items():
+        path = tmp_path / "benchmarks" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\tcpu_time\n{seconds}\t0:00:10\t1.0\n")
+    os.utime(tmp_path / "benchmarks/make/m.tsv", (1000.0, 1000.0))  # written before the resume at t = 2000
+    os.utime(tmp_path / "benchmarks/use/a.tsv", (3000.0, 3000.0))
+    measured = makespan.measured_seconds(tmp_path / "benchmarks")
+    tasks, _ = makespan.measured_tasks(makespan.parse_dry_run(DRY_RUN), measured, done_before=2000.0)
+    # make was done before the resume (0 s); a was measured after it, b takes its rule's mean
+    assert {t.name: t.seconds for t in tasks} == {"3": 0.0, "1": 4.0, "2": 4.0, "0": 0.0}
+    assert makespan.makespan(makespan.list_schedule(tasks, 1)) == 8.0
