@@ -100,3 +100,27 @@ def test_read_positions():
     labels = torch.tensor([[-100, -100, 5, 6, -100], [-100, 7, 8, 9, 2]])
     assert read_positions(labels, OPTIONS).tolist() == [1, 0]  # the token before the first answer token
     assert read_positions(labels, PAIRS).tolist() == [3, 4]  # the last answer token
+
+
+def test_hidden_features_are_the_full_models_hidden_states_at_the_read_positions():
+    """The decoder alone gives every layer's hidden state exactly as the causal LM does, read at each row's
+    position (the last prompt token for MCQA options, the answer's last token for gold-against-wrong pairs)."""
+    import torch
+
+    from ssiuu.card.probe import hidden_features
+    from ssiuu.models import tiny_random_llama
+    from ssiuu.training import encode
+
+    model, tokenizer = tiny_random_llama(0)
+    pairs = [("Which city is the capital of Peru?", "Lima"), ("Who wrote the book?", "An author of ten novels")]
+    for design in (OPTIONS, PAIRS):
+        features = hidden_features(model, tokenizer, pairs, design, max_length=64, batch_size=1)
+        batch = encode(tokenizer, pairs, torch.device("cpu"), 64)
+        with torch.no_grad():
+            states = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True
+            ).hidden_states
+        positions = read_positions(batch["labels"], design)
+        expected = torch.stack([h[torch.arange(len(pairs)), positions] for h in states], dim=1).numpy()
+        assert features.shape == (len(pairs), model.config.num_hidden_layers + 1, model.config.hidden_size)
+        np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-5)

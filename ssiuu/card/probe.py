@@ -100,12 +100,14 @@ def hidden_features(
     model: Any, tokenizer: Any, pairs: Sequence[QAPair], design: str, *, max_length: int, batch_size: int
 ) -> np.ndarray:
     """[rows, layers + 1, hidden] float32: every layer's hidden state (``output_hidden_states``) at each row's
-    read position (:func:`read_positions`)."""
+    read position (:func:`read_positions`). The decoder alone runs (``get_decoder``): the LM head, a fifth of a
+    small model's forward, adds nothing to the hidden states."""
     out: list[np.ndarray] = []
+    decoder = model.get_decoder()
     for chunk in batched(list(pairs), batch_size):
         batch = encode(tokenizer, chunk, model_device(model), max_length)
         positions = read_positions(batch["labels"], design)
-        hidden = model(
+        hidden = decoder(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
             output_hidden_states=True,
