@@ -112,13 +112,18 @@ def test_hidden_features_are_the_full_models_hidden_states_at_the_read_positions
     from ssiuu.training import encode
 
     model, tokenizer = tiny_random_llama(0)
-    pairs = [("Which city is the capital of Peru?", "Lima"), ("Who wrote the book?", "An author of ten novels")]
+    pairs = [
+        ("Which city is the capital of Peru?", "Lima"),
+        ("Who wrote the book?", "An author of ten novels"),
+    ]
     for design in (OPTIONS, PAIRS):
         features = hidden_features(model, tokenizer, pairs, design, max_length=64, batch_size=1)
         batch = encode(tokenizer, pairs, torch.device("cpu"), 64)
         with torch.no_grad():
             states = model(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_hidden_states=True
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                output_hidden_states=True,
             ).hidden_states
         positions = read_positions(batch["labels"], design)
         expected = torch.stack([h[torch.arange(len(pairs)), positions] for h in states], dim=1).numpy()
