@@ -13,11 +13,10 @@ largest difference between the two feature arrays (0 up to float rounding).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
+from final_eval_kinds import interleaved
 
 from ssiuu.card.probe import PAIRS, hidden_features, read_positions
 from ssiuu.data.fictitious import build_fictitious
@@ -57,15 +56,7 @@ def main() -> None:
         "decoder": lambda: hidden_features(model, tokenizer, pairs, PAIRS, **options),
         "whole model": lambda: whole_model_features(model, tokenizer, pairs, **options),
     }
-    seconds: dict[str, list[float]] = {name: [] for name in variants}
-    features = {}
-    for repeat in range(args.repeats):
-        order = list(variants)[repeat % 2 :] + list(variants)[: repeat % 2]
-        for name in order:
-            start = time.perf_counter()
-            features[name] = variants[name]()
-            seconds[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(values) for name, values in seconds.items()}
+    median, features = interleaved(variants, args.repeats)
     print(f"{args.n} pairs, batch {args.batch_size}, {args.threads} thread(s), {args.repeats} repeats")
     for name, value in median.items():
         print(f"  {name:12s} {value:8.2f} s")
