@@ -62,15 +62,7 @@ rule card_page:
     checkpoint's own `start` where it names one), the known eraser and the known hider, with intervals and n, and
     the verdicts of ssiuu/card/render.py's rule."""
     input:
-        lambda wc: [
-            P("card_test", benchmark=wc.benchmark, model=wc.model, method=x, seed=s, test=test)
-            for x, s in [(wc.method, wc.seed)]
-            + [
-                (start_control(BROUGHT, wc.method) if c == START else c, seeds_of(c)[0])
-                for c in controls(wc.benchmark)
-            ]
-            for test in card_test_names(config)
-        ],
+        card_page_inputs,
     output:
         md=update(
             report(

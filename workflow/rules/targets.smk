@@ -82,21 +82,37 @@ def analysis_targets():
     return [P(kind, benchmark=b, model=m) for b in analysis_benchmarks() for m in MODELS for kind in kinds]
 
 
-def card_overview_inputs(wildcards):
-    """Rule card_overview's inputs: the card test files of every model with a card on one benchmark and model
-    (CARD_SUBJECTS, workflow/rules/card.smk) and of the controls each card shows (the benchmark's controls; a
-    brought checkpoint's own starting model where it names one), as rule card_page takes them."""
-    b, m = wildcards.benchmark, wildcards.model
-    subjects = [(s["method"], s["seed"]) for s in CARD_SUBJECTS if (s["benchmark"], s["model"]) == (b, m)]
-    shown = [(c, seeds_of(c)[0]) for c in controls(b)]
-    if START in controls(b):
-        starts = dict.fromkeys(start_control(BROUGHT, x) for x, _ in subjects)
-        shown += [(x, seeds_of(START)[0]) for x in starts if x != START]
+def card_controls(benchmark, method):
+    """(model, seed) of the controls the card of ``method`` shows: the benchmark's controls at their seed, a brought
+    checkpoint's own starting model in Start's place where it names one (ssiuu.card.checkpoints.start_control).
+    """
     return [
-        P("card_test", benchmark=b, model=m, method=x, seed=s, test=test)
-        for x, s in shown + subjects
+        (start_control(BROUGHT, method) if c == START else c, seeds_of(c)[0]) for c in controls(benchmark)
+    ]
+
+
+def card_test_files(benchmark, model, shown):
+    """The card test files of every (model, seed) in ``shown``."""
+    return [
+        P("card_test", benchmark=benchmark, model=model, method=x, seed=s, test=test)
+        for x, s in shown
         for test in card_test_names(config)
     ]
+
+
+def card_page_inputs(wildcards):
+    """Rule card_page's inputs: the card test files of the model and of the controls its card shows."""
+    shown = [(wildcards.method, wildcards.seed)] + card_controls(wildcards.benchmark, wildcards.method)
+    return card_test_files(wildcards.benchmark, wildcards.model, shown)
+
+
+def card_overview_inputs(wildcards):
+    """Rule card_overview's inputs: the card test files of every model with a card on one benchmark and model
+    (CARD_SUBJECTS, workflow/rules/card.smk) and of the controls each of their cards shows."""
+    b, m = wildcards.benchmark, wildcards.model
+    subjects = [(s["method"], s["seed"]) for s in CARD_SUBJECTS if (s["benchmark"], s["model"]) == (b, m)]
+    shown = dict.fromkeys(c for x, _ in subjects for c in card_controls(b, x))
+    return card_test_files(b, m, list(shown) + subjects)
 
 
 def unlearned_methods(benchmark):
