@@ -145,6 +145,18 @@ def test_a_margin_that_does_not_see_unlearning_leaves_the_instrument_unable_to_d
     assert rouge.verdict == SUPPORTED  # its files untouched
 
 
+def test_a_dagger_ssiuu_is_inconclusive_and_still_states_the_instrument(tmp_path: Path) -> None:
+    """SSIUU that did not reach τ (†) decides nothing, and its finding still gives the instrument's separation."""
+    root = tmp_path / "results"
+    shutil.copytree(FIX, root)
+    unlearn = root / "synth_rouge" / "tiny" / "SSIUU" / "seed0" / "unlearn.json"
+    unlearn.write_text(json.dumps(json.loads(unlearn.read_text()) | {"converged": False}))
+    mcqa, rouge = claim_lowest_attack(result_files(root), stats=HOLM_STATS, **CLAIM2).findings
+    assert mcqa.verdict == SUPPORTED and rouge.verdict == INCONCLUSIVE
+    assert "SSIUU itself is † or ‡" in rouge.text and "instrument: separation p=0.1 " in rouge.text
+    assert rouge.data == {"instrument_separated": True}
+
+
 def test_without_a_known_hider_the_instrument_cannot_decide(tmp_path: Path) -> None:
     root = tmp_path / "results"
     shutil.copytree(FIX, root)

@@ -96,12 +96,6 @@ def test_committed_results_regenerate_through_snakemake_without_training(tmp_pat
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the committed results/ were made by an earlier default (one seed, no known hider, per-model draws, "
-    "the one-order probe; README: What the default found); a from-nothing run of config.yaml replaces them, "
-    "and this mark must then go (strict: a pass fails the suite)",
-)
 def test_the_committed_results_are_a_run_of_the_embedded_default() -> None:
     """``results/config.yaml`` (the configuration of the run that made ``results/``) is ``config.yaml``: a change to
     the default must come with a from-nothing run of it, so every committed number is one of the final default."""

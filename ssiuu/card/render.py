@@ -16,7 +16,8 @@ interval excludes it. A test says
 * **hides** when the model is above the eraser and not below the hider (what it forgot comes back as it
   comes back in a model that hides by construction);
 * **erases** when the model is not above the eraser and below the hider;
-* **cannot tell at this n** otherwise (the controls are level with each other, or the model sits between them).
+* **cannot tell at this n** otherwise (the model sits between the controls, or the test does not read the
+  known hider above the eraser: such a test cannot see hiding at all, whatever the model scores).
 
 The card's summary says *hides* when any test says hides (one test that reads a fact back shows that it was
 still there), *erases* when every test says erases, and *cannot tell at this n* otherwise, with each test's
@@ -169,10 +170,14 @@ def position_on_test(
 
 
 def verdict_of_test(model: dict[str, Any], controls: dict[str, dict[str, Any]], settings: Settings) -> str:
-    """One test's verdict for the model (the rule of the module docstring)."""
-    eraser = controls.get(NEVER_LEARNED)
-    versus_eraser = position_on_test(model, eraser, None if eraser else chance_level(model), settings)
-    versus_hider = position_on_test(model, controls.get(HIDER), None, settings)
+    """One test's verdict for the model (the rule of the module docstring); none where the test does not read
+    the known hider above the known eraser (or chance)."""
+    eraser, hider = controls.get(NEVER_LEARNED), controls.get(HIDER)
+    chance = None if eraser else chance_level(model)
+    if hider is None or position_on_test(hider, eraser, chance, settings) != ABOVE:
+        return CANNOT_TELL
+    versus_eraser = position_on_test(model, eraser, chance, settings)
+    versus_hider = position_on_test(model, hider, None, settings)
     return verdict(versus_eraser, versus_hider)
 
 

@@ -167,14 +167,15 @@ def lowest_finding(
     if ours.empty or not keys:
         return missing(where, f"no {method} row")
     ours = ours.iloc[0]
+    apart, instrument = instrument_text(seps, validity)
     if ours["degraded"] is True or (ours["n_converged"] or 0) < (ours["n_seeds"] or 0):
-        return Finding(where, INCONCLUSIVE, f"{method} itself is † or ‡ (did not reach τ, or degraded)")
+        text = f"{method} itself is † or ‡ (did not reach τ, or degraded); instrument: {instrument}"
+        return Finding(where, INCONCLUSIVE, text, {"instrument_separated": apart})
     baselines, excluded = _eligible(grp, method)
     ref = grp[grp["method"] == REFERENCE]
     diffs = _differences(ours, baselines, ref.iloc[0] if not ref.empty else None, keys, stats)
     comparisons = family(diffs, stats.alpha)
     verdict, decider = lowest_verdict(comparisons, stats.alpha)
-    apart, instrument = instrument_text(seps, validity)
     if not apart:
         verdict = INSTRUMENT
     data = {
