@@ -174,6 +174,24 @@ def module_comparisons(
     return comparisons, sample
 
 
+def family_text(comparisons: Sequence[Comparison], method: str, alpha: float) -> str:
+    """The family in one sentence: how many of its comparisons put ``method`` significantly below or above the
+    best other method, the range of Δ, and the deciding comparison: the most significant one against
+    ``method`` where there is one, else the least significant (the weakest link of a *supported*)."""
+    below = [c for c in comparisons if c.significant(alpha) and c.difference.value < 0]
+    above = [c for c in comparisons if c.significant(alpha) and c.difference.value > 0]
+    if below:
+        decider = min(below, key=lambda c: (c.p_holm, c.difference.value))
+    else:
+        decider = max(comparisons, key=lambda c: c.p_holm if not math.isnan(c.p_holm) else 2.0)
+    deltas = [c.difference.value for c in comparisons]
+    return (
+        f"{method} minus the best other method on {len(comparisons)} comparisons (module type × coefficient, "
+        f"Holm): significantly below in {len(below)}, above in {len(above)}, Δ from {min(deltas):.3f} to "
+        f"{max(deltas):.3f}; deciding: {decider.text(method)}"
+    )
+
+
 def stability_verdict(comparisons: Sequence[Comparison], alpha: float, draws: int) -> str:
     """Some Δ significantly below 0 → not supported; every Δ significantly above 0 (and ≥ 2 draws resampled)
     → supported; else inconclusive."""
@@ -202,10 +220,9 @@ def stability_finding(
     seeds = per.groupby("method")["seed"].nunique()
     draw_note = "" if units.draws >= 2 else "; one attack draw: the draws are not resampled, so no verdict"
     text = (
-        "mean per-example ρ over examples and draws — "
-        + "; ".join(c.text(method) for c in comparisons)
-        + f" ({units.draws} draws × {units.items} examples shared by {per['method'].nunique()} methods, "
-        f"{int(seeds.max())} seed(s) per method){draw_note}"
+        f"mean per-example ρ over examples and draws, {family_text(comparisons, method, stats.alpha)}"
+        f" ({units.draws} draws × {units.items} examples shared by {per['method'].nunique()} methods, "
+        f"{int(seeds.max())} seed(s) per method; every comparison: claims.json){draw_note}"
     )
     data = {
         "comparisons": [
