@@ -242,14 +242,15 @@ def benchmark_key(path: str | Path) -> str:
     return "/".join(parts[cut + 1 :])
 
 
-def measured_seconds(root: Path) -> dict[str, tuple[float, float]]:
-    """Per benchmark file under ``root``: (wall seconds of its last row, modification time)."""
+def measured_seconds(root: Path, column: str = "s") -> dict[str, tuple[float, float]]:
+    """Per benchmark file under ``root``: (its last row's ``column``: ``s``, wall seconds, or ``cpu_time``,
+    modification time)."""
     found = {}
     for tsv in sorted(root.rglob("*.tsv")):
         lines = [line.split("\t") for line in tsv.read_text().splitlines() if line.strip()]
-        if len(lines) < 2 or "s" not in lines[0]:
+        if len(lines) < 2 or column not in lines[0]:
             continue
-        seconds = float(lines[-1][lines[0].index("s")])
+        seconds = float(lines[-1][lines[0].index(column)])
         found[tsv.relative_to(root).as_posix()] = (seconds, tsv.stat().st_mtime)
     if not found:
         raise SystemExit(f"no benchmark files under {root}: pass a finished run's <work_dir>/benchmarks")
@@ -321,7 +322,7 @@ def cores_command(args: argparse.Namespace) -> None:
     configfile = str(Path(args.configfile).resolve()) if args.configfile else None
     text = Path(args.dag).read_text() if args.dag else dry_run(configfile, args.targets)
     jobs = parse_dry_run(text)
-    measured = measured_seconds(args.root)
+    measured = measured_seconds(args.root, args.time)
     resumed = Path(args.since).stat().st_mtime if args.since else None
     tasks, counts = measured_tasks(jobs, measured, done_before=resumed)
     used = {benchmark_key(job.benchmark) for job in jobs if job.benchmark}
@@ -337,14 +338,15 @@ def cores_command(args: argparse.Namespace) -> None:
         note = "" if found or rule == "all" else "   no file: counted 0 s"
         print(f"  {rule:24s} {n:5d} {found:8d} {statistics.fmean(seconds):8.0f}{note}")
     print(f"job-seconds: {sum(t.seconds * t.demand for t in tasks):.0f}")
-    mtimes = [(mtime - s, mtime) for s, mtime in measured.values() if resumed is None or mtime >= resumed]
+    walls = measured_seconds(args.root).values()
+    mtimes = [(mtime - s, mtime) for s, mtime in walls if resumed is None or mtime >= resumed]
     if resumed is not None:
         print(f"resumed run: the {len(measured) - len(mtimes)} files written before {args.since} count 0 s")
     first, last = min(start for start, _ in mtimes), max(end for _, end in mtimes)
     print(
         f"span of the benchmark files (first start to last end, from their times): {last - first:.0f} s ({hms(last - first)} h:mm)"
     )
-    print("makespan by list scheduling with the measured job times:")
+    print(f"makespan by list scheduling with the measured job times ({args.time}):")
     report(tasks, args.cores, "cores")
 
 
@@ -405,6 +407,13 @@ def main(argv: list[str] | None = None) -> None:
         "--since",
         help="a file last written when the run was resumed (the stopped command's log): jobs whose benchmark "
         "files are older were done before and count 0 s, and the measured span starts after it",
+    )
+    cores.add_argument(
+        "--time",
+        choices=["s", "cpu_time"],
+        default="s",
+        help="the job time: wall seconds (s) or CPU seconds (cpu_time). Where other work shared the cores, a "
+        "job's wall time holds its waiting; a one-thread job's CPU time is what it takes alone, less its I/O",
     )
     cores.set_defaults(func=cores_command)
     gpus = sub.add_parser("gpus", help="estimated job times (ssiuu/resources.py), on N GPUs")

@@ -134,6 +134,8 @@ def test_measured_times_fill_unmeasured_jobs_with_their_rules_mean(tmp_path):
         path.write_text(f"s\th:m:s\tcpu_time\n{seconds}\t0:00:10\t1.0\n")
     measured = makespan.measured_seconds(tmp_path / "benchmarks")
     assert {k: v[0] for k, v in measured.items()} == {"make/m.tsv": 10.0, "use/a.tsv": 4.0}
+    cpu = makespan.measured_seconds(tmp_path / "benchmarks", "cpu_time")  # the CPU seconds instead
+    assert {k: v[0] for k, v in cpu.items()} == {"make/m.tsv": 1.0, "use/a.tsv": 1.0}
     tasks, counts = makespan.measured_tasks(makespan.parse_dry_run(DRY_RUN), measured)
     by_name = {t.name: t for t in tasks}
     # b has no file: the mean of its rule's files (4 s); `all` has none and no rule mean: 0 s
