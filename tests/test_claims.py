@@ -279,8 +279,9 @@ def test_stability_is_not_supported_where_ssiuu_is_the_shuffled_one(tmp_path: Pa
     comparisons = claim.findings[0].data["comparisons"]
     assert all(c["high"] < 0 for c in comparisons)
     n, lowest = len(comparisons), min(c["difference"] for c in comparisons)
-    assert f"on {n} comparisons (module type × coefficient, Holm): significantly below in {n}, above in 0" in (
-        claim.findings[0].text
+    assert (
+        f"on {n} comparisons (module type × coefficient, Holm): significantly below in {n}, above in 0"
+        in (claim.findings[0].text)
     )
     assert f"Δ from {lowest:.3f} to " in claim.findings[0].text and "; deciding: " in claim.findings[0].text
 
