@@ -149,6 +149,10 @@ def test_table_files_written_with_expected_numbers(tmp_path: Path) -> None:
     md = (tmp_path / "table1.md").read_text()
     assert "| 34.7 [" in md and "n=72" in md and "| 25.0 [" in md and "Tiny (synthetic)" in md
     assert "GD †" in md  # seed 1 of GD did not converge
+    stop = pd.read_csv(tmp_path / "table1.csv").set_index("method")["stop_fs"]
+    header = [c.strip() for c in md.splitlines()[2].split("|")]
+    ga = next([c.strip() for c in line.split("|")] for line in md.splitlines() if "| GA " in line)
+    assert ga[header.index("Stop FS")] == f"{stop['GA']:.1f}"  # the mean over seeds, in %
     tex = (tmp_path / "table1.tex").read_text()
     assert "34.7 [" in tex and r"\multicolumn{2}{c}{Harmful Attack" in tex and r"synth\_mcqa" in tex
     assert tex.count(r"\\") >= 6

@@ -628,3 +628,15 @@ def test_fig7_an_unranked_recovered_fraction_is_hollow_without_interval_and_off_
     assert errorbar_segments(ax) == 3 and not [
         ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"
     ]
+
+
+def test_a_saved_pdf_carries_no_creation_date(tmp_path: Path) -> None:
+    """The PDF's only time-dependent field is left out, so that a regenerated figure equals the committed one."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    paths = common.save_figure(fig, tmp_path, "f")
+    plt.close(fig)
+    assert [p.name for p in paths] == ["f.png", "f.pdf"]
+    assert b"/CreationDate" not in paths[1].read_bytes()

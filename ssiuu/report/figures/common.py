@@ -94,12 +94,13 @@ def _with_style(fn: Callable[..., list[Path]]) -> Callable[..., list[Path]]:
 
 
 def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
-    """Write ``<stem>.png`` (150 dpi) and ``<stem>.pdf`` atomically; returns both paths."""
+    """Write ``<stem>.png`` (150 dpi) and ``<stem>.pdf`` atomically; returns both paths. The PDF carries no
+    creation date, so that the same figure regenerates byte for byte."""
     out = []
     for fmt in ("png", "pdf"):
         path = Path(out_dir) / f"{stem}.{fmt}"
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=DPI)
+            fig.savefig(tmp, format=fmt, dpi=DPI, metadata={"CreationDate": None} if fmt == "pdf" else None)
         if path.stat().st_size == 0:
             raise RuntimeError(f"{path} was written empty")
         out.append(path)

@@ -113,7 +113,7 @@ def display_table(
     latex: bool = False,
     style: str | None = None,
 ) -> pd.DataFrame:
-    """Formatted strings: [Benchmark,] Model, Method, FS, RS, US, Harmful p=…, Benign (``value [CI] n=…``)."""
+    """Formatted strings: [Benchmark,] Model, Method, Stop FS, FS, RS, US, Harmful p=…, Benign (``value [CI] n=…``)."""
     metrics = main_metrics(table.columns)
     multi_bench = table["benchmark"].nunique() > 1
     esc = latex_escape if latex else str
@@ -124,6 +124,11 @@ def display_table(
         if multi_bench:
             row["Benchmark"] = esc(label(labels, r["benchmark"]))
         row |= {"Model": esc(label(labels, r["model"])), "Method": method}
+        stop_fs = r.get("stop_fs")
+        if (
+            "stop_fs" in table.columns
+        ):  # where unlearning stopped: the first step at or below τ, mean over seeds
+            row["Stop FS"] = "–" if pd.isna(stop_fs) else f"{stop_fs:.1f}"
         for x in metrics:
             row[metric_head(x, style, latex)] = metric_cell(r, x, latex)
         out.append(row)
