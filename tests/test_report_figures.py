@@ -640,3 +640,12 @@ def test_a_saved_pdf_carries_no_creation_date(tmp_path: Path) -> None:
     plt.close(fig)
     assert [p.name for p in paths] == ["f.png", "f.pdf"]
     assert b"/CreationDate" not in paths[1].read_bytes()
+
+
+def test_the_legend_title_is_wrapped_to_the_figure_width() -> None:
+    """A note longer than the figure is wide wraps at about 13 characters per inch; its own line breaks stay."""
+    note = "Error bars: " + "percentile intervals of a cluster bootstrap " * 6 + "\nsecond paragraph"
+    wrapped = common.legend_title(note, 6.0)
+    lines = wrapped.split("\n")
+    assert all(len(line) <= 78 for line in lines) and len(lines) >= 4 and lines[-1] == "second paragraph"
+    assert " ".join(wrapped.split()) == " ".join(note.split())  # every word kept, in order

@@ -135,6 +135,18 @@ def _collect_legend(legend: dict[str, Any], ax: Axes) -> None:
         legend.setdefault(name, handle)
 
 
+#: characters of the legend title's 8-point text per inch of figure width (with a margin: DejaVu Sans averages
+#: about 15)
+TITLE_CHARS_PER_INCH = 13
+
+
+def legend_title(title: str, width_inches: float) -> str:
+    """``title`` wrapped to the figure's width, each of its own lines on its own (centred text that is wider
+    than the figure is cut at both sides)."""
+    chars = max(40, int(TITLE_CHARS_PER_INCH * width_inches))
+    return "\n".join(textwrap.fill(line, chars) for line in title.split("\n"))
+
+
 def _figure_legend(fig: Figure, legend: Mapping[str, Any], title: str) -> None:
     """One legend below the panels, with the note on the intervals as its title."""
     if legend:
@@ -144,7 +156,7 @@ def _figure_legend(fig: Figure, legend: Mapping[str, Any], title: str) -> None:
             loc="outside lower center",
             ncols=3,
             frameon=False,
-            title=title,
+            title=legend_title(title, fig.get_figwidth()),
             title_fontsize=8,
         )
 
