@@ -433,7 +433,7 @@ def test_fig2_intervals_n_and_reference_marks(monkeypatch: pytest.MonkeyPatch, t
     legend = legend_texts(fig)
     for control in ("starting model attacked", "never learned (known eraser)", "known hider"):
         assert any(t.startswith(control) for t in legend), (control, legend)
-    note = fig.legends[0].get_title().get_text()
+    note = " ".join(fig.legends[0].get_title().get_text().split())  # wrapped to the figure's width
     assert note.startswith("Error bars: 95 % intervals, Wilson over the forget items after unlearning")
     assert "cluster bootstrap over seeds, draws and items" in note
     assert (
