@@ -61,6 +61,13 @@ def interleaved(
     return {n: statistics.median(t) for n, t in times.items()}, results
 
 
+def print_timings(seconds: dict[str, float], slower: str, faster: str) -> None:
+    """Each variant's median seconds (from :func:`interleaved`), then the ratio ``slower / faster``."""
+    for name, value in seconds.items():
+        print(f"{name}: {value:.2f}s")
+    print(f"{slower} / {faster}: {seconds[slower] / seconds[faster]:.2f}x")
+
+
 def main() -> None:
     args = eval_parser(__doc__).parse_args()
     torch.set_num_threads(args.threads)
@@ -88,9 +95,7 @@ def main() -> None:
     print(
         f"forget questions scored: {len(full['per_item']['forget'])} (all kinds) vs {len(base_ids)} (base only)"
     )
-    for name, value in seconds.items():
-        print(f"{name}: {value:.1f}s")
-    print(f"all kinds / base only: {seconds['all kinds'] / seconds['base only']:.2f}x")
+    print_timings(seconds, "all kinds", "base only")
     print(f"FS, RS, test, US and every base, retain and test item identical: {same}")
 
 

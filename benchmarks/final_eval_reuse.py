@@ -15,7 +15,7 @@ results are identical.
 from __future__ import annotations
 
 import torch
-from final_eval_kinds import eval_parser, interleaved
+from final_eval_kinds import eval_parser, interleaved, print_timings
 
 from ssiuu.config import benchmark_config, load_config
 from ssiuu.data.records import BenchmarkSplit
@@ -49,9 +49,7 @@ def main() -> None:
         args.repeats,
     )
     print(f"forget records answered by the check: {len(checked)}")
-    for name, value in seconds.items():
-        print(f"{name}: {value:.1f}s")
-    print(f"generate again / reuse: {seconds['generate again'] / seconds['reuse']:.2f}x")
+    print_timings(seconds, "generate again", "reuse")
     print(f"results identical: {results['generate again'] == results['reuse']}")
 
 

@@ -16,7 +16,7 @@ import argparse
 
 import numpy as np
 import torch
-from final_eval_kinds import interleaved
+from final_eval_kinds import interleaved, print_timings
 
 from ssiuu.card.probe import PAIRS, hidden_features, read_positions
 from ssiuu.data.fictitious import build_fictitious
@@ -58,10 +58,8 @@ def main() -> None:
     }
     median, features = interleaved(variants, args.repeats)
     print(f"{args.n} pairs, batch {args.batch_size}, {args.threads} thread(s), {args.repeats} repeats")
-    for name, value in median.items():
-        print(f"  {name:12s} {value:8.2f} s")
-    print(f"  decoder / whole model: {median['decoder'] / median['whole model']:.2f}x")
-    print(f"  largest feature difference: {np.abs(features['decoder'] - features['whole model']).max():.2e}")
+    print_timings(median, "decoder", "whole model")
+    print(f"largest feature difference: {np.abs(features['decoder'] - features['whole model']).max():.2e}")
 
 
 if __name__ == "__main__":
