@@ -116,6 +116,7 @@ def display_table(
     """Formatted strings: [Benchmark,] Model, Method, Stop FS, FS, RS, US, Harmful p=…, Benign (``value [CI] n=…``)."""
     metrics = main_metrics(table.columns)
     multi_bench = table["benchmark"].nunique() > 1
+    has_stop = "stop_fs" in table.columns
     esc = latex_escape if latex else str
     out = []
     for _, r in table.iterrows():
@@ -124,11 +125,8 @@ def display_table(
         if multi_bench:
             row["Benchmark"] = esc(label(labels, r["benchmark"]))
         row |= {"Model": esc(label(labels, r["model"])), "Method": method}
-        stop_fs = r.get("stop_fs")
-        if (
-            "stop_fs" in table.columns
-        ):  # where unlearning stopped: the first step at or below τ, mean over seeds
-            row["Stop FS"] = "–" if pd.isna(stop_fs) else f"{stop_fs:.1f}"
+        if has_stop:  # where unlearning stopped: the first step at or below τ, mean over seeds
+            row["Stop FS"] = "–" if pd.isna(r["stop_fs"]) else f"{r['stop_fs']:.1f}"
         for x in metrics:
             row[metric_head(x, style, latex)] = metric_cell(r, x, latex)
         out.append(row)
